@@ -1,0 +1,156 @@
+"""Service configuration: flags, each with a STORYDEDUP_* environment
+variable, validated once at start-up."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from urllib.parse import urlsplit, urlunsplit
+
+ENV_PREFIX = "STORYDEDUP_"
+_NAMESPACE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+MIB = 1024 * 1024
+
+
+class ConfigError(ValueError):
+    """A setting is invalid; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    host: str = "127.0.0.1"
+    port: int = 50051
+    # None: the embedded in-process store (not persistent).
+    redis_url: str | None = None
+    namespace: str = "default"
+    # Articles leave the index this long after they were ingested.
+    retention_days: float = 30.0
+    # Largest gRPC message accepted (a whole IngestArticles batch).
+    max_message_bytes: int = 64 * MIB
+    # Largest text or html of one article.
+    max_article_bytes: int = 4 * MIB
+    # Most articles in one IngestArticles call.
+    max_batch_articles: int = 1000
+    # Seconds that in-flight calls get to finish on SIGTERM/SIGINT.
+    shutdown_grace_seconds: float = 10.0
+    num_perm: int = 128
+    shingle_size: int = 4
+    seed: int = 1
+    log_level: str = "INFO"
+
+    def masked(self) -> dict[str, object]:
+        """The settings with secrets hidden, for the start-up log line."""
+        shown: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.redis_url:
+            shown["redis_url"] = mask_url(self.redis_url)
+        return shown
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.hostname or ""
+    if parts.username:
+        netloc = f"{parts.username}:***@{netloc}"
+    else:
+        netloc = f":***@{netloc}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+_HELP = {
+    "host": "address to listen on",
+    "port": "port to listen on",
+    "redis_url": "redis://, rediss:// or unix:// URL of Redis; unset: in-process store",
+    "namespace": "key namespace, so several indexes can share one Redis",
+    "retention_days": "articles leave the index this many days after ingestion",
+    "max_message_bytes": "largest gRPC message accepted",
+    "max_article_bytes": "largest text or html of one article",
+    "max_batch_articles": "most articles in one IngestArticles call",
+    "shutdown_grace_seconds": "time in-flight calls get to finish on SIGTERM",
+    "num_perm": "MinHash permutations (fixed per namespace)",
+    "shingle_size": "words per shingle (fixed per namespace)",
+    "seed": "MinHash seed (fixed per namespace)",
+    "log_level": "DEBUG, INFO, WARNING or ERROR",
+}
+
+
+def parse_config(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Flags override environment variables, which override defaults."""
+    env = os.environ if env is None else env
+    parser = argparse.ArgumentParser(
+        prog="storydedup-server",
+        description="Serve storydedup over gRPC. Every flag has a STORYDEDUP_* variable.",
+    )
+    defaults = Config()
+    for f in fields(Config):
+        flag = "--" + f.name.replace("_", "-")
+        variable = ENV_PREFIX + f.name.upper()
+        parser.add_argument(
+            flag, dest=f.name, default=env.get(variable),
+            help=f"{_HELP[f.name]} (${variable}; default {getattr(defaults, f.name)!r})",
+        )
+    args = parser.parse_args(argv)
+    raw = {name: value for name, value in vars(args).items() if value is not None}
+    return build_config(raw)
+
+
+def _convert(name: str, value: str, kind: type) -> object:
+    flag = "--" + name.replace("_", "-")
+    try:
+        return kind(value)
+    except ValueError:
+        raise ConfigError(f"{flag}: {value!r} is not a valid {kind.__name__}") from None
+
+
+def build_config(raw: Mapping[str, str]) -> Config:
+    defaults = Config()
+    values: dict[str, object] = {}
+    for f in fields(Config):
+        if f.name not in raw:
+            continue
+        kind = type(getattr(defaults, f.name)) if getattr(defaults, f.name) is not None else str
+        values[f.name] = _convert(f.name, raw[f.name], kind)
+    if values.get("redis_url") == "":
+        values["redis_url"] = None
+    config = Config(**values)  # type: ignore[arg-type]
+    validate(config)
+    return config
+
+
+def validate(config: Config) -> None:
+    if not 0 <= config.port <= 65535:
+        raise ConfigError(f"--port: {config.port} is not a port number")
+    if not config.host:
+        raise ConfigError("--host: must not be empty")
+    if config.redis_url is not None:
+        scheme = urlsplit(config.redis_url).scheme
+        if scheme not in ("redis", "rediss", "unix"):
+            raise ConfigError(
+                f"--redis-url: scheme {scheme!r} is not redis://, rediss:// or unix://"
+            )
+    if not _NAMESPACE.match(config.namespace):
+        raise ConfigError(
+            f"--namespace: {config.namespace!r} must be 1-64 characters of A-Z a-z 0-9 _ . -"
+        )
+    positive = ("max_message_bytes", "max_article_bytes", "max_batch_articles", "num_perm",
+                "shingle_size")
+    for name in positive:
+        if getattr(config, name) <= 0:
+            raise ConfigError(f"--{name.replace('_', '-')}: must be positive")
+    if config.retention_days <= 0:
+        raise ConfigError("--retention-days: must be positive")
+    if config.shutdown_grace_seconds < 0:
+        raise ConfigError("--shutdown-grace-seconds: must not be negative")
+    if config.max_article_bytes > config.max_message_bytes:
+        raise ConfigError("--max-article-bytes: must not exceed --max-message-bytes")
+    if config.num_perm < 32:
+        raise ConfigError("--num-perm: must be at least 32 (the LSH bands use 32 values)")
+    if config.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"--log-level: {config.log_level!r} is not DEBUG, INFO, WARNING or ERROR")

@@ -1,0 +1,76 @@
+"""From cleaned story text to what the index stores: shingles → MinHash →
+LSH buckets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from storydedup.fingerprints.lsh import Banding, bucket_refs
+from storydedup.fingerprints.minhash import MinHasher
+from storydedup.fingerprints.shingles import shingle_hashes
+from storydedup.fingerprints.text import words
+from storydedup.store.base import Probe, StoreSettings
+
+
+class EmptyTextError(ValueError):
+    """The text has no words left to fingerprint."""
+
+
+@dataclass(frozen=True, slots=True)
+class FingerprintSettings:
+    """Defaults chosen on the quality benchmark (docs/matching.md)."""
+
+    num_perm: int = 128
+    shingle_size: int = 4
+    seed: int = 1
+    # The lead sketch covers the first this-many shingles (about the first
+    # paragraph): what truncated copies and briefs keep of a story.
+    lead_shingles: int = 40
+    banding: Banding = field(default_factory=lambda: Banding(16, 2, 4, 2))
+
+    def __post_init__(self) -> None:
+        b = self.banding
+        if b.body_bands * b.body_rows > self.num_perm or b.lead_values > self.num_perm:
+            raise ValueError("bands x rows must not exceed num_perm")
+
+    def store_settings(self) -> StoreSettings:
+        b = self.banding
+        return StoreSettings(
+            num_perm=self.num_perm,
+            shingle_size=self.shingle_size,
+            seed=self.seed,
+            body_bands=b.body_bands,
+            body_rows=b.body_rows,
+            lead_bands=b.lead_bands,
+            lead_rows=b.lead_rows,
+            lead_shingles=self.lead_shingles,
+        )
+
+
+class Fingerprinter:
+    def __init__(self, settings: FingerprintSettings) -> None:
+        self.settings = settings
+        self._hasher = MinHasher(settings.num_perm, settings.seed)
+
+    def probe(self, text: str) -> Probe:
+        """The fingerprint of cleaned story text; raises EmptyTextError when
+        it has no words."""
+        tokens = words(text)
+        if not tokens:
+            raise EmptyTextError("text has no words")
+        s = self.settings
+        ordered = shingle_hashes(tokens, s.shingle_size)
+        distinct = np.unique(ordered)
+        body = self._hasher.signature(distinct)
+        lead_rows = self._hasher.permuted(ordered[: s.lead_shingles])[:, : s.banding.lead_values]
+        lead = lead_rows.min(axis=0)
+        return Probe(
+            # Verification compares 16-bit slices of the values: half the
+            # memory, and a 1/65536 chance of a false equal is noise next to
+            # MinHash's own sampling error.
+            signature=body.astype("<u2").tobytes(),
+            shingle_count=len(distinct),
+            bucket_refs=tuple(bucket_refs(s.banding, body, lead)),
+        )

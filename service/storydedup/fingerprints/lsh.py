@@ -1,0 +1,66 @@
+"""LSH banding: which index buckets a signature falls into.
+
+Two sketches are indexed per article:
+- the body signature, banded with few rows per band so that copies with a
+  resemblance around 0.4 and up (edited copies, wire updates with a new top)
+  share a bucket with high probability;
+- the lead signature (MinHash of the first shingles of the cleaned text),
+  because truncated copies and briefs keep the lead while their resemblance
+  to the full story can fall to 0.2.
+Candidates from either are verified against the stored signatures before
+anything is called a match, so the banding only has to make misses rare.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import xxhash
+
+# Bucket references are 6 bytes: a 2-byte bucket-group (one Redis hash per
+# group) and a 4-byte field inside it; 48 bits keep accidental collisions
+# between distinct buckets negligible, and verification catches them anyway.
+BUCKET_REF_BYTES = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Banding:
+    """How many bands of how many rows each sketch is cut into."""
+
+    body_bands: int
+    body_rows: int
+    lead_bands: int
+    lead_rows: int
+
+    @property
+    def lead_values(self) -> int:
+        return self.lead_bands * self.lead_rows
+
+    @property
+    def bucket_count(self) -> int:
+        return self.body_bands + self.lead_bands
+
+    def candidate_probability(self, jaccard: float, lead: bool = False) -> float:
+        """Chance that two sketches of this resemblance share a bucket."""
+        bands, rows = (self.lead_bands, self.lead_rows) if lead else (self.body_bands, self.body_rows)
+        return float(1.0 - (1.0 - jaccard**rows) ** bands)
+
+
+def bucket_refs(
+    banding: Banding, body: npt.NDArray[np.uint32], lead: npt.NDArray[np.uint32]
+) -> list[bytes]:
+    """The buckets of one article, body bands first. Each band's rows are
+    hashed with the band's number and sketch so that equal values in
+    different bands or sketches are different buckets."""
+    refs: list[bytes] = []
+    for sketch, (values, bands, rows) in enumerate(
+        ((body, banding.body_bands, banding.body_rows), (lead, banding.lead_bands, banding.lead_rows))
+    ):
+        raw = values[: bands * rows].astype("<u4").tobytes()
+        width = rows * 4
+        for band in range(bands):
+            digest = xxhash.xxh64_digest(raw[band * width : (band + 1) * width], seed=sketch * 4096 + band)
+            refs.append(digest[:BUCKET_REF_BYTES])
+    return refs

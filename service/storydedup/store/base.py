@@ -1,0 +1,132 @@
+"""The index store port: what the service needs from wherever the index and
+the clusters live. Two adapters implement it with the same behaviour: an
+in-process one (store/memory.py) and Redis (store/redis_store.py); the
+contract tests run every behaviour against both."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from storydedup.store.records import ArticleRecord
+
+
+class StoreUnavailableError(Exception):
+    """The backing store cannot be reached or did not answer; retryable."""
+
+
+class StoreLayoutError(Exception):
+    """The namespace was created with other fingerprint parameters."""
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """The fingerprint of an article, as the store needs it."""
+
+    signature: bytes
+    shingle_count: int
+    bucket_refs: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestItem:
+    article_id: str
+    digest: bytes
+    probe: Probe
+    # 0 when the caller sent none: the store uses its own clock.
+    published_ms: float
+    metadata: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class MatchInfo:
+    article_id: str
+    cluster: int
+    jaccard: float
+    containment: float
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOutcome:
+    article_id: str
+    cluster: int
+    duplicate: bool
+    canonical_article_id: str
+    matches: tuple[MatchInfo, ...]
+    # The article was already stored with this content; nothing changed.
+    unchanged: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SimilarOutcome:
+    matches: tuple[MatchInfo, ...]
+    # The cluster the article would join, None for a new story.
+    cluster: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterView:
+    cluster: int
+    # Ordered by publication time, earliest (the canonical article) first.
+    members: tuple[ArticleRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteOutcome:
+    cluster: int
+    remaining: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    """Fingerprint parameters a namespace is bound to, and its limits."""
+
+    num_perm: int
+    shingle_size: int
+    seed: int
+    body_bands: int
+    body_rows: int
+    lead_bands: int
+    lead_rows: int
+    lead_shingles: int
+
+    def as_fields(self) -> dict[str, str]:
+        return {name: str(getattr(self, name)) for name in self.__dataclass_fields__}
+
+
+class IndexStore(Protocol):
+    """Every method is atomic: a reader never sees half an article."""
+
+    async def open(self, settings: StoreSettings) -> None:
+        """Connects and binds to the namespace; raises StoreLayoutError when
+        the namespace was made with other settings."""
+
+    async def ingest(self, items: Sequence[IngestItem]) -> list[IngestOutcome]:
+        """Indexes the articles in order, each assigned to a cluster."""
+
+    async def similar(self, probe: Probe, limit: int) -> SimilarOutcome:
+        """Verified matches of an unindexed fingerprint; changes nothing."""
+
+    async def article(self, article_id: str) -> ArticleRecord | None: ...
+
+    async def cluster_of_article(self, article_id: str) -> ClusterView | None: ...
+
+    async def cluster(self, cluster: int) -> ClusterView | None: ...
+
+    async def delete(self, article_id: str) -> DeleteOutcome | None: ...
+
+    async def expire(self, cutoff_ms: float, budget: int) -> int:
+        """Deletes up to `budget` articles ingested before `cutoff_ms`;
+        returns how many went."""
+
+    async def check(self) -> list[str]:
+        """Consistency findings (orphans, dangling references); [] when sound."""
+
+    async def ping(self) -> None:
+        """Raises StoreUnavailableError when the store cannot serve."""
+
+    async def close(self) -> None: ...
+
+    @property
+    def persistent(self) -> bool: ...

@@ -1,0 +1,102 @@
+-- Shared by every storydedup script (prepended to each when it is loaded):
+-- the record layout (documented in store/records.py), clusters and removal.
+--
+-- KEYS[1]  the namespace's article-ID hash; every key used by the scripts
+--          carries the namespace's hash tag, so all share one slot
+-- ARGV[1]  the namespace's key prefix
+
+local P = ARGV[1]
+local HEADER = 39
+local REF = 6
+local HOUR = 3600000
+local ids_key = KEYS[1]
+
+local function rec_key(n) return P .. 'a:' .. n end
+local function member(n) return struct.pack('>I4', n) end
+local function number_of(m) return (struct.unpack('>I4', m)) end
+
+local function parse(raw)
+  local _, cluster, pub, ing, shingles, flags, dig, nrefs, siglen, idlen =
+    struct.unpack('<BI4ddI4Bc8BHH', raw)
+  local refs_end = HEADER + nrefs * REF
+  local sig_end = refs_end + siglen
+  return {
+    cluster = cluster, published = pub, ingested = ing, shingles = shingles,
+    joined = flags % 2 == 1, digest = dig,
+    refs = string.sub(raw, HEADER + 1, refs_end),
+    sig = string.sub(raw, refs_end + 1, sig_end),
+    aid = string.sub(raw, sig_end + 1, sig_end + idlen),
+  }
+end
+
+local function load(n)
+  local raw = redis.call('GET', rec_key(n))
+  if not raw then return nil end
+  return parse(raw)
+end
+
+local function bucket_of(ref)
+  return P .. 'b:' .. string.sub(ref, 1, 2), string.sub(ref, 3, REF)
+end
+
+-- Clusters: a sorted set of members (scored by publication time) exists
+-- when the cluster has two or more members, or one member that is not its
+-- founder; a lone founder needs no key.
+local function cluster_key(c) return P .. 'c:' .. c end
+
+local function members_of(c)
+  local key = cluster_key(c)
+  if redis.call('EXISTS', key) == 1 then
+    local out = {}
+    for _, m in ipairs(redis.call('ZRANGE', key, 0, -1)) do out[#out + 1] = number_of(m) end
+    return out
+  end
+  return {c}
+end
+
+local function add_member(c, n, pub)
+  local key = cluster_key(c)
+  if n == c and redis.call('EXISTS', key) == 0 then return end
+  if redis.call('EXISTS', key) == 0 then
+    local founder = load(c)
+    redis.call('ZADD', key, founder.published, member(c))
+  end
+  redis.call('ZADD', key, pub, member(n))
+end
+
+local function remove_member(c, n)
+  local key = cluster_key(c)
+  if redis.call('EXISTS', key) == 0 then return end
+  redis.call('ZREM', key, member(n))
+  if redis.call('ZCARD', key) == 1 and number_of(redis.call('ZRANGE', key, 0, 0)[1]) == c then
+    redis.call('DEL', key)
+  end
+end
+
+local function canonical_of(c)
+  local key = cluster_key(c)
+  local first = c
+  if redis.call('EXISTS', key) == 1 then first = number_of(redis.call('ZRANGE', key, 0, 0)[1]) end
+  return load(first).aid
+end
+
+local function remove_article(n, rec)
+  for i = 1, #rec.refs, REF do
+    local key, field = bucket_of(string.sub(rec.refs, i, i + REF - 1))
+    local packed = redis.call('HGET', key, field)
+    if packed then
+      local m = member(n)
+      for j = 1, #packed, 4 do
+        if string.sub(packed, j, j + 3) == m then
+          packed = string.sub(packed, 1, j - 1) .. string.sub(packed, j + 4)
+          break
+        end
+      end
+      if #packed == 0 then redis.call('HDEL', key, field) else redis.call('HSET', key, field, packed) end
+    end
+  end
+  remove_member(rec.cluster, n)
+  redis.call('DEL', rec_key(n))
+  redis.call('HDEL', ids_key, rec.aid)
+end
+

@@ -1,0 +1,16 @@
+-- Removes one article from the index and its cluster. common.lua is prepended.
+-- ARGV     prefix, article_id
+-- Returns  {cluster, remaining_members} or false when the article is unknown
+
+local n = redis.call('HGET', ids_key, ARGV[2])
+if not n then return false end
+n = tonumber(n)
+local rec = load(n)
+remove_article(n, rec)
+local remaining = 0
+if redis.call('EXISTS', cluster_key(rec.cluster)) == 1 then
+  remaining = redis.call('ZCARD', cluster_key(rec.cluster))
+elseif rec.cluster ~= n and redis.call('EXISTS', rec_key(rec.cluster)) == 1 then
+  remaining = 1
+end
+return {rec.cluster, remaining}

@@ -1,0 +1,172 @@
+-- Candidate lookup, verification, cluster assignment and insertion of one
+-- article, atomically, in one round trip. Mirrors store/memory.py and
+-- clustering/policy.py. common.lua is prepended.
+--
+-- ARGV     prefix, mode ("ingest" | "probe"), now_ms,
+--          min_jaccard, min_containment, min_containment_shingles,
+--          merge_jaccard, max_candidates, max_matches,
+--          article_id, digest, signature, shingle_count, bucket_refs,
+--          published_ms, metadata
+-- Returns  {cluster, duplicate, canonical_article_id, unchanged,
+--           match_count, [article_id, cluster, equal_values, shingles]...}
+--          (probe mode: cluster is 0 when the article would start a story)
+
+local mode = ARGV[2]
+local now = tonumber(ARGV[3])
+local min_j = tonumber(ARGV[4])
+local min_c = tonumber(ARGV[5])
+local min_cs = tonumber(ARGV[6])
+local merge_j = tonumber(ARGV[7])
+local max_cand = tonumber(ARGV[8])
+local max_matches = tonumber(ARGV[9])
+local aid = ARGV[10]
+local digest = ARGV[11]
+local sig = ARGV[12]
+local nsh = tonumber(ARGV[13])
+local refs = ARGV[14]
+local published = tonumber(ARGV[15])
+local meta = ARGV[16]
+
+local probe_bytes = {string.byte(sig, 1, -1)}
+local function equal_values(other)
+  if #other ~= #sig then return 0 end
+  local ob = {string.byte(other, 1, -1)}
+  local equal = 0
+  for i = 1, #probe_bytes, 2 do
+    if probe_bytes[i] == ob[i] and probe_bytes[i + 1] == ob[i + 1] then equal = equal + 1 end
+  end
+  return equal
+end
+
+local values = #sig / 2
+
+-- Verified matches, best first: {n, rec, equal, jaccard, containment}.
+local function verified_matches(exclude)
+  local hits, order = {}, {}
+  for i = 1, #refs, REF do
+    local key, field = bucket_of(string.sub(refs, i, i + REF - 1))
+    local packed = redis.call('HGET', key, field)
+    if packed then
+      for j = 1, #packed, 4 do
+        local n = number_of(string.sub(packed, j, j + 3))
+        if n ~= exclude then
+          if hits[n] then hits[n] = hits[n] + 1 else hits[n] = 1; order[#order + 1] = n end
+        end
+      end
+    end
+  end
+  table.sort(order, function(a, b)
+    if hits[a] ~= hits[b] then return hits[a] > hits[b] end
+    return a < b
+  end)
+  local found = {}
+  for i = 1, math.min(#order, max_cand) do
+    local n = order[i]
+    local rec = load(n)
+    if rec then
+      local equal = equal_values(rec.sig)
+      local j = equal / values
+      local smaller = math.min(nsh, rec.shingles)
+      local c = 0.0
+      if smaller > 0 then
+        c = math.min(1.0, (j * (nsh + rec.shingles) / (1.0 + j)) / smaller)
+      end
+      if j >= min_j or (c >= min_c and smaller >= min_cs) then
+        found[#found + 1] = {n = n, rec = rec, equal = equal, j = j, c = c}
+      end
+    end
+  end
+  table.sort(found, function(a, b)
+    if a.c ~= b.c then return a.c > b.c end
+    if a.j ~= b.j then return a.j > b.j end
+    return a.n < b.n
+  end)
+  return found
+end
+
+-- Where the article goes: join (nil for a new cluster) and clusters to fold in.
+local function choose(found)
+  if #found == 0 then return nil, {} end
+  local seen, strong = {}, {}
+  for _, f in ipairs(found) do
+    local c = f.rec.cluster
+    if not seen[c] then
+      seen[c] = true
+      if f.j >= merge_j then strong[#strong + 1] = c end
+    end
+  end
+  if #strong >= 2 then
+    table.sort(strong)
+    local into = table.remove(strong, 1)
+    return into, strong
+  end
+  return found[1].rec.cluster, {}
+end
+
+local function merge(source, into)
+  for _, m in ipairs(members_of(source)) do
+    local rec = load(m)
+    redis.call('SETRANGE', rec_key(m), 1, struct.pack('<I4', into))
+    add_member(into, m, rec.published)
+  end
+  redis.call('DEL', cluster_key(source))
+end
+
+local function reply(cluster, duplicate, canonical, unchanged, found, remap)
+  local out = {cluster, duplicate and 1 or 0, canonical, unchanged and 1 or 0}
+  local count = math.min(#found, max_matches)
+  out[#out + 1] = count
+  for i = 1, count do
+    local f = found[i]
+    local c = f.rec.cluster
+    if remap[c] then c = remap[c] end
+    out[#out + 1] = f.rec.aid
+    out[#out + 1] = c
+    out[#out + 1] = f.equal
+    out[#out + 1] = f.rec.shingles
+  end
+  return out
+end
+
+local existing = nil
+if aid ~= '' then existing = redis.call('HGET', ids_key, aid) end
+if existing then existing = tonumber(existing) end
+
+if mode == 'probe' then
+  local found = verified_matches(existing)
+  local join = choose(found)
+  return reply(join or 0, false, '', false, found, {})
+end
+
+if existing then
+  local rec = load(existing)
+  if rec.digest == digest then
+    local found = verified_matches(existing)
+    return reply(rec.cluster, rec.joined, canonical_of(rec.cluster), true, found, {})
+  end
+  remove_article(existing, rec)
+end
+
+local found = verified_matches(nil)
+local join, merges = choose(found)
+local n = redis.call('INCR', P .. 'n')
+local cluster = join or n
+local remap = {}
+for _, source in ipairs(merges) do
+  merge(source, cluster)
+  remap[source] = cluster
+end
+if published == 0 then published = now end
+local header = struct.pack('<BI4ddI4Bc8BHH', 1, cluster, published, now, nsh,
+  join and 1 or 0, digest, #refs / REF, #sig, #aid)
+redis.call('SET', rec_key(n), header .. refs .. sig .. aid .. meta)
+redis.call('HSET', ids_key, aid, n)
+for i = 1, #refs, REF do
+  local key, field = bucket_of(string.sub(refs, i, i + REF - 1))
+  redis.call('HSET', key, field, (redis.call('HGET', key, field) or '') .. member(n))
+end
+add_member(cluster, n, published)
+local hour = math.floor(now / HOUR)
+redis.call('APPEND', P .. 't:' .. hour, member(n))
+redis.call('ZADD', P .. 'hours', 'NX', hour, hour)
+return reply(cluster, join ~= nil, canonical_of(cluster), false, found, remap)

@@ -1,0 +1,256 @@
+"""The in-process store: the whole index in this process's memory.
+
+It is what `storydedup-server` runs on when no Redis is configured, so that
+a first try needs nothing else. Nothing survives a restart. It follows the
+Redis store's ingest script step by step (same candidate order, same
+verification, same cluster choice), which the contract tests check.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+from storydedup.clustering.policy import (
+    MatchPolicy,
+    Similarity,
+    choose_cluster,
+    is_match,
+    similarity,
+)
+from storydedup.store.base import (
+    ClusterView,
+    DeleteOutcome,
+    IngestItem,
+    IngestOutcome,
+    MatchInfo,
+    Probe,
+    SimilarOutcome,
+    StoreLayoutError,
+    StoreSettings,
+)
+from storydedup.store.records import ArticleRecord
+
+HOUR_MS = 3_600_000
+
+
+def wall_clock_ms() -> float:
+    return time.time() * 1000.0
+
+
+class MemoryStore:
+    def __init__(
+        self, policy: MatchPolicy, clock_ms: Callable[[], float] = wall_clock_ms
+    ) -> None:
+        self._policy = policy
+        self._clock_ms = clock_ms
+        self._settings: StoreSettings | None = None
+        self._next_number = 0
+        self._numbers: dict[str, int] = {}
+        self._records: dict[int, ArticleRecord] = {}
+        self._buckets: dict[bytes, list[int]] = {}
+        self._clusters: dict[int, set[int]] = {}
+        self._ingest_hours: dict[int, list[int]] = {}
+
+    @property
+    def persistent(self) -> bool:
+        return False
+
+    async def open(self, settings: StoreSettings) -> None:
+        if self._settings is not None and self._settings != settings:
+            raise StoreLayoutError("store already bound to other fingerprint settings")
+        self._settings = settings
+
+    async def close(self) -> None:
+        pass
+
+    async def ping(self) -> None:
+        pass
+
+    # -- ingest -------------------------------------------------------------
+
+    async def ingest(self, items: Sequence[IngestItem]) -> list[IngestOutcome]:
+        now = self._clock_ms()
+        return [self._ingest_one(item, now) for item in items]
+
+    async def similar(self, probe: Probe, limit: int) -> SimilarOutcome:
+        matches = self._verified_matches(probe, exclude=None)
+        choice = choose_cluster(self._policy, _best_by_cluster(matches))
+        return SimilarOutcome(tuple(m for m, _ in matches[:limit]), choice.join)
+
+    def _ingest_one(self, item: IngestItem, now: float) -> IngestOutcome:
+        number = self._numbers.get(item.article_id)
+        if number is not None:
+            stored = self._records[number]
+            if stored.digest == item.digest:
+                matches = self._verified_matches(item.probe, exclude=number)
+                return IngestOutcome(
+                    article_id=item.article_id,
+                    cluster=stored.cluster,
+                    duplicate=stored.joined_existing,
+                    canonical_article_id=self._canonical(stored.cluster).article_id,
+                    matches=tuple(m for m, _ in matches[: self._policy.max_matches]),
+                    unchanged=True,
+                )
+            self._remove(number)
+
+        matches = self._verified_matches(item.probe, exclude=None)
+        choice = choose_cluster(self._policy, _best_by_cluster(matches))
+        self._next_number += 1
+        number = self._next_number
+        cluster = number if choice.join is None else choice.join
+        for other in choice.merge:
+            self._merge(other, into=cluster)
+        record = ArticleRecord(
+            article_id=item.article_id,
+            cluster=cluster,
+            published_ms=item.published_ms or now,
+            ingested_ms=now,
+            shingle_count=item.probe.shingle_count,
+            joined_existing=choice.join is not None,
+            digest=item.digest,
+            bucket_refs=item.probe.bucket_refs,
+            signature=item.probe.signature,
+            metadata=item.metadata,
+        )
+        self._records[number] = record
+        self._numbers[item.article_id] = number
+        for ref in record.bucket_refs:
+            self._buckets.setdefault(ref, []).append(number)
+        self._clusters.setdefault(cluster, set()).add(number)
+        self._ingest_hours.setdefault(int(now // HOUR_MS), []).append(number)
+        # Matches are reported with the clusters they are in now, after a merge.
+        reported = tuple(
+            MatchInfo(m.article_id, cluster if m.cluster in choice.merge else m.cluster,
+                      m.jaccard, m.containment)
+            for m, _ in matches[: self._policy.max_matches]
+        )
+        return IngestOutcome(
+            article_id=item.article_id,
+            cluster=cluster,
+            duplicate=choice.join is not None,
+            canonical_article_id=self._canonical(cluster).article_id,
+            matches=reported,
+            unchanged=False,
+        )
+
+    def _verified_matches(
+        self, probe: Probe, exclude: int | None
+    ) -> list[tuple[MatchInfo, int]]:
+        hits: Counter[int] = Counter()
+        for ref in probe.bucket_refs:
+            hits.update(self._buckets.get(ref, ()))
+        if exclude is not None:
+            hits.pop(exclude, None)
+        candidates = sorted(hits, key=lambda n: (-hits[n], n))[: self._policy.max_candidates]
+        found: list[tuple[MatchInfo, int]] = []
+        for number in candidates:
+            record = self._records[number]
+            sim = similarity(
+                probe.signature, record.signature, probe.shingle_count, record.shingle_count
+            )
+            if is_match(self._policy, sim, probe.shingle_count, record.shingle_count):
+                found.append(
+                    (MatchInfo(record.article_id, record.cluster, sim.jaccard, sim.containment),
+                     number)
+                )
+        found.sort(key=lambda pair: (-pair[0].containment, -pair[0].jaccard, pair[1]))
+        return found
+
+    # -- clusters -----------------------------------------------------------
+
+    def _canonical(self, cluster: int) -> ArticleRecord:
+        members = self._clusters[cluster]
+        first = min(members, key=lambda n: (self._records[n].published_ms, n))
+        return self._records[first]
+
+    def _merge(self, source: int, into: int) -> None:
+        for number in self._clusters.pop(source):
+            record = self._records[number]
+            self._records[number] = dataclasses.replace(record, cluster=into)
+            self._clusters.setdefault(into, set()).add(number)
+
+    def _view(self, cluster: int) -> ClusterView | None:
+        members = self._clusters.get(cluster)
+        if not members:
+            return None
+        ordered = sorted(members, key=lambda n: (self._records[n].published_ms, n))
+        return ClusterView(cluster, tuple(self._records[n] for n in ordered))
+
+    async def article(self, article_id: str) -> ArticleRecord | None:
+        number = self._numbers.get(article_id)
+        return None if number is None else self._records[number]
+
+    async def cluster_of_article(self, article_id: str) -> ClusterView | None:
+        number = self._numbers.get(article_id)
+        return None if number is None else self._view(self._records[number].cluster)
+
+    async def cluster(self, cluster: int) -> ClusterView | None:
+        return self._view(cluster)
+
+    # -- removal ------------------------------------------------------------
+
+    async def delete(self, article_id: str) -> DeleteOutcome | None:
+        number = self._numbers.get(article_id)
+        if number is None:
+            return None
+        cluster = self._records[number].cluster
+        self._remove(number)
+        return DeleteOutcome(cluster, len(self._clusters.get(cluster, ())))
+
+    def _remove(self, number: int) -> None:
+        record = self._records.pop(number)
+        del self._numbers[record.article_id]
+        for ref in record.bucket_refs:
+            bucket = self._buckets[ref]
+            bucket.remove(number)
+            if not bucket:
+                del self._buckets[ref]
+        members = self._clusters[record.cluster]
+        members.discard(number)
+        if not members:
+            del self._clusters[record.cluster]
+
+    async def expire(self, cutoff_ms: float, budget: int) -> int:
+        removed = 0
+        for hour in sorted(self._ingest_hours):
+            if (hour + 1) * HOUR_MS > cutoff_ms or removed >= budget:
+                break
+            numbers = self._ingest_hours[hour]
+            while numbers and removed < budget:
+                number = numbers.pop()
+                if number in self._records:
+                    self._remove(number)
+                    removed += 1
+            if not numbers:
+                del self._ingest_hours[hour]
+        return removed
+
+    async def check(self) -> list[str]:
+        findings: list[str] = []
+        for article_id, number in self._numbers.items():
+            if number not in self._records:
+                findings.append(f"article {article_id!r} points at missing record {number}")
+        for number, record in self._records.items():
+            if number not in self._clusters.get(record.cluster, ()):
+                findings.append(f"article {record.article_id!r} missing from its cluster")
+        for ref, bucket in self._buckets.items():
+            for number in bucket:
+                if number not in self._records:
+                    findings.append(f"bucket {ref.hex()} lists missing article {number}")
+        for cluster, members in self._clusters.items():
+            for number in members:
+                if number not in self._records:
+                    findings.append(f"cluster {cluster} lists missing article {number}")
+        return findings
+
+
+def _best_by_cluster(matches: Sequence[tuple[MatchInfo, int]]) -> list[tuple[int, Similarity]]:
+    """Each matched cluster with its best match, in the order of `matches`."""
+    seen: dict[int, Similarity] = {}
+    for match, _ in matches:
+        if match.cluster not in seen:
+            seen[match.cluster] = Similarity(match.jaccard, match.containment)
+    return list(seen.items())

@@ -1,0 +1,90 @@
+"""The binary article record kept in the index store.
+
+One string per article holds everything the ingest script needs to verify a
+candidate and to undo the article later (its bucket references), so that a
+candidate costs one GET and an article one key. The layout is read by the
+Lua scripts too (store/lua/*.lua); keep the two in step.
+
+    offset  size  field
+    0       1     layout version (1)
+    1       4     cluster number (u32)
+    5       8     published_at, ms since the epoch (f64)
+    13      8     ingested_at, ms since the epoch (f64)
+    21      4     distinct shingles (u32)
+    25      1     flags (bit 0: joined an existing cluster when ingested)
+    26      8     content digest
+    34      1     number of bucket references
+    35      2     signature length in bytes (u16)
+    37      2     article ID length in bytes (u16)
+    39      ...   bucket references, signature, article ID, metadata
+All integers little-endian.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from storydedup.fingerprints.lsh import BUCKET_REF_BYTES
+
+LAYOUT_VERSION = 1
+_HEADER = struct.Struct("<BIddIB8sBHH")
+HEADER_BYTES = _HEADER.size
+FLAG_JOINED = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleRecord:
+    """What the store keeps of one article."""
+
+    article_id: str
+    cluster: int
+    published_ms: float
+    ingested_ms: float
+    shingle_count: int
+    joined_existing: bool
+    digest: bytes
+    bucket_refs: tuple[bytes, ...]
+    signature: bytes
+    metadata: bytes
+
+    def pack(self) -> bytes:
+        article_id = self.article_id.encode("utf-8")
+        header = _HEADER.pack(
+            LAYOUT_VERSION,
+            self.cluster,
+            self.published_ms,
+            self.ingested_ms,
+            self.shingle_count,
+            FLAG_JOINED if self.joined_existing else 0,
+            self.digest,
+            len(self.bucket_refs),
+            len(self.signature),
+            len(article_id),
+        )
+        return b"".join((header, *self.bucket_refs, self.signature, article_id, self.metadata))
+
+    @classmethod
+    def unpack(cls, raw: bytes) -> ArticleRecord:
+        (version, cluster, published, ingested, shingles, flags, digest, nrefs, siglen, idlen) = (
+            _HEADER.unpack_from(raw)
+        )
+        if version != LAYOUT_VERSION:
+            raise ValueError(f"unknown article record layout {version}")
+        refs_end = HEADER_BYTES + nrefs * BUCKET_REF_BYTES
+        sig_end = refs_end + siglen
+        id_end = sig_end + idlen
+        return cls(
+            article_id=raw[sig_end:id_end].decode("utf-8"),
+            cluster=cluster,
+            published_ms=published,
+            ingested_ms=ingested,
+            shingle_count=shingles,
+            joined_existing=bool(flags & FLAG_JOINED),
+            digest=digest,
+            bucket_refs=tuple(
+                raw[i : i + BUCKET_REF_BYTES] for i in range(HEADER_BYTES, refs_end, BUCKET_REF_BYTES)
+            ),
+            signature=raw[refs_end:sig_end],
+            metadata=raw[id_end:],
+        )

@@ -1,0 +1,288 @@
+"""The Redis store: index, records and clusters in Redis, through redis-py.
+
+Every write is one Lua script call (store/lua/), so each article is indexed
+and assigned to its cluster atomically, in one round trip, and a batch is a
+single pipeline of such calls that Redis runs in order. All keys of a
+namespace carry its hash tag (`sd:{news}:...`), so a Redis Cluster keeps a
+namespace on one slot and the scripts stay legal there.
+
+Key layout (P = `sd:{<namespace>}:`):
+    P id            hash   article ID -> article number
+    P n             string last article number handed out
+    P a:<number>    string the article record (store/records.py)
+    P b:<2 bytes>   hash   4-byte bucket field -> packed u32 article numbers
+    P c:<cluster>   zset   member numbers (4-byte big-endian) by publication
+                           time; absent for a cluster that is its lone founder
+    P t:<hour>      string packed numbers of the articles ingested that hour
+    P hours         zset   hours that have such a string (for expiry)
+    P meta          hash   fingerprint settings the namespace was made with
+Article numbers are integers so that bucket entries cost 4 bytes instead of
+an article ID; buckets are grouped into 65,536 hashes so that each stays a
+compact listpack instead of one key per bucket.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Awaitable, Callable, Sequence
+from importlib import resources
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from redis import exceptions as redis_errors
+
+from storydedup.clustering.policy import MatchPolicy, estimate
+from storydedup.store.base import (
+    ClusterView,
+    DeleteOutcome,
+    IngestItem,
+    IngestOutcome,
+    MatchInfo,
+    Probe,
+    SimilarOutcome,
+    StoreLayoutError,
+    StoreSettings,
+    StoreUnavailableError,
+)
+from storydedup.store.consistency import check_redis_namespace
+from storydedup.store.memory import wall_clock_ms
+from storydedup.store.records import ArticleRecord
+
+T = TypeVar("T")
+
+_UNAVAILABLE = (
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+    redis_errors.BusyLoadingError,
+    redis_errors.ClusterDownError,
+    redis_errors.TryAgainError,
+    OSError,
+)
+
+
+def key_prefix(namespace: str) -> str:
+    return f"sd:{{{namespace}}}:"
+
+
+def _script_source(name: str) -> str:
+    lua = resources.files("storydedup.store") / "lua"
+    return (lua / "common.lua").read_text() + "\n" + (lua / f"{name}.lua").read_text()
+
+
+def _member_number(raw: bytes) -> int:
+    number: int = struct.unpack(">I", raw)[0]
+    return number
+
+
+class RedisStore:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        namespace: str,
+        policy: MatchPolicy,
+        clock_ms: Callable[[], float] = wall_clock_ms,
+    ) -> None:
+        self._client = client
+        self._prefix = key_prefix(namespace)
+        self._ids_key = self._prefix + "id"
+        self._policy = policy
+        self._clock_ms = clock_ms
+        self._num_perm = 0
+        self._ingest = client.register_script(_script_source("ingest"))
+        self._delete = client.register_script(_script_source("delete"))
+        self._expire = client.register_script(_script_source("expire"))
+        self._view = client.register_script(_script_source("view"))
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        namespace: str,
+        policy: MatchPolicy,
+        clock_ms: Callable[[], float] = wall_clock_ms,
+        **options: Any,
+    ) -> RedisStore:
+        return cls(aioredis.Redis.from_url(url, **options), namespace, policy, clock_ms)
+
+    @property
+    def client(self) -> aioredis.Redis:
+        return self._client
+
+    @property
+    def persistent(self) -> bool:
+        return True
+
+    async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await operation()
+        except _UNAVAILABLE as error:
+            raise StoreUnavailableError(f"Redis unavailable: {type(error).__name__}") from error
+
+    async def open(self, settings: StoreSettings) -> None:
+        wanted = settings.as_fields()
+        meta_key = self._prefix + "meta"
+
+        async def bind() -> dict[bytes, bytes]:
+            async with self._client.pipeline(transaction=True) as pipe:
+                for name, value in wanted.items():
+                    pipe.hsetnx(meta_key, name, value)
+                pipe.hgetall(meta_key)
+                results: list[Any] = await pipe.execute()
+            stored: dict[bytes, bytes] = results[-1]
+            return stored
+
+        stored = await self._call(bind)
+        differing = {
+            name: stored.get(name.encode(), b"").decode()
+            for name, value in wanted.items()
+            if stored.get(name.encode(), b"").decode() != value
+        }
+        if differing:
+            raise StoreLayoutError(
+                f"namespace {self._prefix!r} was created with other fingerprint settings "
+                f"({', '.join(f'{k}={v}' for k, v in sorted(differing.items()))}); "
+                "use those settings or another namespace"
+            )
+        self._num_perm = settings.num_perm
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def ping(self) -> None:
+        await self._call(self._client.ping)
+
+    # -- ingest -------------------------------------------------------------
+
+    def _policy_args(self) -> list[Any]:
+        p = self._policy
+        return [
+            repr(p.min_jaccard),
+            repr(p.min_containment),
+            p.min_containment_shingles,
+            repr(p.merge_jaccard),
+            p.max_candidates,
+        ]
+
+    def _script_args(
+        self, mode: str, now: float, limit: int, article_id: str, digest: bytes, probe: Probe,
+        published_ms: float, metadata: bytes,
+    ) -> list[Any]:
+        return [
+            self._prefix, mode, repr(now), *self._policy_args(), limit, article_id, digest,
+            probe.signature, probe.shingle_count, b"".join(probe.bucket_refs),
+            repr(published_ms), metadata,
+        ]
+
+    async def ingest(self, items: Sequence[IngestItem]) -> list[IngestOutcome]:
+        if not items:
+            return []
+        now = self._clock_ms()
+
+        async def run() -> list[Any]:
+            # Not a MULTI: each script is atomic on its own and Redis runs the
+            # pipeline's calls in order, so later articles see earlier ones.
+            async with self._client.pipeline(transaction=False) as pipe:
+                for item in items:
+                    await self._ingest(
+                        keys=[self._ids_key],
+                        args=self._script_args(
+                            "ingest", now, self._policy.max_matches, item.article_id,
+                            item.digest, item.probe, item.published_ms, item.metadata,
+                        ),
+                        client=pipe,
+                    )
+                results: list[Any] = await pipe.execute(raise_on_error=False)
+            return results
+
+        replies = await self._call(run)
+        outcomes = []
+        for item, reply in zip(items, replies, strict=True):
+            if isinstance(reply, _UNAVAILABLE):
+                raise StoreUnavailableError(f"Redis unavailable: {type(reply).__name__}")
+            if isinstance(reply, Exception):
+                raise reply
+            outcomes.append(self._outcome(item.article_id, item.probe, reply))
+        return outcomes
+
+    def _matches(self, probe: Probe, reply: list[Any]) -> tuple[MatchInfo, ...]:
+        values = len(probe.signature) // 2
+        matches = []
+        for i in range(int(reply[4])):
+            article_id, cluster, equal, shingles = reply[5 + 4 * i : 9 + 4 * i]
+            # Same arithmetic as the script's, so the figures are the ones it judged.
+            sim = estimate(int(equal) / values, probe.shingle_count, int(shingles))
+            matches.append(
+                MatchInfo(article_id.decode("utf-8"), int(cluster), sim.jaccard, sim.containment)
+            )
+        return tuple(matches)
+
+    def _outcome(self, article_id: str, probe: Probe, reply: list[Any]) -> IngestOutcome:
+        return IngestOutcome(
+            article_id=article_id,
+            cluster=int(reply[0]),
+            duplicate=bool(reply[1]),
+            canonical_article_id=reply[2].decode("utf-8"),
+            matches=self._matches(probe, reply),
+            unchanged=bool(reply[3]),
+        )
+
+    async def similar(self, probe: Probe, limit: int) -> SimilarOutcome:
+        args = self._script_args("probe", self._clock_ms(), limit, "", b"", probe, 0.0, b"")
+
+        async def run() -> list[Any]:
+            reply: list[Any] = await self._ingest(keys=[self._ids_key], args=args)
+            return reply
+
+        reply = await self._call(run)
+        cluster = int(reply[0])
+        return SimilarOutcome(self._matches(probe, reply), cluster or None)
+
+    # -- reads --------------------------------------------------------------
+
+    async def _read(self, what: str, key: str) -> list[Any] | None:
+        async def run() -> list[Any] | None:
+            reply: list[Any] | None = await self._view(
+                keys=[self._ids_key], args=[self._prefix, what, key]
+            )
+            return reply
+
+        return await self._call(run)
+
+    async def article(self, article_id: str) -> ArticleRecord | None:
+        reply = await self._read("article", article_id)
+        return None if not reply else ArticleRecord.unpack(reply[1])
+
+    def _cluster_view(self, reply: list[Any] | None) -> ClusterView | None:
+        if not reply:
+            return None
+        return ClusterView(int(reply[0]), tuple(ArticleRecord.unpack(r) for r in reply[1:] if r))
+
+    async def cluster_of_article(self, article_id: str) -> ClusterView | None:
+        return self._cluster_view(await self._read("cluster_of", article_id))
+
+    async def cluster(self, cluster: int) -> ClusterView | None:
+        return self._cluster_view(await self._read("cluster", str(cluster)))
+
+    # -- removal ------------------------------------------------------------
+
+    async def delete(self, article_id: str) -> DeleteOutcome | None:
+        async def run() -> list[Any] | None:
+            reply: list[Any] | None = await self._delete(
+                keys=[self._ids_key], args=[self._prefix, article_id]
+            )
+            return reply
+
+        reply = await self._call(run)
+        return None if not reply else DeleteOutcome(int(reply[0]), int(reply[1]))
+
+    async def expire(self, cutoff_ms: float, budget: int) -> int:
+        async def run() -> int:
+            removed: int = await self._expire(
+                keys=[self._ids_key], args=[self._prefix, repr(cutoff_ms), budget]
+            )
+            return removed
+
+        return await self._call(run)
+
+    async def check(self) -> list[str]:
+        return await self._call(lambda: check_redis_namespace(self._client, self._prefix))

@@ -1,0 +1,287 @@
+"""Every store behaviour, run against the in-process store and a real
+redis-server (the `store` fixture is parametrised over both)."""
+
+from __future__ import annotations
+
+import itertools
+
+import xxhash
+
+from storydedup.clustering.policy import MatchPolicy, similarity
+from storydedup.fingerprints.fingerprint import Fingerprinter
+from storydedup.store.base import IndexStore, IngestItem, IngestOutcome
+from storydedup.store.memory import MemoryStore
+from storydedup.store.redis_store import RedisStore
+from tests.support import articles
+from tests.support.redis_server import RedisServer
+
+HOUR_MS = 3_600_000.0
+
+
+def item(fp: Fingerprinter, article_id: str, body: str, published_ms: float = 0.0) -> IngestItem:
+    return IngestItem(
+        article_id=article_id,
+        digest=xxhash.xxh3_64_digest(body.encode()),
+        probe=fp.probe(body),
+        published_ms=published_ms,
+        metadata=b"meta:" + article_id.encode(),
+    )
+
+
+async def ingest(store: IndexStore, fp: Fingerprinter, article_id: str, body: str,
+                 published_ms: float = 0.0) -> IngestOutcome:
+    [outcome] = await store.ingest([item(fp, article_id, body, published_ms)])
+    return outcome
+
+
+STORY_A = articles.story(1, paragraphs=10)
+STORY_B = articles.story(2, paragraphs=10)
+STORY_C = articles.story(3, paragraphs=10)
+
+
+async def test_new_article_starts_a_cluster(store: IndexStore, fingerprinter: Fingerprinter) -> None:
+    outcome = await ingest(store, fingerprinter, "a1", articles.text(STORY_A))
+    assert not outcome.duplicate
+    assert outcome.canonical_article_id == "a1"
+    assert outcome.matches == ()
+    view = await store.cluster(outcome.cluster)
+    assert view is not None
+    assert [m.article_id for m in view.members] == ["a1"]
+    assert await store.check() == []
+
+
+async def test_copy_joins_the_cluster_of_its_story(
+    store: IndexStore, fingerprinter: Fingerprinter
+) -> None:
+    first = await ingest(store, fingerprinter, "a1", articles.text(STORY_A), 1000.0)
+    copy = await ingest(store, fingerprinter, "a2",
+                        articles.text(articles.edited(STORY_A, seed=9, share=0.03)), 2000.0)
+    other = await ingest(store, fingerprinter, "b1", articles.text(STORY_B), 3000.0)
+    assert copy.duplicate
+    assert copy.cluster == first.cluster
+    assert copy.canonical_article_id == "a1"
+    assert [m.article_id for m in copy.matches] == ["a1"]
+    assert copy.matches[0].jaccard > 0.6
+    assert not other.duplicate
+    assert other.cluster != first.cluster
+    view = await store.cluster_of_article("a2")
+    assert view is not None
+    assert [m.article_id for m in view.members] == ["a1", "a2"]
+    assert await store.check() == []
+
+
+async def test_truncated_copy_joins_by_containment(
+    store: IndexStore, fingerprinter: Fingerprinter
+) -> None:
+    full = await ingest(store, fingerprinter, "full", articles.text(STORY_A))
+    brief = await ingest(store, fingerprinter, "brief", articles.text(STORY_A[:3]))
+    assert brief.duplicate and brief.cluster == full.cluster
+    best = brief.matches[0]
+    assert best.jaccard < 0.5  # not a resemblance match...
+    assert best.containment > 0.8  # ...but the brief is contained in the story
+
+
+async def test_roundup_of_leads_does_not_join_or_merge(
+    store: IndexStore, fingerprinter: Fingerprinter
+) -> None:
+    clusters = set()
+    for seed, story in ((1, STORY_A), (2, STORY_B), (3, STORY_C)):
+        clusters.add((await ingest(store, fingerprinter, f"s{seed}", articles.text(story))).cluster)
+    roundup = articles.text([STORY_A[0], STORY_B[0], STORY_C[0]])
+    outcome = await ingest(store, fingerprinter, "roundup", roundup)
+    assert not outcome.duplicate
+    assert outcome.cluster not in clusters
+    for seed in (1, 2, 3):
+        view = await store.cluster_of_article(f"s{seed}")
+        assert view is not None and [m.article_id for m in view.members] == [f"s{seed}"]
+
+
+async def test_same_content_again_changes_nothing(
+    store: IndexStore, fingerprinter: Fingerprinter
+) -> None:
+    await ingest(store, fingerprinter, "a1", articles.text(STORY_A))
+    first = await ingest(store, fingerprinter, "a2", articles.text(STORY_A))
+    again = await ingest(store, fingerprinter, "a2", articles.text(STORY_A))
+    assert again.unchanged and not first.unchanged
+    assert (again.cluster, again.duplicate, again.canonical_article_id) == (
+        first.cluster, first.duplicate, first.canonical_article_id)
+    assert [m.article_id for m in again.matches] == ["a1"]
+    view = await store.cluster(first.cluster)
+    assert view is not None and len(view.members) == 2
+    assert await store.check() == []
+
+
+async def test_changed_content_is_reassigned(
+    store: IndexStore, fingerprinter: Fingerprinter
+) -> None:
+    a = await ingest(store, fingerprinter, "a1", articles.text(STORY_A))
+    b = await ingest(store, fingerprinter, "b1", articles.text(STORY_B))
+    moving = await ingest(store, fingerprinter, "x", articles.text(STORY_A))
+    assert moving.cluster == a.cluster
+    moved = await ingest(store, fingerprinter, "x", articles.text(STORY_B))
+    assert not moved.unchanged
+    assert moved.cluster == b.cluster
+    view_a = await store.cluster(a.cluster)
+    assert view_a is not None and [m.article_id for m in view_a.members] == ["a1"]
+    assert await store.check() == []
+
+
+async def test_canonical_is_the_earliest_published(
+    store: IndexStore, fingerprinter: Fingerprinter
+) -> None:
+    late = await ingest(store, fingerprinter, "late", articles.text(STORY_A), 5 * HOUR_MS)
+    early = await ingest(store, fingerprinter, "early", articles.text(STORY_A), 1 * HOUR_MS)
+    assert early.cluster == late.cluster
+    assert early.canonical_article_id == "early"
+    view = await store.cluster(late.cluster)
+    assert view is not None
+    assert [m.article_id for m in view.members] == ["early", "late"]
+    assert view.members[0].published_ms == 1 * HOUR_MS
+
+
+async def test_delete_keeps_the_other_members(
+    store: IndexStore, fingerprinter: Fingerprinter
+) -> None:
+    first = await ingest(store, fingerprinter, "a1", articles.text(STORY_A), 1.0)
+    await ingest(store, fingerprinter, "a2", articles.text(STORY_A), 2.0)
+    await ingest(store, fingerprinter, "a3", articles.text(STORY_A), 3.0)
+    deleted = await store.delete("a1")
+    assert deleted is not None
+    assert (deleted.cluster, deleted.remaining) == (first.cluster, 2)
+    view = await store.cluster(first.cluster)
+    assert view is not None and [m.article_id for m in view.members] == ["a2", "a3"]
+    assert await store.article("a1") is None
+    assert await store.delete("a1") is None
+    # The cluster keeps its ID down to its last member, and is gone after it.
+    assert (await store.delete("a2")) is not None
+    last = await store.delete("a3")
+    assert last is not None and last.remaining == 0
+    assert await store.cluster(first.cluster) is None
+    again = await ingest(store, fingerprinter, "a4", articles.text(STORY_A))
+    assert not again.duplicate
+    assert await store.check() == []
+
+
+async def test_similar_changes_nothing(store: IndexStore, fingerprinter: Fingerprinter) -> None:
+    a = await ingest(store, fingerprinter, "a1", articles.text(STORY_A))
+    found = await store.similar(fingerprinter.probe(articles.text(STORY_A[:4])), limit=5)
+    assert found.cluster == a.cluster
+    assert [m.article_id for m in found.matches] == ["a1"]
+    none = await store.similar(fingerprinter.probe(articles.text(STORY_B)), limit=5)
+    assert none.cluster is None and none.matches == ()
+    view = await store.cluster(a.cluster)
+    assert view is not None and len(view.members) == 1
+    assert await store.check() == []
+
+
+async def test_near_full_copy_of_two_clusters_merges_them(
+    store: IndexStore, fingerprinter: Fingerprinter
+) -> None:
+    # Two versions of one story that LSH verification kept apart (resemblance
+    # just under the threshold), then a version between them that is a
+    # near-full copy of both: one story after all.
+    left = STORY_A[:7]
+    right = STORY_A[3:]
+    middle = STORY_A
+    fp = fingerprinter
+    p_left, p_right, p_mid = (fp.probe(articles.text(x)) for x in (left, right, middle))
+    policy = MatchPolicy()
+    sim_lr = similarity(p_left.signature, p_right.signature, p_left.shingle_count,
+                        p_right.shingle_count)
+    assert sim_lr.jaccard < policy.min_jaccard and sim_lr.containment < policy.min_containment
+    for p in (p_left, p_right):
+        sim = similarity(p_mid.signature, p.signature, p_mid.shingle_count, p.shingle_count)
+        assert sim.jaccard >= policy.merge_jaccard
+
+    lo = await ingest(store, fp, "left", articles.text(left))
+    ro = await ingest(store, fp, "right", articles.text(right))
+    assert lo.cluster != ro.cluster
+    mo = await ingest(store, fp, "middle", articles.text(middle))
+    assert mo.cluster == min(lo.cluster, ro.cluster)
+    assert {m.cluster for m in mo.matches} == {mo.cluster}
+    view = await store.cluster(mo.cluster)
+    assert view is not None
+    assert sorted(m.article_id for m in view.members) == ["left", "middle", "right"]
+    assert await store.cluster(max(lo.cluster, ro.cluster)) is None
+    assert await store.check() == []
+
+
+async def test_batch_articles_see_each_other(
+    store: IndexStore, fingerprinter: Fingerprinter
+) -> None:
+    outcomes = await store.ingest([
+        item(fingerprinter, "a1", articles.text(STORY_A)),
+        item(fingerprinter, "b1", articles.text(STORY_B)),
+        item(fingerprinter, "a2", articles.text(STORY_A[:5])),
+    ])
+    assert [o.duplicate for o in outcomes] == [False, False, True]
+    assert outcomes[2].cluster == outcomes[0].cluster != outcomes[1].cluster
+
+
+async def test_expire_removes_old_articles_completely(
+    redis_server: RedisServer, namespace: str, fingerprinter: Fingerprinter
+) -> None:
+    for kind in ("memory", "redis"):
+        now = [100 * HOUR_MS]
+        policy = MatchPolicy()
+        store: IndexStore = (
+            MemoryStore(policy, clock_ms=lambda: now[0]) if kind == "memory"
+            else RedisStore.from_url(redis_server.url, namespace, policy, clock_ms=lambda: now[0])
+        )
+        await store.open(fingerprinter.settings.store_settings())
+        await ingest(store, fingerprinter, "old", articles.text(STORY_A))
+        await ingest(store, fingerprinter, "old-copy", articles.text(STORY_A))
+        now[0] += 10 * HOUR_MS
+        await ingest(store, fingerprinter, "new-copy", articles.text(STORY_A))
+        await ingest(store, fingerprinter, "new", articles.text(STORY_B))
+        assert await store.expire(now[0] - 5 * HOUR_MS, budget=1) == 1
+        assert await store.expire(now[0] - 5 * HOUR_MS, budget=100) == 1
+        assert await store.expire(now[0] - 5 * HOUR_MS, budget=100) == 0
+        assert await store.article("old") is None and await store.article("old-copy") is None
+        view = await store.cluster_of_article("new-copy")
+        assert view is not None and [m.article_id for m in view.members] == ["new-copy"], kind
+        assert await store.check() == [], kind
+        await store.close()
+
+
+async def test_redis_leaves_no_keys_after_everything_expired(
+    redis_server: RedisServer, namespace: str, fingerprinter: Fingerprinter
+) -> None:
+    now = [50 * HOUR_MS]
+    policy = MatchPolicy()
+    store = RedisStore.from_url(redis_server.url, namespace, policy, clock_ms=lambda: now[0])
+    await store.open(fingerprinter.settings.store_settings())
+    for i, story in enumerate((STORY_A, STORY_A, STORY_B, STORY_C)):
+        await ingest(store, fingerprinter, f"x{i}", articles.text(story))
+    await store.delete("x3")
+    now[0] += 48 * HOUR_MS
+    assert await store.expire(now[0], budget=100) == 3
+    keys = sorted([k async for k in store.client.scan_iter(match=f"sd:{{{namespace}}}:*")])
+    assert keys == [f"sd:{{{namespace}}}:meta".encode(), f"sd:{{{namespace}}}:n".encode()]
+    await store.close()
+
+
+async def test_both_stores_give_the_same_answers(
+    redis_server: RedisServer, namespace: str, fingerprinter: Fingerprinter
+) -> None:
+    """A mixed sequence of ingests, re-ingests and deletes gives identical
+    outcomes from the two adapters."""
+    policy = MatchPolicy()
+    stores: list[IndexStore] = [
+        MemoryStore(policy), RedisStore.from_url(redis_server.url, namespace, policy)]
+    for s in stores:
+        await s.open(fingerprinter.settings.store_settings())
+    bodies = [STORY_A, STORY_B, STORY_C, STORY_A[:3], STORY_B[2:], STORY_A[:2] + STORY_C[:2],
+              articles.edited(STORY_C, 4, 0.1), STORY_A + STORY_B[:1], STORY_B[:6]]
+    results: list[list[object]] = [[], []]
+    for step, body in zip(itertools.count(), bodies * 2, strict=False):
+        article_id = f"n{step % 13}"
+        for s, out in zip(stores, results, strict=True):
+            [o] = await s.ingest([item(fingerprinter, article_id, articles.text(body), step)])
+            out.append(o)
+            if step % 5 == 4:
+                out.append(await s.delete(f"n{(step * 7) % 13}"))
+    assert results[0] == results[1]
+    for s in stores:
+        assert await s.check() == []
+        await s.close()
