@@ -1,16 +1,20 @@
 from __future__ import annotations
 
+import asyncio
 import itertools
 import shutil
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-
+from storydedup.api.server import StoryDedupServer
 from storydedup.clustering.policy import MatchPolicy
+from storydedup.config import build_config
 from storydedup.fingerprints.fingerprint import Fingerprinter, FingerprintSettings
 from storydedup.store.base import IndexStore
 from storydedup.store.memory import MemoryStore
 from storydedup.store.redis_store import RedisStore
+from storydedup_client import AsyncStoryDedupClient
+
 from tests.support.redis_server import MISSING_BINARY, RedisServer
 
 _namespaces = itertools.count()
@@ -41,7 +45,9 @@ def fingerprinter() -> Fingerprinter:
 
 @pytest.fixture(params=["memory", "redis"])
 async def store(
-    request: pytest.FixtureRequest, redis_server: RedisServer, namespace: str,
+    request: pytest.FixtureRequest,
+    redis_server: RedisServer,
+    namespace: str,
     fingerprinter: Fingerprinter,
 ) -> AsyncIterator[IndexStore]:
     """Each store adapter in turn: the contract tests run against both."""
@@ -54,3 +60,32 @@ async def store(
     await made.open(fingerprinter.settings.store_settings())
     yield made
     await made.close()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def server(
+    request: pytest.FixtureRequest, redis_server: RedisServer, namespace: str
+) -> AsyncIterator[StoryDedupServer]:
+    """A real gRPC server on a free port, on each store in turn."""
+    raw = {"port": "0", "namespace": namespace}
+    if request.param == "redis":
+        raw["redis_url"] = redis_server.url
+    running = StoryDedupServer(build_config(raw))
+    await running.start()
+    await wait_serving(running)
+    yield running
+    await running.stop(grace=1.0)
+
+
+async def wait_serving(running: StoryDedupServer, within_s: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within_s
+    while not running.servicer.ready:
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("server did not become ready")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def client(server: StoryDedupServer) -> AsyncIterator[AsyncStoryDedupClient]:
+    async with AsyncStoryDedupClient(f"127.0.0.1:{server.port}", timeout=30) as made:
+        yield made

@@ -6,12 +6,12 @@ from __future__ import annotations
 import itertools
 
 import xxhash
-
 from storydedup.clustering.policy import MatchPolicy, similarity
 from storydedup.fingerprints.fingerprint import Fingerprinter
 from storydedup.store.base import IndexStore, IngestItem, IngestOutcome
 from storydedup.store.memory import MemoryStore
 from storydedup.store.redis_store import RedisStore
+
 from tests.support import articles
 from tests.support.redis_server import RedisServer
 
@@ -28,10 +28,21 @@ def item(fp: Fingerprinter, article_id: str, body: str, published_ms: float = 0.
     )
 
 
-async def ingest(store: IndexStore, fp: Fingerprinter, article_id: str, body: str,
-                 published_ms: float = 0.0) -> IngestOutcome:
+async def ingest(
+    store: IndexStore, fp: Fingerprinter, article_id: str, body: str, published_ms: float = 0.0
+) -> IngestOutcome:
     [outcome] = await store.ingest([item(fp, article_id, body, published_ms)])
     return outcome
+
+
+class Clock:
+    """A settable clock for the stores' ingest times."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
 STORY_A = articles.story(1, paragraphs=10)
@@ -39,7 +50,9 @@ STORY_B = articles.story(2, paragraphs=10)
 STORY_C = articles.story(3, paragraphs=10)
 
 
-async def test_new_article_starts_a_cluster(store: IndexStore, fingerprinter: Fingerprinter) -> None:
+async def test_new_article_starts_a_cluster(
+    store: IndexStore, fingerprinter: Fingerprinter
+) -> None:
     outcome = await ingest(store, fingerprinter, "a1", articles.text(STORY_A))
     assert not outcome.duplicate
     assert outcome.canonical_article_id == "a1"
@@ -54,8 +67,13 @@ async def test_copy_joins_the_cluster_of_its_story(
     store: IndexStore, fingerprinter: Fingerprinter
 ) -> None:
     first = await ingest(store, fingerprinter, "a1", articles.text(STORY_A), 1000.0)
-    copy = await ingest(store, fingerprinter, "a2",
-                        articles.text(articles.edited(STORY_A, seed=9, share=0.03)), 2000.0)
+    copy = await ingest(
+        store,
+        fingerprinter,
+        "a2",
+        articles.text(articles.edited(STORY_A, seed=9, share=0.03)),
+        2000.0,
+    )
     other = await ingest(store, fingerprinter, "b1", articles.text(STORY_B), 3000.0)
     assert copy.duplicate
     assert copy.cluster == first.cluster
@@ -104,7 +122,10 @@ async def test_same_content_again_changes_nothing(
     again = await ingest(store, fingerprinter, "a2", articles.text(STORY_A))
     assert again.unchanged and not first.unchanged
     assert (again.cluster, again.duplicate, again.canonical_article_id) == (
-        first.cluster, first.duplicate, first.canonical_article_id)
+        first.cluster,
+        first.duplicate,
+        first.canonical_article_id,
+    )
     assert [m.article_id for m in again.matches] == ["a1"]
     view = await store.cluster(first.cluster)
     assert view is not None and len(view.members) == 2
@@ -186,8 +207,9 @@ async def test_near_full_copy_of_two_clusters_merges_them(
     fp = fingerprinter
     p_left, p_right, p_mid = (fp.probe(articles.text(x)) for x in (left, right, middle))
     policy = MatchPolicy()
-    sim_lr = similarity(p_left.signature, p_right.signature, p_left.shingle_count,
-                        p_right.shingle_count)
+    sim_lr = similarity(
+        p_left.signature, p_right.signature, p_left.shingle_count, p_right.shingle_count
+    )
     assert sim_lr.jaccard < policy.min_jaccard and sim_lr.containment < policy.min_containment
     for p in (p_left, p_right):
         sim = similarity(p_mid.signature, p.signature, p_mid.shingle_count, p.shingle_count)
@@ -209,11 +231,13 @@ async def test_near_full_copy_of_two_clusters_merges_them(
 async def test_batch_articles_see_each_other(
     store: IndexStore, fingerprinter: Fingerprinter
 ) -> None:
-    outcomes = await store.ingest([
-        item(fingerprinter, "a1", articles.text(STORY_A)),
-        item(fingerprinter, "b1", articles.text(STORY_B)),
-        item(fingerprinter, "a2", articles.text(STORY_A[:5])),
-    ])
+    outcomes = await store.ingest(
+        [
+            item(fingerprinter, "a1", articles.text(STORY_A)),
+            item(fingerprinter, "b1", articles.text(STORY_B)),
+            item(fingerprinter, "a2", articles.text(STORY_A[:5])),
+        ]
+    )
     assert [o.duplicate for o in outcomes] == [False, False, True]
     assert outcomes[2].cluster == outcomes[0].cluster != outcomes[1].cluster
 
@@ -222,21 +246,22 @@ async def test_expire_removes_old_articles_completely(
     redis_server: RedisServer, namespace: str, fingerprinter: Fingerprinter
 ) -> None:
     for kind in ("memory", "redis"):
-        now = [100 * HOUR_MS]
+        clock = Clock(100 * HOUR_MS)
         policy = MatchPolicy()
         store: IndexStore = (
-            MemoryStore(policy, clock_ms=lambda: now[0]) if kind == "memory"
-            else RedisStore.from_url(redis_server.url, namespace, policy, clock_ms=lambda: now[0])
+            MemoryStore(policy, clock_ms=clock)
+            if kind == "memory"
+            else RedisStore.from_url(redis_server.url, namespace, policy, clock_ms=clock)
         )
         await store.open(fingerprinter.settings.store_settings())
         await ingest(store, fingerprinter, "old", articles.text(STORY_A))
         await ingest(store, fingerprinter, "old-copy", articles.text(STORY_A))
-        now[0] += 10 * HOUR_MS
+        clock.now += 10 * HOUR_MS
         await ingest(store, fingerprinter, "new-copy", articles.text(STORY_A))
         await ingest(store, fingerprinter, "new", articles.text(STORY_B))
-        assert await store.expire(now[0] - 5 * HOUR_MS, budget=1) == 1
-        assert await store.expire(now[0] - 5 * HOUR_MS, budget=100) == 1
-        assert await store.expire(now[0] - 5 * HOUR_MS, budget=100) == 0
+        assert await store.expire(clock.now - 5 * HOUR_MS, budget=1) == 1
+        assert await store.expire(clock.now - 5 * HOUR_MS, budget=100) == 1
+        assert await store.expire(clock.now - 5 * HOUR_MS, budget=100) == 0
         assert await store.article("old") is None and await store.article("old-copy") is None
         view = await store.cluster_of_article("new-copy")
         assert view is not None and [m.article_id for m in view.members] == ["new-copy"], kind
@@ -247,15 +272,15 @@ async def test_expire_removes_old_articles_completely(
 async def test_redis_leaves_no_keys_after_everything_expired(
     redis_server: RedisServer, namespace: str, fingerprinter: Fingerprinter
 ) -> None:
-    now = [50 * HOUR_MS]
+    clock = Clock(50 * HOUR_MS)
     policy = MatchPolicy()
-    store = RedisStore.from_url(redis_server.url, namespace, policy, clock_ms=lambda: now[0])
+    store = RedisStore.from_url(redis_server.url, namespace, policy, clock_ms=clock)
     await store.open(fingerprinter.settings.store_settings())
     for i, story in enumerate((STORY_A, STORY_A, STORY_B, STORY_C)):
         await ingest(store, fingerprinter, f"x{i}", articles.text(story))
     await store.delete("x3")
-    now[0] += 48 * HOUR_MS
-    assert await store.expire(now[0], budget=100) == 3
+    clock.now += 48 * HOUR_MS
+    assert await store.expire(clock.now, budget=100) == 3
     keys = sorted([k async for k in store.client.scan_iter(match=f"sd:{{{namespace}}}:*")])
     assert keys == [f"sd:{{{namespace}}}:meta".encode(), f"sd:{{{namespace}}}:n".encode()]
     await store.close()
@@ -268,11 +293,22 @@ async def test_both_stores_give_the_same_answers(
     outcomes from the two adapters."""
     policy = MatchPolicy()
     stores: list[IndexStore] = [
-        MemoryStore(policy), RedisStore.from_url(redis_server.url, namespace, policy)]
+        MemoryStore(policy),
+        RedisStore.from_url(redis_server.url, namespace, policy),
+    ]
     for s in stores:
         await s.open(fingerprinter.settings.store_settings())
-    bodies = [STORY_A, STORY_B, STORY_C, STORY_A[:3], STORY_B[2:], STORY_A[:2] + STORY_C[:2],
-              articles.edited(STORY_C, 4, 0.1), STORY_A + STORY_B[:1], STORY_B[:6]]
+    bodies = [
+        STORY_A,
+        STORY_B,
+        STORY_C,
+        STORY_A[:3],
+        STORY_B[2:],
+        STORY_A[:2] + STORY_C[:2],
+        articles.edited(STORY_C, 4, 0.1),
+        STORY_A + STORY_B[:1],
+        STORY_B[:6],
+    ]
     results: list[list[object]] = [[], []]
     for step, body in zip(itertools.count(), bodies * 2, strict=False):
         article_id = f"n{step % 13}"

@@ -40,12 +40,21 @@ class Config:
     shingle_size: int = 4
     seed: int = 1
     log_level: str = "INFO"
+    # TLS for the gRPC port: PEM certificate chain and private key files.
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    # With this CA bundle, clients must present a certificate it signed (mTLS).
+    tls_client_ca_file: str | None = None
+    # When set, every call but health checks needs `authorization: Bearer <token>`.
+    auth_token: str | None = None
 
     def masked(self) -> dict[str, object]:
         """The settings with secrets hidden, for the start-up log line."""
         shown: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self)}
         if self.redis_url:
             shown["redis_url"] = mask_url(self.redis_url)
+        if self.auth_token:
+            shown["auth_token"] = "***"
         return shown
 
 
@@ -55,10 +64,7 @@ def mask_url(url: str) -> str:
     if parts.password is None:
         return url
     netloc = parts.hostname or ""
-    if parts.username:
-        netloc = f"{parts.username}:***@{netloc}"
-    else:
-        netloc = f":***@{netloc}"
+    netloc = f"{parts.username or ''}:***@{netloc}"
     if parts.port:
         netloc += f":{parts.port}"
     return urlunsplit(parts._replace(netloc=netloc))
@@ -78,6 +84,10 @@ _HELP = {
     "shingle_size": "words per shingle (fixed per namespace)",
     "seed": "MinHash seed (fixed per namespace)",
     "log_level": "DEBUG, INFO, WARNING or ERROR",
+    "tls_cert_file": "PEM certificate chain: serve TLS",
+    "tls_key_file": "PEM private key of --tls-cert-file",
+    "tls_client_ca_file": "PEM CA bundle: require client certificates (mutual TLS)",
+    "auth_token": "require 'authorization: Bearer <token>' on every call but health checks",
 }
 
 
@@ -93,7 +103,9 @@ def parse_config(argv: Sequence[str] | None = None, env: Mapping[str, str] | Non
         flag = "--" + f.name.replace("_", "-")
         variable = ENV_PREFIX + f.name.upper()
         parser.add_argument(
-            flag, dest=f.name, default=env.get(variable),
+            flag,
+            dest=f.name,
+            default=env.get(variable),
             help=f"{_HELP[f.name]} (${variable}; default {getattr(defaults, f.name)!r})",
         )
     args = parser.parse_args(argv)
@@ -117,8 +129,10 @@ def build_config(raw: Mapping[str, str]) -> Config:
             continue
         kind = type(getattr(defaults, f.name)) if getattr(defaults, f.name) is not None else str
         values[f.name] = _convert(f.name, raw[f.name], kind)
-    if values.get("redis_url") == "":
-        values["redis_url"] = None
+    for optional in ("redis_url", "tls_cert_file", "tls_key_file", "tls_client_ca_file",
+                     "auth_token"):
+        if values.get(optional) == "":
+            values[optional] = None
     config = Config(**values)  # type: ignore[arg-type]
     validate(config)
     return config
@@ -139,8 +153,13 @@ def validate(config: Config) -> None:
         raise ConfigError(
             f"--namespace: {config.namespace!r} must be 1-64 characters of A-Z a-z 0-9 _ . -"
         )
-    positive = ("max_message_bytes", "max_article_bytes", "max_batch_articles", "num_perm",
-                "shingle_size")
+    positive = (
+        "max_message_bytes",
+        "max_article_bytes",
+        "max_batch_articles",
+        "num_perm",
+        "shingle_size",
+    )
     for name in positive:
         if getattr(config, name) <= 0:
             raise ConfigError(f"--{name.replace('_', '-')}: must be positive")
@@ -152,5 +171,15 @@ def validate(config: Config) -> None:
         raise ConfigError("--max-article-bytes: must not exceed --max-message-bytes")
     if config.num_perm < 32:
         raise ConfigError("--num-perm: must be at least 32 (the LSH bands use 32 values)")
+    if (config.tls_cert_file is None) != (config.tls_key_file is None):
+        raise ConfigError("--tls-cert-file and --tls-key-file: set both or neither")
+    if config.tls_client_ca_file is not None and config.tls_cert_file is None:
+        raise ConfigError("--tls-client-ca-file: needs --tls-cert-file and --tls-key-file")
+    for name in ("tls_cert_file", "tls_key_file", "tls_client_ca_file"):
+        path = getattr(config, name)
+        if path is not None and not os.path.isfile(path):
+            raise ConfigError(f"--{name.replace('_', '-')}: no readable file at {path!r}")
+    if config.auth_token is not None and len(config.auth_token) < 16:
+        raise ConfigError("--auth-token: must be at least 16 characters")
     if config.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"--log-level: {config.log_level!r} is not DEBUG, INFO, WARNING or ERROR")

@@ -56,13 +56,20 @@ class RedisServer:
     def command(self) -> list[str]:
         return [
             redis_binary(),
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--dir", str(self.directory),
-            "--save", "",
-            "--appendonly", "yes" if self.appendonly else "no",
-            "--appendfsync", self.appendfsync,
-            "--logfile", str(self.directory / "redis.log"),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.directory),
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if self.appendonly else "no",
+            "--appendfsync",
+            self.appendfsync,
+            "--logfile",
+            str(self.directory / "redis.log"),
             *self.extra,
         ]
 
@@ -77,7 +84,7 @@ class RedisServer:
                         return self
                 except (redis.ConnectionError, redis.BusyLoadingError):
                     if self.process.poll() is not None or time.monotonic() > deadline:
-                        log = (self.directory / "redis.log")
+                        log = self.directory / "redis.log"
                         detail = log.read_text()[-2000:] if log.exists() else ""
                         raise RuntimeError(f"redis-server did not start: {detail}") from None
                     time.sleep(0.02)

@@ -17,36 +17,39 @@ from storydedup.store.records import ArticleRecord
 async def check_redis_namespace(client: aioredis.Redis, prefix: str) -> list[str]:
     findings: list[str] = []
     records: dict[int, ArticleRecord] = {}
-    buckets: dict[bytes, dict[bytes, bytes]] = {}
+    buckets: dict[bytes, dict[Any, Any]] = {}
     clusters: dict[int, list[int]] = {}
     async for raw_key in client.scan_iter(match=prefix.replace("[", "\\[") + "*", count=1000):
         key: bytes = raw_key
         kind = key[len(prefix) :]
         if kind.startswith(b"a:"):
-            raw = await client.get(key)
+            raw: Any = await client.get(key)
             if raw is not None:
-                records[int(kind[2:])] = ArticleRecord.unpack(raw)
+                records[int(kind[2:])] = ArticleRecord.unpack(bytes(raw))
         elif kind.startswith(b"b:"):
             buckets[kind[2:]] = await client.hgetall(key)
         elif kind.startswith(b"c:"):
             members: list[Any] = await client.zrange(key, 0, -1)
             clusters[int(kind[2:])] = [struct.unpack(">I", m)[0] for m in members]
-    ids: dict[bytes, bytes] = await client.hgetall(prefix + "id")
+    raw_ids: dict[Any, Any] = await client.hgetall(prefix + "id")
+    ids = {bytes(k).decode("utf-8", "replace"): int(v) for k, v in raw_ids.items()}
 
     for article_id, number in ids.items():
-        record = records.get(int(number))
+        record = records.get(number)
         if record is None:
-            findings.append(f"article ID {article_id!r} points at missing record {int(number)}")
-        elif record.article_id.encode() != article_id:
+            findings.append(f"article ID {article_id!r} points at missing record {number}")
+        elif record.article_id != article_id:
             findings.append(f"article ID {article_id!r} points at the record of another article")
-    indexed = {int(n) for n in ids.values()}
+    indexed = set(ids.values())
     listed: dict[int, int] = {}
     for group, fields in buckets.items():
         for field, packed in fields.items():
             for i in range(0, len(packed), 4):
                 number = struct.unpack(">I", packed[i : i + 4])[0]
                 if number not in records:
-                    findings.append(f"bucket {(group + field).hex()} lists missing article {number}")
+                    findings.append(
+                        f"bucket {(group + field).hex()} lists missing article {number}"
+                    )
                 listed[number] = listed.get(number, 0) + 1
     for cluster, members in clusters.items():
         if len(members) == 1 and members[0] == cluster:
@@ -56,8 +59,10 @@ async def check_redis_namespace(client: aioredis.Redis, prefix: str) -> list[str
             if record is None:
                 findings.append(f"cluster {cluster} lists missing article {number}")
             elif record.cluster != cluster:
-                findings.append(f"cluster {cluster} lists article {number} of cluster {record.cluster}")
-    for number, record in records.items():
+                findings.append(
+                    f"cluster {cluster} lists article {number} of cluster {record.cluster}"
+                )
+    for number, record in sorted(records.items()):
         if number not in indexed:
             findings.append(f"record {number} ({record.article_id!r}) has no article ID entry")
         if listed.get(number, 0) != len(record.bucket_refs):
@@ -68,8 +73,10 @@ async def check_redis_namespace(client: aioredis.Redis, prefix: str) -> list[str
         members_of = clusters.get(record.cluster)
         if members_of is None:
             if record.cluster != number:
-                findings.append(f"article {record.article_id!r} is in cluster {record.cluster}, "
-                                "which has no member set")
+                findings.append(
+                    f"article {record.article_id!r} is in cluster {record.cluster}, "
+                    "which has no member set"
+                )
         elif number not in members_of:
             findings.append(f"article {record.article_id!r} missing from cluster {record.cluster}")
     return findings

@@ -41,9 +41,7 @@ def wall_clock_ms() -> float:
 
 
 class MemoryStore:
-    def __init__(
-        self, policy: MatchPolicy, clock_ms: Callable[[], float] = wall_clock_ms
-    ) -> None:
+    def __init__(self, policy: MatchPolicy, clock_ms: Callable[[], float] = wall_clock_ms) -> None:
         self._policy = policy
         self._clock_ms = clock_ms
         self._settings: StoreSettings | None = None
@@ -123,8 +121,12 @@ class MemoryStore:
         self._ingest_hours.setdefault(int(now // HOUR_MS), []).append(number)
         # Matches are reported with the clusters they are in now, after a merge.
         reported = tuple(
-            MatchInfo(m.article_id, cluster if m.cluster in choice.merge else m.cluster,
-                      m.jaccard, m.containment)
+            MatchInfo(
+                m.article_id,
+                cluster if m.cluster in choice.merge else m.cluster,
+                m.jaccard,
+                m.containment,
+            )
             for m, _ in matches[: self._policy.max_matches]
         )
         return IngestOutcome(
@@ -136,9 +138,7 @@ class MemoryStore:
             unchanged=False,
         )
 
-    def _verified_matches(
-        self, probe: Probe, exclude: int | None
-    ) -> list[tuple[MatchInfo, int]]:
+    def _verified_matches(self, probe: Probe, exclude: int | None) -> list[tuple[MatchInfo, int]]:
         hits: Counter[int] = Counter()
         for ref in probe.bucket_refs:
             hits.update(self._buckets.get(ref, ()))
@@ -153,8 +153,10 @@ class MemoryStore:
             )
             if is_match(self._policy, sim, probe.shingle_count, record.shingle_count):
                 found.append(
-                    (MatchInfo(record.article_id, record.cluster, sim.jaccard, sim.containment),
-                     number)
+                    (
+                        MatchInfo(record.article_id, record.cluster, sim.jaccard, sim.containment),
+                        number,
+                    )
                 )
         found.sort(key=lambda pair: (-pair[0].containment, -pair[0].jaccard, pair[1]))
         return found

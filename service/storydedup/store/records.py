@@ -83,7 +83,8 @@ class ArticleRecord:
             joined_existing=bool(flags & FLAG_JOINED),
             digest=digest,
             bucket_refs=tuple(
-                raw[i : i + BUCKET_REF_BYTES] for i in range(HEADER_BYTES, refs_end, BUCKET_REF_BYTES)
+                raw[i : i + BUCKET_REF_BYTES]
+                for i in range(HEADER_BYTES, refs_end, BUCKET_REF_BYTES)
             ),
             signature=raw[refs_end:sig_end],
             metadata=raw[id_end:],

@@ -164,13 +164,29 @@ class RedisStore:
         ]
 
     def _script_args(
-        self, mode: str, now: float, limit: int, article_id: str, digest: bytes, probe: Probe,
-        published_ms: float, metadata: bytes,
+        self,
+        mode: str,
+        now: float,
+        limit: int,
+        article_id: str,
+        digest: bytes,
+        probe: Probe,
+        published_ms: float,
+        metadata: bytes,
     ) -> list[Any]:
         return [
-            self._prefix, mode, repr(now), *self._policy_args(), limit, article_id, digest,
-            probe.signature, probe.shingle_count, b"".join(probe.bucket_refs),
-            repr(published_ms), metadata,
+            self._prefix,
+            mode,
+            repr(now),
+            *self._policy_args(),
+            limit,
+            article_id,
+            digest,
+            probe.signature,
+            probe.shingle_count,
+            b"".join(probe.bucket_refs),
+            repr(published_ms),
+            metadata,
         ]
 
     async def ingest(self, items: Sequence[IngestItem]) -> list[IngestOutcome]:
@@ -186,8 +202,14 @@ class RedisStore:
                     await self._ingest(
                         keys=[self._ids_key],
                         args=self._script_args(
-                            "ingest", now, self._policy.max_matches, item.article_id,
-                            item.digest, item.probe, item.published_ms, item.metadata,
+                            "ingest",
+                            now,
+                            self._policy.max_matches,
+                            item.article_id,
+                            item.digest,
+                            item.probe,
+                            item.published_ms,
+                            item.metadata,
                         ),
                         client=pipe,
                     )

@@ -1,0 +1,180 @@
+"""Typed values of the client API, independent of the protobuf classes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from storydedup.v1 import storydedup_pb2 as pb
+
+
+class StoryDedupError(Exception):
+    """A call failed; `code` is the gRPC status code."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(f"{code.name}: {message}")
+        self.code = code
+        self.message = message
+
+    @classmethod
+    def from_rpc(cls, error: grpc.RpcError) -> StoryDedupError:
+        code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
+        details = error.details() if hasattr(error, "details") else str(error)
+        return cls(code, details or "")
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """An article to ingest or compare. Exactly one of text and html."""
+
+    id: str = ""
+    title: str = ""
+    text: str = ""
+    html: str = ""
+    url: str = ""
+    source: str = ""
+    published_at: datetime | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+
+    def to_proto(self) -> pb.Article:
+        message = pb.Article(
+            id=self.id,
+            title=self.title,
+            text=self.text,
+            html=self.html,
+            url=self.url,
+            source=self.source,
+            attributes=self.attributes,
+        )
+        if self.published_at is not None:
+            message.published_at.CopyFrom(to_timestamp(self.published_at))
+        return message
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    article_id: str
+    cluster_id: str
+    jaccard: float
+    containment: float
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    article_id: str
+    cluster_id: str
+    duplicate: bool
+    canonical_article_id: str
+    matches: tuple[Match, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterMember:
+    article_id: str
+    source: str
+    url: str
+    title: str
+    published_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    cluster_id: str
+    canonical_article_id: str
+    members: tuple[ClusterMember, ...]
+    size: int
+    first_published_at: datetime
+    last_published_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleInfo:
+    article_id: str
+    cluster_id: str
+    title: str
+    url: str
+    source: str
+    published_at: datetime
+    ingested_at: datetime
+    shingle_count: int
+    attributes: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class SimilarResult:
+    matches: tuple[Match, ...]
+    # The cluster the article would join; None for a new story.
+    cluster_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteResult:
+    cluster_id: str
+    remaining_size: int
+
+
+def to_timestamp(value: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(value if value.tzinfo else value.replace(tzinfo=UTC))
+    return ts
+
+
+def from_timestamp(ts: Timestamp) -> datetime:
+    return ts.ToDatetime(tzinfo=UTC)
+
+
+def match_from(m: pb.Match) -> Match:
+    return Match(m.article_id, m.cluster_id, m.jaccard, m.containment)
+
+
+def ingest_result_from(r: pb.IngestArticleResponse) -> IngestResult:
+    return IngestResult(
+        article_id=r.article_id,
+        cluster_id=r.cluster_id,
+        duplicate=r.duplicate,
+        canonical_article_id=r.canonical_article_id,
+        matches=tuple(match_from(m) for m in r.matches),
+    )
+
+
+def cluster_from(c: pb.Cluster) -> Cluster:
+    return Cluster(
+        cluster_id=c.cluster_id,
+        canonical_article_id=c.canonical_article_id,
+        members=tuple(
+            ClusterMember(m.article_id, m.source, m.url, m.title, from_timestamp(m.published_at))
+            for m in c.members
+        ),
+        size=c.size,
+        first_published_at=from_timestamp(c.first_published_at),
+        last_published_at=from_timestamp(c.last_published_at),
+    )
+
+
+def article_info_from(r: pb.GetArticleResponse) -> ArticleInfo:
+    a = r.article
+    return ArticleInfo(
+        article_id=a.article_id,
+        cluster_id=r.cluster_id,
+        title=a.title,
+        url=a.url,
+        source=a.source,
+        published_at=from_timestamp(a.published_at),
+        ingested_at=from_timestamp(a.ingested_at),
+        shingle_count=a.shingle_count,
+        attributes=dict(a.attributes),
+    )
+
+
+def similar_from(r: pb.FindSimilarResponse) -> SimilarResult:
+    return SimilarResult(tuple(match_from(m) for m in r.matches), r.cluster_id or None)
+
+
+def cluster_request(article_id: str | None, cluster_id: str | None) -> pb.GetClusterRequest:
+    if (article_id is None) == (cluster_id is None):
+        raise ValueError("pass exactly one of article_id and cluster_id")
+    if article_id is not None:
+        return pb.GetClusterRequest(article_id=article_id)
+    return pb.GetClusterRequest(cluster_id=cluster_id or "")

@@ -1,0 +1,98 @@
+"""Between protobuf messages and the store's records."""
+
+from __future__ import annotations
+
+import re
+
+import xxhash
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from storydedup.api.errors import InvalidArgument
+from storydedup.store.base import ClusterView, IngestOutcome, MatchInfo
+from storydedup.store.records import ArticleRecord
+from storydedup.v1 import storydedup_pb2 as pb
+
+_CLUSTER_ID = re.compile(r"^c([1-9][0-9]{0,9})$")
+
+
+def cluster_id(cluster: int) -> str:
+    return f"c{cluster}"
+
+
+def parse_cluster_id(value: str) -> int:
+    found = _CLUSTER_ID.match(value)
+    if not found or int(found.group(1)) >= 2**32:
+        raise InvalidArgument(f"cluster_id: {value[:80]!r} is not a cluster ID (like 'c42')")
+    return int(found.group(1))
+
+
+def content_digest(article: pb.Article) -> bytes:
+    """Identifies the content sent, so that a retry with the same content is
+    recognised and changes nothing."""
+    return xxhash.xxh3_64_digest(article.SerializeToString(deterministic=True))
+
+
+def metadata(article: pb.Article, title: str) -> bytes:
+    """What is kept of the article besides its fingerprint."""
+    record = pb.ArticleRecord(title=title, url=article.url, source=article.source)
+    record.attributes.update(article.attributes)
+    return record.SerializeToString(deterministic=True)
+
+
+def _timestamp(ms: float) -> Timestamp:
+    ts = Timestamp()
+    seconds, remainder = divmod(round(ms * 1000), 1_000_000)
+    ts.seconds = int(seconds)
+    ts.nanos = int(remainder) * 1000
+    return ts
+
+
+def article_record(record: ArticleRecord) -> pb.ArticleRecord:
+    message = pb.ArticleRecord.FromString(record.metadata)
+    message.article_id = record.article_id
+    message.published_at.CopyFrom(_timestamp(record.published_ms))
+    message.ingested_at.CopyFrom(_timestamp(record.ingested_ms))
+    message.shingle_count = record.shingle_count
+    return message
+
+
+def match(info: MatchInfo) -> pb.Match:
+    return pb.Match(
+        article_id=info.article_id,
+        cluster_id=cluster_id(info.cluster),
+        jaccard=info.jaccard,
+        containment=info.containment,
+    )
+
+
+def ingest_response(outcome: IngestOutcome) -> pb.IngestArticleResponse:
+    return pb.IngestArticleResponse(
+        article_id=outcome.article_id,
+        cluster_id=cluster_id(outcome.cluster),
+        duplicate=outcome.duplicate,
+        canonical_article_id=outcome.canonical_article_id,
+        matches=[match(m) for m in outcome.matches],
+    )
+
+
+def cluster(view: ClusterView) -> pb.Cluster:
+    members = []
+    for record in view.members:
+        meta = pb.ArticleRecord.FromString(record.metadata)
+        members.append(
+            pb.ClusterMember(
+                article_id=record.article_id,
+                source=meta.source,
+                url=meta.url,
+                title=meta.title,
+                published_at=_timestamp(record.published_ms),
+            )
+        )
+    return pb.Cluster(
+        cluster_id=cluster_id(view.cluster),
+        canonical_article_id=view.members[0].article_id,
+        members=members,
+        size=len(members),
+        first_published_at=_timestamp(view.members[0].published_ms),
+        last_published_at=_timestamp(max(r.published_ms for r in view.members)),
+    )

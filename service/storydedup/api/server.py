@@ -1,0 +1,208 @@
+"""Wiring: the gRPC server with health checking, reflection, the store
+connection watcher, expiry, and graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from storydedup.api.auth import BearerTokenInterceptor
+from storydedup.api.servicer import SERVICE_NAME, StoryDedupServicer, method_handlers
+from storydedup.api.validation import Limits
+from storydedup.clustering.policy import MatchPolicy
+from storydedup.config import Config
+from storydedup.dedup import Deduplicator
+from storydedup.fingerprints.fingerprint import Fingerprinter, FingerprintSettings
+from storydedup.store.base import IndexStore, StoreLayoutError, StoreUnavailableError
+from storydedup.store.memory import MemoryStore, wall_clock_ms
+from storydedup.store.redis_store import RedisStore
+
+log = logging.getLogger("storydedup.server")
+
+DAY_MS = 86_400_000.0
+# Health of the store is re-checked this often; a call that finds it down
+# fails at once with UNAVAILABLE in between.
+WATCH_INTERVAL_S = 1.0
+EXPIRY_BUDGET = 1000
+
+
+def server_credentials(config: Config) -> grpc.ServerCredentials | None:
+    if config.tls_cert_file is None or config.tls_key_file is None:
+        return None
+    with open(config.tls_key_file, "rb") as key, open(config.tls_cert_file, "rb") as cert:
+        pair = (key.read(), cert.read())
+    client_ca = None
+    if config.tls_client_ca_file is not None:
+        with open(config.tls_client_ca_file, "rb") as ca:
+            client_ca = ca.read()
+    return grpc.ssl_server_credentials(
+        [pair], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
+
+
+def make_store(config: Config, policy: MatchPolicy) -> IndexStore:
+    if config.redis_url is None:
+        return MemoryStore(policy)
+    return RedisStore.from_url(
+        config.redis_url,
+        config.namespace,
+        policy,
+        socket_connect_timeout=2.0,
+        socket_timeout=5.0,
+        health_check_interval=10,
+        retry_on_timeout=False,
+    )
+
+
+class StoryDedupServer:
+    def __init__(self, config: Config, store: IndexStore | None = None) -> None:
+        self.config = config
+        policy = MatchPolicy()
+        settings = FingerprintSettings(
+            num_perm=config.num_perm, shingle_size=config.shingle_size, seed=config.seed
+        )
+        self.fingerprinter = Fingerprinter(settings)
+        self.store = store or make_store(config, policy)
+        self.servicer = StoryDedupServicer(
+            Deduplicator(self.store, self.fingerprinter),
+            Limits(config.max_article_bytes, config.max_batch_articles),
+        )
+        self.health = health.aio.HealthServicer()
+        interceptors = [BearerTokenInterceptor(config.auth_token)] if config.auth_token else []
+        self.server = grpc.aio.server(
+            interceptors=interceptors,
+            options=[
+                ("grpc.max_receive_message_length", config.max_message_bytes),
+                ("grpc.max_send_message_length", config.max_message_bytes),
+                ("grpc.so_reuseport", 0),
+            ]
+        )
+        self.server.add_generic_rpc_handlers((method_handlers(self.servicer),))
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
+        )
+        self.port = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self.stopping = asyncio.Event()
+        # Set when the server cannot go on (e.g. a namespace made with other
+        # settings); serve() then exits non-zero.
+        self.fatal: Exception | None = None
+
+    async def _set_serving(self, serving: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ("", SERVICE_NAME):
+            await self.health.set(name, status)
+
+    async def start(self) -> int:
+        address = f"{self.config.host}:{self.config.port}"
+        if ":" in self.config.host and not self.config.host.startswith("["):
+            address = f"[{self.config.host}]:{self.config.port}"
+        credentials = server_credentials(self.config)
+        if credentials is None:
+            self.port = self.server.add_insecure_port(address)
+        else:
+            self.port = self.server.add_secure_port(address, credentials)
+        await self._set_serving(False)
+        await self.server.start()
+        if not self.store.persistent:
+            log.warning(
+                "no Redis configured: using the in-process store; the index is NOT persistent "
+                "and is lost when the server stops (set STORYDEDUP_REDIS_URL to keep it)"
+            )
+        self._tasks.append(asyncio.create_task(self._watch_store(), name="watch-store"))
+        self._tasks.append(asyncio.create_task(self._expire_loop(), name="expire"))
+        log.info("serving storydedup.v1 on %s:%d", self.config.host, self.port)
+        return self.port
+
+    async def _watch_store(self) -> None:
+        """Opens the store, then follows its health: the server keeps
+        running while Redis is away and serves again when it is back."""
+        opened = False
+        while not self.stopping.is_set():
+            try:
+                if not opened:
+                    await self.store.open(self.fingerprinter.settings.store_settings())
+                    opened = True
+                else:
+                    await self.store.ping()
+                if not self.servicer.ready:
+                    log.info("index store reachable: serving")
+                self.servicer.ready = True
+                await self._set_serving(True)
+            except StoreUnavailableError as error:
+                if self.servicer.ready or not opened:
+                    log.warning("index store unreachable (%s): NOT_SERVING", error)
+                self.servicer.ready = False
+                await self._set_serving(False)
+            except StoreLayoutError as error:
+                log.error("%s", error)
+                self.servicer.ready = False
+                await self._set_serving(False)
+                self.fatal = error
+                self.stopping.set()
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), WATCH_INTERVAL_S)
+
+    async def _expire_loop(self) -> None:
+        retention_ms = self.config.retention_days * DAY_MS
+        while not self.stopping.is_set():
+            pause = 5.0
+            if self.servicer.ready:
+                try:
+                    removed = await self.store.expire(wall_clock_ms() - retention_ms, EXPIRY_BUDGET)
+                    if removed:
+                        log.info("expired %d articles", removed)
+                    if removed >= EXPIRY_BUDGET:
+                        pause = 0.05
+                except StoreUnavailableError:
+                    pass
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), pause)
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Health goes NOT_SERVING first, so balancers stop sending; calls in
+        flight get `grace` seconds to finish."""
+        await self.health.enter_graceful_shutdown()
+        self.stopping.set()
+        await self.server.stop(self.config.shutdown_grace_seconds if grace is None else grace)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.store.close()
+
+    async def wait(self) -> None:
+        await self.server.wait_for_termination()
+
+
+async def serve(config: Config) -> None:
+    server = StoryDedupServer(config)
+    await server.start()
+    stop_requested = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop_requested.set)
+    stopping = asyncio.create_task(server.stopping.wait())
+    requested = asyncio.create_task(stop_requested.wait())
+    await asyncio.wait((stopping, requested), return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    requested.cancel()
+    if server.fatal is not None:
+        await server.stop(grace=0)
+        raise SystemExit(1)
+    log.info(
+        "shutting down: finishing calls in flight (up to %.0fs)", config.shutdown_grace_seconds
+    )
+    await server.stop()
+    log.info("stopped")

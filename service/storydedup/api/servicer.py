@@ -1,0 +1,213 @@
+"""The StoryDedupService implementation.
+
+Requests arrive as bytes and are parsed here, not by grpcio: a request that
+is not valid protobuf (e.g. a string field with invalid UTF-8) must end as
+INVALID_ARGUMENT, whereas grpcio's own deserialisation failure is INTERNAL.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+
+import grpc
+from google.protobuf.message import DecodeError, Message
+
+from storydedup.api import convert
+from storydedup.api.errors import ApiError, InvalidArgument, NotFound, Unavailable
+from storydedup.api.validation import (
+    Limits,
+    check_article,
+    check_batch_size,
+    check_id,
+    check_limit,
+)
+from storydedup.dedup import Deduplicator
+from storydedup.store.base import StoreUnavailableError
+from storydedup.v1 import storydedup_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=Message)
+R = TypeVar("R")
+
+
+def parse(kind: type[M], raw: bytes) -> M:
+    try:
+        return kind.FromString(raw)
+    except (DecodeError, RuntimeError, ValueError) as error:
+        raise InvalidArgument(
+            f"request: not a valid {kind.DESCRIPTOR.full_name} ({error}); "
+            "string fields must be UTF-8"
+        ) from None
+
+
+class StoryDedupServicer:
+    def __init__(self, dedup: Deduplicator, limits: Limits) -> None:
+        self._dedup = dedup
+        self._limits = limits
+        # Cleared while the store is unreachable; calls then fail fast.
+        self.ready = False
+
+    async def _run(self, context: grpc.aio.ServicerContext, call: Callable[[], Awaitable[R]]) -> R:
+        try:
+            if not self.ready:
+                raise Unavailable("index store is not reachable; retry later")
+            return await call()
+        except ApiError as error:
+            await context.abort(error.code, error.message)
+        except StoreUnavailableError as error:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"index store: {error}")
+        except Exception:
+            log.exception("unexpected failure in a call")
+            raise
+        raise AssertionError("unreachable: abort raises")
+
+    async def IngestArticle(
+        self, raw: bytes, context: grpc.aio.ServicerContext
+    ) -> pb.IngestArticleResponse:
+        async def call() -> pb.IngestArticleResponse:
+            request = parse(pb.IngestArticleRequest, raw)
+            check_article(request.article, "article", self._limits)
+            item = self._dedup.prepare(request.article, "article")
+            [outcome] = await self._dedup.ingest([item])
+            return convert.ingest_response(outcome)
+
+        return await self._run(context, call)
+
+    async def IngestArticles(
+        self, raw: bytes, context: grpc.aio.ServicerContext
+    ) -> pb.IngestArticlesResponse:
+        async def call() -> pb.IngestArticlesResponse:
+            request = parse(pb.IngestArticlesRequest, raw)
+            check_batch_size(len(request.articles), self._limits)
+            # Every article is checked and fingerprinted before any is
+            # written: a bad one fails the call with nothing indexed.
+            items = []
+            for i, article in enumerate(request.articles):
+                check_article(article, f"articles[{i}]", self._limits)
+                items.append(self._dedup.prepare(article, f"articles[{i}]"))
+            outcomes = await self._dedup.ingest(items)
+            return pb.IngestArticlesResponse(results=[convert.ingest_response(o) for o in outcomes])
+
+        return await self._run(context, call)
+
+    async def StreamIngestArticles(
+        self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.StreamIngestArticlesResponse]:
+        position = 0
+        async for raw in requests:
+            field = f"requests[{position}].article"
+
+            async def call(raw: bytes = raw, field: str = field) -> pb.StreamIngestArticlesResponse:
+                request = parse(pb.StreamIngestArticlesRequest, raw)
+                check_article(request.article, field, self._limits)
+                [outcome] = await self._dedup.ingest([self._dedup.prepare(request.article, field)])
+                return pb.StreamIngestArticlesResponse(result=convert.ingest_response(outcome))
+
+            yield await self._run(context, call)
+            position += 1
+
+    async def GetCluster(
+        self, raw: bytes, context: grpc.aio.ServicerContext
+    ) -> pb.GetClusterResponse:
+        async def call() -> pb.GetClusterResponse:
+            request = parse(pb.GetClusterRequest, raw)
+            key = request.WhichOneof("key")
+            if key == "article_id":
+                check_id(request.article_id, "article_id")
+                view = await self._dedup.store.cluster_of_article(request.article_id)
+                if view is None:
+                    raise NotFound(f"article_id: no article {request.article_id!r}")
+            elif key == "cluster_id":
+                view = await self._dedup.store.cluster(convert.parse_cluster_id(request.cluster_id))
+                if view is None:
+                    raise NotFound(f"cluster_id: no cluster {request.cluster_id!r}")
+            else:
+                raise InvalidArgument("key: one of article_id or cluster_id is required")
+            return pb.GetClusterResponse(cluster=convert.cluster(view))
+
+        return await self._run(context, call)
+
+    async def GetArticle(
+        self, raw: bytes, context: grpc.aio.ServicerContext
+    ) -> pb.GetArticleResponse:
+        async def call() -> pb.GetArticleResponse:
+            request = parse(pb.GetArticleRequest, raw)
+            check_id(request.article_id, "article_id")
+            record = await self._dedup.store.article(request.article_id)
+            if record is None:
+                raise NotFound(f"article_id: no article {request.article_id!r}")
+            return pb.GetArticleResponse(
+                article=convert.article_record(record),
+                cluster_id=convert.cluster_id(record.cluster),
+            )
+
+        return await self._run(context, call)
+
+    async def FindSimilar(
+        self, raw: bytes, context: grpc.aio.ServicerContext
+    ) -> pb.FindSimilarResponse:
+        async def call() -> pb.FindSimilarResponse:
+            request = parse(pb.FindSimilarRequest, raw)
+            limit = check_limit(request.limit)
+            check_article(request.article, "article", self._limits, require_id=False)
+            outcome = await self._dedup.similar(request.article, limit)
+            return pb.FindSimilarResponse(
+                matches=[convert.match(m) for m in outcome.matches],
+                cluster_id="" if outcome.cluster is None else convert.cluster_id(outcome.cluster),
+            )
+
+        return await self._run(context, call)
+
+    async def DeleteArticle(
+        self, raw: bytes, context: grpc.aio.ServicerContext
+    ) -> pb.DeleteArticleResponse:
+        async def call() -> pb.DeleteArticleResponse:
+            request = parse(pb.DeleteArticleRequest, raw)
+            check_id(request.article_id, "article_id")
+            outcome = await self._dedup.store.delete(request.article_id)
+            if outcome is None:
+                raise NotFound(f"article_id: no article {request.article_id!r}")
+            return pb.DeleteArticleResponse(
+                cluster_id=convert.cluster_id(outcome.cluster),
+                remaining_size=outcome.remaining,
+            )
+
+        return await self._run(context, call)
+
+
+def method_handlers(servicer: StoryDedupServicer) -> grpc.GenericRpcHandler:
+    """Handlers that hand the servicer raw request bytes (see module doc)."""
+
+    def serialize(message: Message) -> bytes:
+        return message.SerializeToString()
+
+    handlers = {
+        "IngestArticle": grpc.unary_unary_rpc_method_handler(
+            servicer.IngestArticle, response_serializer=serialize
+        ),
+        "IngestArticles": grpc.unary_unary_rpc_method_handler(
+            servicer.IngestArticles, response_serializer=serialize
+        ),
+        "StreamIngestArticles": grpc.stream_stream_rpc_method_handler(
+            servicer.StreamIngestArticles, response_serializer=serialize
+        ),
+        "GetCluster": grpc.unary_unary_rpc_method_handler(
+            servicer.GetCluster, response_serializer=serialize
+        ),
+        "GetArticle": grpc.unary_unary_rpc_method_handler(
+            servicer.GetArticle, response_serializer=serialize
+        ),
+        "FindSimilar": grpc.unary_unary_rpc_method_handler(
+            servicer.FindSimilar, response_serializer=serialize
+        ),
+        "DeleteArticle": grpc.unary_unary_rpc_method_handler(
+            servicer.DeleteArticle, response_serializer=serialize
+        ),
+    }
+    return grpc.method_handlers_generic_handler(SERVICE_NAME, handlers)
+
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["StoryDedupService"].full_name

@@ -1,0 +1,149 @@
+"""The server as a real process: the README's start command, restarts on
+Redis, signals, and the CLI against it."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from storydedup_client import Article, StoryDedupClient, StoryDedupError
+from tests.support import articles
+from tests.support.redis_server import RedisServer, free_port
+from tests.support.server_process import ServerProcess
+
+STORY = articles.story(21, paragraphs=8)
+OTHER = articles.story(22, paragraphs=8)
+
+
+def page(paragraphs: list[str], chrome: int) -> str:
+    """A scraped page: the story inside one outlet's menus and sidebars."""
+    menus = [["Home", "World", "Business", "Sport"], ["Top stories", "Politics", "Markets"]][chrome]
+    teasers = [
+        articles.paragraph(random.Random(100 * chrome + i), 1)[:120] + "..." for i in range(4)
+    ]
+    return "\n".join([*menus, "", *paragraphs, "", "TRENDING", *teasers, "© Outlet"])
+
+
+def cli(target: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "storydedup_client.cli", "--target", target, *args],
+        capture_output=True, text=True, input=stdin, timeout=60, check=False,
+    )
+
+
+@pytest.fixture
+def redis_aof() -> Iterator[RedisServer]:
+    server = RedisServer(appendonly=True, appendfsync="always").start()
+    yield server
+    server.cleanup()
+
+
+def test_start_without_redis_serves_on_the_in_process_store(tmp_path: Path) -> None:
+    server = ServerProcess().start()
+    try:
+        assert "NOT persistent" in server.log()
+        with StoryDedupClient(server.target) as client:
+            first = client.ingest_article(Article(id="a", text=articles.text(STORY)))
+            second = client.ingest_article(Article(id="b", text=articles.text(STORY[:4])))
+        assert second.duplicate and second.cluster_id == first.cluster_id
+        config_line = next(line for line in server.log().splitlines() if "configuration:" in line)
+        assert '"port": ' in config_line and '"redis_url": null' in config_line
+    finally:
+        server.stop()
+
+
+def test_cli_ingests_files_and_shows_the_cluster(tmp_path: Path) -> None:
+    (tmp_path / "outlet-one.txt").write_text(page(STORY, chrome=0))
+    (tmp_path / "outlet-two.txt").write_text(page(STORY, chrome=1))
+    (tmp_path / "other.txt").write_text(page(OTHER, chrome=0))
+    server = ServerProcess().start()
+    try:
+        one = cli(server.target, "--json", "ingest", str(tmp_path / "outlet-one.txt"))
+        assert one.returncode == 0, one.stderr
+        rest = cli(server.target, "--json", "ingest", str(tmp_path / "outlet-two.txt"),
+                   str(tmp_path / "other.txt"))
+        assert rest.returncode == 0, rest.stderr
+        first = json.loads(one.stdout)
+        second, other = (json.loads(line) for line in rest.stdout.splitlines())
+        assert not first["duplicate"]
+        assert second["duplicate"] and second["cluster_id"] == first["cluster_id"]
+        assert not other["duplicate"] and other["cluster_id"] != first["cluster_id"]
+        shown = cli(server.target, "cluster", first["article_id"])
+        assert shown.returncode == 0
+        assert "2 articles" in shown.stdout
+        assert "outlet-one.txt" in shown.stdout and "outlet-two.txt" in shown.stdout
+        by_id = cli(server.target, "--json", "cluster", first["cluster_id"])
+        assert json.loads(by_id.stdout)["size"] == 2
+        similar = cli(server.target, "similar", str(tmp_path / "outlet-two.txt"))
+        assert f"would join cluster {first['cluster_id']}" in similar.stdout
+        jsonl = json.dumps({"id": "j1", "text": articles.text(OTHER), "source": "x.example"})
+        piped = cli(server.target, "ingest", stdin=jsonl + "\n")
+        assert piped.returncode == 0 and "duplicate" in piped.stdout
+        assert cli(server.target, "delete", "j1").returncode == 0
+        missing = cli(server.target, "article", "j1")
+        assert missing.returncode == 3 and "NOT_FOUND" in missing.stderr
+        bad = cli(server.target, "ingest", str(tmp_path / "nope.txt"))
+        assert bad.returncode == 2 and "nope.txt" in bad.stderr
+    finally:
+        server.stop()
+    down = cli(server.target, "--timeout", "2", "article", "x")
+    assert down.returncode == 4
+
+
+def test_clusters_survive_a_restart_on_redis(redis_aof: RedisServer) -> None:
+    env = {"STORYDEDUP_REDIS_URL": redis_aof.url, "STORYDEDUP_NAMESPACE": "restart"}
+    server = ServerProcess(env).start()
+    try:
+        with StoryDedupClient(server.target) as client:
+            first = client.ingest_article(Article(id="a", text=page(STORY, 0)))
+            client.ingest_article(Article(id="b", text=page(STORY, 1)))
+    finally:
+        server.stop()
+    redis_aof.restart()  # and Redis too: the append-only file brings it back
+    server = ServerProcess(env).start()
+    try:
+        with StoryDedupClient(server.target) as client:
+            cluster = client.get_cluster(article_id="b")
+            assert cluster.cluster_id == first.cluster_id
+            assert [m.article_id for m in cluster.members] == ["a", "b"]
+            third = client.ingest_article(Article(id="c", text=articles.text(STORY[:3])))
+            assert third.cluster_id == first.cluster_id
+    finally:
+        server.stop()
+
+
+def test_redis_down_then_up_without_restarting_the_server() -> None:
+    port = free_port()
+    env = {"STORYDEDUP_REDIS_URL": f"redis://127.0.0.1:{port}/0"}
+    server = ServerProcess(env).start(wait_serving=False)
+    redis_server = RedisServer(port=port)
+    try:
+        assert server.health() == "NOT_SERVING"
+        with StoryDedupClient(server.target, timeout=5) as client:
+            with pytest.raises(StoryDedupError) as caught:
+                client.ingest_article(Article(id="a", text=articles.text(STORY)))
+            assert caught.value.code == grpc.StatusCode.UNAVAILABLE
+            redis_server.start()
+            server.start()  # waits for SERVING on the running process
+            assert not client.ingest_article(Article(id="a", text=articles.text(STORY))).duplicate
+    finally:
+        server.stop()
+        redis_server.cleanup()
+
+
+def test_bad_configuration_exits_with_a_message() -> None:
+    bad = subprocess.run(
+        [sys.executable, "-m", "storydedup.api.main", "--namespace", "has space"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )
+    assert bad.returncode == 2
+    assert re.search(r"--namespace: .* must be", bad.stderr)
