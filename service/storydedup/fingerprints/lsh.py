@@ -44,7 +44,9 @@ class Banding:
 
     def candidate_probability(self, jaccard: float, lead: bool = False) -> float:
         """Chance that two sketches of this resemblance share a bucket."""
-        bands, rows = (self.lead_bands, self.lead_rows) if lead else (self.body_bands, self.body_rows)
+        bands, rows = (
+            (self.lead_bands, self.lead_rows) if lead else (self.body_bands, self.body_rows)
+        )
         return float(1.0 - (1.0 - jaccard**rows) ** bands)
 
 
@@ -56,11 +58,16 @@ def bucket_refs(
     different bands or sketches are different buckets."""
     refs: list[bytes] = []
     for sketch, (values, bands, rows) in enumerate(
-        ((body, banding.body_bands, banding.body_rows), (lead, banding.lead_bands, banding.lead_rows))
+        (
+            (body, banding.body_bands, banding.body_rows),
+            (lead, banding.lead_bands, banding.lead_rows),
+        )
     ):
         raw = values[: bands * rows].astype("<u4").tobytes()
         width = rows * 4
         for band in range(bands):
-            digest = xxhash.xxh64_digest(raw[band * width : (band + 1) * width], seed=sketch * 4096 + band)
+            digest = xxhash.xxh64_digest(
+                raw[band * width : (band + 1) * width], seed=sketch * 4096 + band
+            )
             refs.append(digest[:BUCKET_REF_BYTES])
     return refs
