@@ -36,7 +36,11 @@ def page(paragraphs: list[str], chrome: int) -> str:
 def cli(target: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "storydedup_client.cli", "--target", target, *args],
-        capture_output=True, text=True, input=stdin, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=60,
+        check=False,
     )
 
 
@@ -69,8 +73,13 @@ def test_cli_ingests_files_and_shows_the_cluster(tmp_path: Path) -> None:
     try:
         one = cli(server.target, "--json", "ingest", str(tmp_path / "outlet-one.txt"))
         assert one.returncode == 0, one.stderr
-        rest = cli(server.target, "--json", "ingest", str(tmp_path / "outlet-two.txt"),
-                   str(tmp_path / "other.txt"))
+        rest = cli(
+            server.target,
+            "--json",
+            "ingest",
+            str(tmp_path / "outlet-two.txt"),
+            str(tmp_path / "other.txt"),
+        )
         assert rest.returncode == 0, rest.stderr
         first = json.loads(one.stdout)
         second, other = (json.loads(line) for line in rest.stdout.splitlines())
@@ -143,7 +152,10 @@ def test_redis_down_then_up_without_restarting_the_server() -> None:
 def test_bad_configuration_exits_with_a_message() -> None:
     bad = subprocess.run(
         [sys.executable, "-m", "storydedup.api.main", "--namespace", "has space"],
-        capture_output=True, text=True, timeout=30, check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
     assert bad.returncode == 2
     assert re.search(r"--namespace: .* must be", bad.stderr)

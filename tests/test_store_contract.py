@@ -283,6 +283,7 @@ async def test_redis_leaves_no_keys_after_everything_expired(
     assert await store.expire(clock.now, budget=100) == 3
     keys = sorted([k async for k in store.client.scan_iter(match=f"sd:{{{namespace}}}:*")])
     assert keys == [f"sd:{{{namespace}}}:meta".encode(), f"sd:{{{namespace}}}:n".encode()]
+    assert await store.check() == []
     await store.close()
 
 

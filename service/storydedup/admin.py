@@ -29,8 +29,11 @@ async def check(url: str, namespace: str) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="storydedup-admin", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="storydedup-admin",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     checker = commands.add_parser("check", help="check a namespace's consistency")
     checker.add_argument("--redis-url", default=os.environ.get("STORYDEDUP_REDIS_URL"))

@@ -129,8 +129,13 @@ def build_config(raw: Mapping[str, str]) -> Config:
             continue
         kind = type(getattr(defaults, f.name)) if getattr(defaults, f.name) is not None else str
         values[f.name] = _convert(f.name, raw[f.name], kind)
-    for optional in ("redis_url", "tls_cert_file", "tls_key_file", "tls_client_ca_file",
-                     "auth_token"):
+    for optional in (
+        "redis_url",
+        "tls_cert_file",
+        "tls_key_file",
+        "tls_client_ca_file",
+        "auth_token",
+    ):
         if values.get(optional) == "":
             values[optional] = None
     config = Config(**values)  # type: ignore[arg-type]

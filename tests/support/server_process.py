@@ -33,7 +33,9 @@ class ServerProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "storydedup.api.main"],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         log.close()
         deadline = time.monotonic() + timeout
@@ -44,7 +46,9 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited {self.process.returncode}: {self.log()}")
             if time.monotonic() > deadline:
-                raise TimeoutError(f"server not {'serving' if wait_serving else 'up'}: {self.log()}")
+                raise TimeoutError(
+                    f"server not {'serving' if wait_serving else 'up'}: {self.log()}"
+                )
             time.sleep(0.05)
 
     def health(self) -> str | None:

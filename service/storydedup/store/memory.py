@@ -33,7 +33,14 @@ from storydedup.store.base import (
 )
 from storydedup.store.records import ArticleRecord
 
-HOUR_MS = 3_600_000
+
+# Articles are expired by slot of ingest time; a slot is at most an hour,
+# and a hundredth of the retention window when that is shorter.
+DEFAULT_EXPIRY_SLOT_MS = 3_600_000.0
+
+
+def expiry_slot_ms(retention_ms: float) -> float:
+    return float(round(max(1000.0, min(DEFAULT_EXPIRY_SLOT_MS, retention_ms / 100))))
 
 
 def wall_clock_ms() -> float:
@@ -41,8 +48,14 @@ def wall_clock_ms() -> float:
 
 
 class MemoryStore:
-    def __init__(self, policy: MatchPolicy, clock_ms: Callable[[], float] = wall_clock_ms) -> None:
+    def __init__(
+        self,
+        policy: MatchPolicy,
+        clock_ms: Callable[[], float] = wall_clock_ms,
+        expiry_slot_ms: float = DEFAULT_EXPIRY_SLOT_MS,
+    ) -> None:
         self._policy = policy
+        self._slot_ms = expiry_slot_ms
         self._clock_ms = clock_ms
         self._settings: StoreSettings | None = None
         self._next_number = 0
@@ -50,7 +63,8 @@ class MemoryStore:
         self._records: dict[int, ArticleRecord] = {}
         self._buckets: dict[bytes, list[int]] = {}
         self._clusters: dict[int, set[int]] = {}
-        self._ingest_hours: dict[int, list[int]] = {}
+        # End of an ingest-time slot -> numbers of the articles ingested in it.
+        self._slots: dict[float, list[int]] = {}
 
     @property
     def persistent(self) -> bool:
@@ -118,7 +132,8 @@ class MemoryStore:
         for ref in record.bucket_refs:
             self._buckets.setdefault(ref, []).append(number)
         self._clusters.setdefault(cluster, set()).add(number)
-        self._ingest_hours.setdefault(int(now // HOUR_MS), []).append(number)
+        slot_end = (now // self._slot_ms) * self._slot_ms + self._slot_ms
+        self._slots.setdefault(slot_end, []).append(number)
         # Matches are reported with the clusters they are in now, after a merge.
         reported = tuple(
             MatchInfo(
@@ -217,17 +232,21 @@ class MemoryStore:
 
     async def expire(self, cutoff_ms: float, budget: int) -> int:
         removed = 0
-        for hour in sorted(self._ingest_hours):
-            if (hour + 1) * HOUR_MS > cutoff_ms or removed >= budget:
+        for slot_end in sorted(self._slots):
+            if slot_end > cutoff_ms or removed >= budget:
                 break
-            numbers = self._ingest_hours[hour]
-            while numbers and removed < budget:
-                number = numbers.pop()
+            numbers = self._slots[slot_end]
+            consumed = 0
+            for number in numbers:
+                if removed >= budget:
+                    break
+                consumed += 1
                 if number in self._records:
                     self._remove(number)
                     removed += 1
+            del numbers[:consumed]
             if not numbers:
-                del self._ingest_hours[hour]
+                del self._slots[slot_end]
         return removed
 
     async def check(self) -> list[str]:

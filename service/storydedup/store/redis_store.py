@@ -13,8 +13,9 @@ Key layout (P = `sd:{<namespace>}:`):
     P b:<2 bytes>   hash   4-byte bucket field -> packed u32 article numbers
     P c:<cluster>   zset   member numbers (4-byte big-endian) by publication
                            time; absent for a cluster that is its lone founder
-    P t:<hour>      string packed numbers of the articles ingested that hour
-    P hours         zset   hours that have such a string (for expiry)
+    P t:<start>:<len> string packed numbers of the articles ingested in that
+                           time slot (ms since the epoch, slot length in ms)
+    P slots         zset   those slot strings, scored by the end of their slot
     P meta          hash   fingerprint settings the namespace was made with
 Article numbers are integers so that bucket entries cost 4 bytes instead of
 an article ID; buckets are grouped into 65,536 hashes so that each stays a
@@ -45,7 +46,7 @@ from storydedup.store.base import (
     StoreUnavailableError,
 )
 from storydedup.store.consistency import check_redis_namespace
-from storydedup.store.memory import wall_clock_ms
+from storydedup.store.memory import DEFAULT_EXPIRY_SLOT_MS, wall_clock_ms
 from storydedup.store.records import ArticleRecord
 
 T = TypeVar("T")
@@ -81,8 +82,10 @@ class RedisStore:
         namespace: str,
         policy: MatchPolicy,
         clock_ms: Callable[[], float] = wall_clock_ms,
+        expiry_slot_ms: float = DEFAULT_EXPIRY_SLOT_MS,
     ) -> None:
         self._client = client
+        self._slot_ms = expiry_slot_ms
         self._prefix = key_prefix(namespace)
         self._ids_key = self._prefix + "id"
         self._policy = policy
@@ -100,9 +103,11 @@ class RedisStore:
         namespace: str,
         policy: MatchPolicy,
         clock_ms: Callable[[], float] = wall_clock_ms,
+        expiry_slot_ms: float = DEFAULT_EXPIRY_SLOT_MS,
         **options: Any,
     ) -> RedisStore:
-        return cls(aioredis.Redis.from_url(url, **options), namespace, policy, clock_ms)
+        client = aioredis.Redis.from_url(url, **options)
+        return cls(client, namespace, policy, clock_ms, expiry_slot_ms)
 
     @property
     def client(self) -> aioredis.Redis:
@@ -187,6 +192,7 @@ class RedisStore:
             b"".join(probe.bucket_refs),
             repr(published_ms),
             metadata,
+            repr(self._slot_ms),
         ]
 
     async def ingest(self, items: Sequence[IngestItem]) -> list[IngestOutcome]:

@@ -8,7 +8,6 @@
 local P = ARGV[1]
 local HEADER = 39
 local REF = 6
-local HOUR = 3600000
 local ids_key = KEYS[1]
 
 local function rec_key(n) return P .. 'a:' .. n end

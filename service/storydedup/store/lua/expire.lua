@@ -1,18 +1,18 @@
--- Deletes articles ingested before a cutoff, oldest hour first, at most a
--- budget of them per call (so that one call never blocks Redis for long).
--- Ingest appends each article's number to the string of its ingest hour;
--- numbers of articles already deleted or re-ingested are skipped.
+-- Deletes the articles of ingest-time slots that ended by a cutoff, oldest
+-- first, at most a budget of them per call (so that one call never blocks
+-- Redis for long). Ingest appends each article's number to the string of its
+-- slot; numbers of articles already deleted or re-ingested are skipped.
 -- common.lua is prepended.
 -- ARGV     prefix, cutoff_ms, budget
 -- Returns  number of articles deleted
 
 local cutoff = tonumber(ARGV[2])
 local budget = tonumber(ARGV[3])
-local hours_key = P .. 'hours'
+local slots_key = P .. 'slots'
 local removed = 0
 while removed < budget do
-  local oldest = redis.call('ZRANGE', hours_key, 0, 0)[1]
-  if not oldest or (tonumber(oldest) + 1) * HOUR > cutoff then break end
+  local oldest = redis.call('ZRANGEBYSCORE', slots_key, '-inf', cutoff, 'LIMIT', 0, 1)[1]
+  if not oldest then break end
   local key = P .. 't:' .. oldest
   local packed = redis.call('GET', key) or ''
   local consumed = 0
@@ -28,7 +28,7 @@ while removed < budget do
   end
   if consumed >= #packed then
     redis.call('DEL', key)
-    redis.call('ZREM', hours_key, oldest)
+    redis.call('ZREM', slots_key, oldest)
   else
     redis.call('SET', key, string.sub(packed, consumed + 1))
   end

@@ -6,7 +6,7 @@
 --          min_jaccard, min_containment, min_containment_shingles,
 --          merge_jaccard, max_candidates, max_matches,
 --          article_id, digest, signature, shingle_count, bucket_refs,
---          published_ms, metadata
+--          published_ms, metadata, expiry_slot_ms
 -- Returns  {cluster, duplicate, canonical_article_id, unchanged,
 --           match_count, [article_id, cluster, equal_values, shingles]...}
 --          (probe mode: cluster is 0 when the article would start a story)
@@ -26,6 +26,7 @@ local nsh = tonumber(ARGV[13])
 local refs = ARGV[14]
 local published = tonumber(ARGV[15])
 local meta = ARGV[16]
+local slot_ms = tonumber(ARGV[17])
 
 local probe_bytes = {string.byte(sig, 1, -1)}
 local function equal_values(other)
@@ -166,7 +167,10 @@ for i = 1, #refs, REF do
   redis.call('HSET', key, field, (redis.call('HGET', key, field) or '') .. member(n))
 end
 add_member(cluster, n, published)
-local hour = math.floor(now / HOUR)
-redis.call('APPEND', P .. 't:' .. hour, member(n))
-redis.call('ZADD', P .. 'hours', 'NX', hour, hour)
+-- Expiry: the article's number goes into the string of its ingest-time slot;
+-- the slots zset holds each slot string by the time its slot ends.
+local slot_start = math.floor(now / slot_ms) * slot_ms
+local slot = string.format('%d:%d', slot_start, slot_ms)
+redis.call('APPEND', P .. 't:' .. slot, member(n))
+redis.call('ZADD', P .. 'slots', 'NX', slot_start + slot_ms, slot)
 return reply(cluster, join ~= nil, canonical_of(cluster), false, found, remap)
