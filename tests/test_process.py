@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,8 +13,8 @@ from pathlib import Path
 
 import grpc
 import pytest
-
 from storydedup_client import Article, StoryDedupClient, StoryDedupError
+
 from tests.support import articles
 from tests.support.redis_server import RedisServer, free_port
 from tests.support.server_process import ServerProcess

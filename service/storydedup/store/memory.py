@@ -33,7 +33,6 @@ from storydedup.store.base import (
 )
 from storydedup.store.records import ArticleRecord
 
-
 # Articles are expired by slot of ingest time; a slot is at most an hour,
 # and a hundredth of the retention window when that is shorter.
 DEFAULT_EXPIRY_SLOT_MS = 3_600_000.0
