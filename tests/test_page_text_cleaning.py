@@ -133,7 +133,6 @@ def test_ellipsis_leads_between_headlines_are_teasers() -> None:
     page = "\n".join(
         [
             *BODY,
-            "More from the coast",
             "Airline adds flights",
             TEASER_LEADS[0],
             "Early harvest in the valley",
@@ -180,6 +179,33 @@ def test_menus_and_section_labels_around_a_story_are_dropped() -> None:
     assert _reasons(result)["Island Life"] == "short"
 
 
+def test_short_sentences_next_to_the_story_are_not_story() -> None:
+    page = "\n".join([*BODY, "Thanks for reading.", "Back to top.", "Stay safe!", "Home"])
+
+    result = clean_page_text(page)
+
+    assert result.paragraphs == BODY
+    assert _reasons(result)["Thanks for reading."] == "short"
+
+
+def test_related_section_header_ends_the_story() -> None:
+    page = "\n".join(
+        [
+            *BODY,
+            "Related stories",
+            "Airline to add flights to the capital",
+            "A regional airline will add two daily flights to the capital from March, it said.",
+            "Early harvest in the valley",
+            "Farmers in the northern valley began harvesting early after a warm autumn.",
+        ]
+    )
+
+    result = clean_page_text(page)
+
+    assert result.paragraphs == BODY
+    assert _reasons(result)["Related stories"] == "section"
+
+
 def test_title_case_headline_lists_are_not_prose() -> None:
     headlines = [
         "Storm Warning Issued For Western Coast On Friday.",
@@ -222,7 +248,7 @@ def test_exact_repeat_of_a_paragraph_keeps_the_first() -> None:
     result = clean_page_text(text)
 
     assert result.paragraphs == (BODY[0], BODY[1], BODY[2], BODY[3])
-    assert ("duplicate" in reason for _, reason in result.dropped)
+    assert (BODY[1], "duplicate") in result.dropped
 
 
 def test_summary_box_repeating_the_lead_gives_way_to_the_body() -> None:
@@ -454,6 +480,17 @@ def test_clean_body_comes_out_unchanged() -> None:
     assert result.dropped == ()
 
 
+def test_clean_body_keeps_the_list_at_its_end() -> None:
+    body = (
+        *BODY,
+        "Crossings at risk from Thursday",
+        "Porthaven to the northern islands, all sailings",
+        "Porthaven to the southern islands, evening sailings",
+    )
+
+    assert clean_page_text("\n".join(body)).paragraphs == body
+
+
 def test_clean_body_loses_only_dateline_byline_and_trailer() -> None:
     text = "\n".join(
         ["By Jane Doe", "PORTHAVEN (Reuters) - " + BODY[0], *BODY[1:], "© 2021 Wirecast"]
@@ -535,7 +572,7 @@ _HOSTILE_INPUTS = {
     "one 1 MB line of dashes": "A - " * 250_000,
     "100k empty lines": "\n" * 100_000,
     "200k one-word lines": "Home\n" * 200_000,
-    "50k teaser lines": (TEASER_LEADS[0] + "\n") * 5_000,
+    "5k teaser lines": (TEASER_LEADS[0] + "\n") * 5_000,
     "40k copies of the story": "\n".join(BODY * 8_000),
     "1 MB of NUL and controls": "\x00\x01\x02\x1b" * 250_000,
 }
@@ -558,7 +595,7 @@ def test_work_grows_linearly_with_input() -> None:
     def seconds(copies: int) -> float:
         text = "\n".join([page] * copies)
         best = float("inf")
-        for _ in range(3):
+        for _ in range(5):
             started = time.perf_counter()
             clean_page_text(text)
             best = min(best, time.perf_counter() - started)
@@ -567,7 +604,7 @@ def test_work_grows_linearly_with_input() -> None:
     small, large = seconds(50), seconds(400)
 
     # 8x the input: linear work takes ~8x as long, quadratic ~64x.
-    assert large < 20 * small
+    assert large < 24 * small
 
 
 @settings(max_examples=300, deadline=None)

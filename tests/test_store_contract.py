@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 
 import xxhash
-from storydedup.clustering.policy import MatchPolicy, similarity
+from storydedup.clustering.policy import MatchPolicy, compare
 from storydedup.fingerprints.fingerprint import Fingerprinter
 from storydedup.store.base import IndexStore, IngestItem, IngestOutcome
 from storydedup.store.memory import MemoryStore
@@ -207,12 +207,12 @@ async def test_near_full_copy_of_two_clusters_merges_them(
     fp = fingerprinter
     p_left, p_right, p_mid = (fp.probe(articles.text(x)) for x in (left, right, middle))
     policy = MatchPolicy()
-    sim_lr = similarity(
+    sim_lr = compare(
         p_left.signature, p_right.signature, p_left.shingle_count, p_right.shingle_count
     )
     assert sim_lr.jaccard < policy.min_jaccard and sim_lr.containment < policy.min_containment
     for p in (p_left, p_right):
-        sim = similarity(p_mid.signature, p.signature, p_mid.shingle_count, p.shingle_count)
+        sim = compare(p_mid.signature, p.signature, p_mid.shingle_count, p.shingle_count)
         assert sim.jaccard >= policy.merge_jaccard
 
     lo = await ingest(store, fp, "left", articles.text(left))

@@ -60,7 +60,8 @@ class ServerProcess:
                 )
             except grpc.RpcError:
                 return None
-        return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+        name: str = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+        return name
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]

@@ -5,6 +5,17 @@ The index only proposes candidates; this decides. The Redis store runs the
 same rules inside its ingest script (store/lua/ingest.lua) so that candidate
 lookup, verification and cluster assignment are one atomic step; the two
 implementations are held together by the store contract tests.
+
+Two articles are copies of one story when
+- they resemble each other (Jaccard of shingle sets), as edited copies and
+  wire updates with a rewritten top do; or
+- the shorter one's start is the longer one's start for at least half of
+  the shorter one (prefix sketches), as truncated copies and briefs are; or
+- the shorter one is contained in the longer one (estimated from the
+  resemblance and the set sizes), with enough resemblance for the estimate
+  to mean something.
+A roundup quoting the lead of a story is none of these: its start is not
+the story's start beyond the quote, and the quote is a small part of it.
 """
 
 from __future__ import annotations
@@ -14,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from storydedup.store.base import PREFIX_LEVELS, PREFIX_VALUES
+
 
 @dataclass(frozen=True, slots=True)
 class MatchPolicy:
@@ -21,11 +34,17 @@ class MatchPolicy:
 
     # Resemblance at or above which two articles are copies.
     min_jaccard: float = 0.5
+    # Share of equal prefix-sketch values at or above which two starts are
+    # the same text, when the shorter text has at least min_prefix_shingles
+    # (a shared first sentence is a quote or boilerplate, not a copy).
+    min_prefix: float = 0.75
+    min_prefix_shingles: int = 24
     # Containment of the smaller text in the larger at or above which it is
-    # a truncated copy or brief of it...
-    min_containment: float = 0.75
-    # ...provided the smaller text has at least this many distinct shingles
-    # (about two paragraphs): one shared paragraph is a quote, not a copy.
+    # a copy of it, provided the resemblance is at least min_containment_jaccard
+    # (below it the containment estimate is mostly noise)...
+    min_containment: float = 0.8
+    min_containment_jaccard: float = 0.25
+    # ...and the smaller text has at least this many distinct shingles.
     min_containment_shingles: int = 60
     # A new article merges clusters only when it is a near-full copy of a
     # member of each (resemblance at or above this); otherwise it joins the
@@ -42,36 +61,79 @@ class MatchPolicy:
 @dataclass(frozen=True, slots=True)
 class Similarity:
     jaccard: float
+    # Of the smaller text in the larger; the larger of the estimate from the
+    # resemblance and the share of the smaller text its matching prefix covers.
     containment: float
+    # Share of equal values of the prefix sketches at the longest prefix both
+    # texts have (prefix_length shingles), 0 when either is too short.
+    prefix: float = 0.0
+    prefix_length: int = 0
 
 
-def estimate(jaccard: float, shingles_a: int, shingles_b: int) -> Similarity:
-    """Containment of the smaller set from the resemblance and the set sizes:
-    |A∩B| = J·(|A|+|B|)/(1+J)."""
+def estimate(
+    equal: int,
+    values: int,
+    shingles_a: int,
+    shingles_b: int,
+    prefix_level: int = 0,
+    prefix_equal: int = 0,
+) -> Similarity:
+    """Similarity from counts of equal signature values. The Lua script does
+    the same arithmetic in the same order, so both stores judge alike."""
+    jaccard = equal / values
     smaller = min(shingles_a, shingles_b)
     if smaller <= 0:
         return Similarity(jaccard, 0.0)
     intersection = jaccard * (shingles_a + shingles_b) / (1.0 + jaccard)
-    return Similarity(jaccard, min(1.0, intersection / smaller))
+    containment = min(1.0, intersection / smaller)
+    if prefix_level == 0:
+        return Similarity(jaccard, containment)
+    prefix = prefix_equal / PREFIX_VALUES
+    length = PREFIX_LEVELS[prefix_level - 1]
+    containment = max(containment, min(1.0, prefix * length / smaller))
+    return Similarity(jaccard, containment, prefix, length)
 
 
-def similarity(
-    signature_a: bytes, signature_b: bytes, shingles_a: int, shingles_b: int
+def compare(
+    signature_a: bytes,
+    signature_b: bytes,
+    shingles_a: int,
+    shingles_b: int,
+    prefix_a: bytes = b"",
+    prefix_b: bytes = b"",
 ) -> Similarity:
-    """Resemblance from the share of equal (16-bit) signature values."""
+    """Similarity of two fingerprints (16-bit signature values, 8-bit prefix
+    values)."""
     a = np.frombuffer(signature_a, dtype="<u2")
     b = np.frombuffer(signature_b, dtype="<u2")
     if len(a) != len(b) or len(a) == 0:
         return Similarity(0.0, 0.0)
-    return estimate(float(np.count_nonzero(a == b)) / len(a), shingles_a, shingles_b)
+    level = min(len(prefix_a), len(prefix_b)) // PREFIX_VALUES
+    prefix_equal = 0
+    if level:
+        start = (level - 1) * PREFIX_VALUES
+        pa = np.frombuffer(prefix_a[start : start + PREFIX_VALUES], dtype=np.uint8)
+        pb = np.frombuffer(prefix_b[start : start + PREFIX_VALUES], dtype=np.uint8)
+        prefix_equal = int(np.count_nonzero(pa == pb))
+    return estimate(
+        int(np.count_nonzero(a == b)), len(a), shingles_a, shingles_b, level, prefix_equal
+    )
 
 
 def is_match(policy: MatchPolicy, sim: Similarity, shingles_a: int, shingles_b: int) -> bool:
     if sim.jaccard >= policy.min_jaccard:
         return True
+    smaller = min(shingles_a, shingles_b)
+    if (
+        sim.prefix >= policy.min_prefix
+        and 2 * sim.prefix_length >= smaller
+        and smaller >= policy.min_prefix_shingles
+    ):
+        return True
     return (
-        sim.containment >= policy.min_containment
-        and min(shingles_a, shingles_b) >= policy.min_containment_shingles
+        sim.jaccard >= policy.min_containment_jaccard
+        and sim.containment >= policy.min_containment
+        and smaller >= policy.min_containment_shingles
     )
 
 

@@ -11,7 +11,7 @@ from storydedup.fingerprints.lsh import Banding, bucket_refs
 from storydedup.fingerprints.minhash import MinHasher
 from storydedup.fingerprints.shingles import shingle_hashes
 from storydedup.fingerprints.text import words
-from storydedup.store.base import Probe, StoreSettings
+from storydedup.store.base import PREFIX_LEVELS, PREFIX_VALUES, Probe, StoreSettings
 
 
 class EmptyTextError(ValueError):
@@ -64,8 +64,10 @@ class Fingerprinter:
         ordered = shingle_hashes(tokens, s.shingle_size)
         distinct = np.unique(ordered)
         body = self._hasher.signature(distinct)
-        lead_rows = self._hasher.permuted(ordered[: s.lead_shingles])[:, : s.banding.lead_values]
-        lead = lead_rows.min(axis=0)
+        head = self._hasher.permuted(ordered[: max(PREFIX_LEVELS[-1], s.lead_shingles)])
+        lead = head[: s.lead_shingles, : s.banding.lead_values].min(axis=0)
+        running_min = np.minimum.accumulate(head[:, :PREFIX_VALUES], axis=0)
+        levels = [length for length in PREFIX_LEVELS if length <= len(ordered)]
         return Probe(
             # Verification compares 16-bit slices of the values: half the
             # memory, and a 1/65536 chance of a false equal is noise next to
@@ -73,4 +75,8 @@ class Fingerprinter:
             signature=body.astype("<u2").tobytes(),
             shingle_count=len(distinct),
             bucket_refs=tuple(bucket_refs(s.banding, body, lead)),
+            # 8-bit slices suffice: prefixes are compared for near-equality.
+            prefix=b"".join(
+                (running_min[length - 1] & 0xFF).astype(np.uint8).tobytes() for length in levels
+            ),
         )

@@ -20,13 +20,25 @@ class StoreLayoutError(Exception):
     """The namespace was created with other fingerprint parameters."""
 
 
+# Prefix sketches: MinHash of the first 8, 16, ... shingles of the text, so
+# that a truncated copy can be recognised by its start being the start of the
+# story, which holds however short the copy is (a resemblance or containment
+# estimate from whole-text signatures is noise when one text is a tenth of
+# the other).
+PREFIX_LEVELS = (8, 16, 32, 64, 128, 256)
+PREFIX_VALUES = 16
+
+
 @dataclass(frozen=True, slots=True)
 class Probe:
     """The fingerprint of an article, as the store needs it."""
 
+    # 16-bit slices of the MinHash values of the whole text.
     signature: bytes
     shingle_count: int
     bucket_refs: tuple[bytes, ...]
+    # PREFIX_VALUES 8-bit values per prefix level the text is long enough for.
+    prefix: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,8 @@ from storydedup.clustering.policy import (
     MatchPolicy,
     Similarity,
     choose_cluster,
+    compare,
     is_match,
-    similarity,
 )
 from storydedup.store.base import (
     ClusterView,
@@ -125,6 +125,7 @@ class MemoryStore:
             bucket_refs=item.probe.bucket_refs,
             signature=item.probe.signature,
             metadata=item.metadata,
+            prefix=item.probe.prefix,
         )
         self._records[number] = record
         self._numbers[item.article_id] = number
@@ -162,8 +163,13 @@ class MemoryStore:
         found: list[tuple[MatchInfo, int]] = []
         for number in candidates:
             record = self._records[number]
-            sim = similarity(
-                probe.signature, record.signature, probe.shingle_count, record.shingle_count
+            sim = compare(
+                probe.signature,
+                record.signature,
+                probe.shingle_count,
+                record.shingle_count,
+                probe.prefix,
+                record.prefix,
             )
             if is_match(self._policy, sim, probe.shingle_count, record.shingle_count):
                 found.append(

@@ -16,7 +16,9 @@ Lua scripts too (store/lua/*.lua); keep the two in step.
     34      1     number of bucket references
     35      2     signature length in bytes (u16)
     37      2     article ID length in bytes (u16)
-    39      ...   bucket references, signature, article ID, metadata
+    39      1     prefix sketch length in bytes
+    40      ...   bucket references, signature, prefix sketch, article ID,
+                  metadata
 All integers little-endian.
 """
 
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 from storydedup.fingerprints.lsh import BUCKET_REF_BYTES
 
 LAYOUT_VERSION = 1
-_HEADER = struct.Struct("<BIddIB8sBHH")
+_HEADER = struct.Struct("<BIddIB8sBHHB")
 HEADER_BYTES = _HEADER.size
 FLAG_JOINED = 1
 
@@ -47,6 +49,7 @@ class ArticleRecord:
     bucket_refs: tuple[bytes, ...]
     signature: bytes
     metadata: bytes
+    prefix: bytes = b""
 
     def pack(self) -> bytes:
         article_id = self.article_id.encode("utf-8")
@@ -61,21 +64,35 @@ class ArticleRecord:
             len(self.bucket_refs),
             len(self.signature),
             len(article_id),
+            len(self.prefix),
         )
-        return b"".join((header, *self.bucket_refs, self.signature, article_id, self.metadata))
+        return b"".join(
+            (header, *self.bucket_refs, self.signature, self.prefix, article_id, self.metadata)
+        )
 
     @classmethod
     def unpack(cls, raw: bytes) -> ArticleRecord:
-        (version, cluster, published, ingested, shingles, flags, digest, nrefs, siglen, idlen) = (
-            _HEADER.unpack_from(raw)
-        )
+        (
+            version,
+            cluster,
+            published,
+            ingested,
+            shingles,
+            flags,
+            digest,
+            nrefs,
+            siglen,
+            idlen,
+            prefixlen,
+        ) = _HEADER.unpack_from(raw)
         if version != LAYOUT_VERSION:
             raise ValueError(f"unknown article record layout {version}")
         refs_end = HEADER_BYTES + nrefs * BUCKET_REF_BYTES
         sig_end = refs_end + siglen
-        id_end = sig_end + idlen
+        prefix_end = sig_end + prefixlen
+        id_end = prefix_end + idlen
         return cls(
-            article_id=raw[sig_end:id_end].decode("utf-8"),
+            article_id=raw[prefix_end:id_end].decode("utf-8"),
             cluster=cluster,
             published_ms=published,
             ingested_ms=ingested,
@@ -88,4 +105,5 @@ class ArticleRecord:
             ),
             signature=raw[refs_end:sig_end],
             metadata=raw[id_end:],
+            prefix=raw[sig_end:prefix_end],
         )

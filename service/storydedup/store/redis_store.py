@@ -179,6 +179,7 @@ class RedisStore:
         published_ms: float,
         metadata: bytes,
     ) -> list[Any]:
+        p = self._policy
         return [
             self._prefix,
             mode,
@@ -193,6 +194,10 @@ class RedisStore:
             repr(published_ms),
             metadata,
             repr(self._slot_ms),
+            probe.prefix,
+            repr(p.min_prefix),
+            repr(p.min_containment_jaccard),
+            p.min_prefix_shingles,
         ]
 
     async def ingest(self, items: Sequence[IngestItem]) -> list[IngestOutcome]:
@@ -236,9 +241,18 @@ class RedisStore:
         values = len(probe.signature) // 2
         matches = []
         for i in range(int(reply[4])):
-            article_id, cluster, equal, shingles = reply[5 + 4 * i : 9 + 4 * i]
+            article_id, cluster, equal, shingles, level, prefix_equal = reply[
+                5 + 6 * i : 11 + 6 * i
+            ]
             # Same arithmetic as the script's, so the figures are the ones it judged.
-            sim = estimate(int(equal) / values, probe.shingle_count, int(shingles))
+            sim = estimate(
+                int(equal),
+                values,
+                probe.shingle_count,
+                int(shingles),
+                int(level),
+                int(prefix_equal),
+            )
             matches.append(
                 MatchInfo(article_id.decode("utf-8"), int(cluster), sim.jaccard, sim.containment)
             )

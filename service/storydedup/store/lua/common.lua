@@ -6,7 +6,8 @@
 -- ARGV[1]  the namespace's key prefix
 
 local P = ARGV[1]
-local HEADER = 39
+local HEADER = 40
+local PREFIX_VALUES = 16
 local REF = 6
 local ids_key = KEYS[1]
 
@@ -15,16 +16,18 @@ local function member(n) return struct.pack('>I4', n) end
 local function number_of(m) return (struct.unpack('>I4', m)) end
 
 local function parse(raw)
-  local _, cluster, pub, ing, shingles, flags, dig, nrefs, siglen, idlen =
-    struct.unpack('<BI4ddI4Bc8BHH', raw)
+  local _, cluster, pub, ing, shingles, flags, dig, nrefs, siglen, idlen, prefixlen =
+    struct.unpack('<BI4ddI4Bc8BHHB', raw)
   local refs_end = HEADER + nrefs * REF
   local sig_end = refs_end + siglen
+  local prefix_end = sig_end + prefixlen
   return {
     cluster = cluster, published = pub, ingested = ing, shingles = shingles,
     joined = flags % 2 == 1, digest = dig,
     refs = string.sub(raw, HEADER + 1, refs_end),
     sig = string.sub(raw, refs_end + 1, sig_end),
-    aid = string.sub(raw, sig_end + 1, sig_end + idlen),
+    prefix = string.sub(raw, sig_end + 1, prefix_end),
+    aid = string.sub(raw, prefix_end + 1, prefix_end + idlen),
   }
 end
 

@@ -6,9 +6,11 @@
 --          min_jaccard, min_containment, min_containment_shingles,
 --          merge_jaccard, max_candidates, max_matches,
 --          article_id, digest, signature, shingle_count, bucket_refs,
---          published_ms, metadata, expiry_slot_ms
--- Returns  {cluster, duplicate, canonical_article_id, unchanged,
---           match_count, [article_id, cluster, equal_values, shingles]...}
+--          published_ms, metadata, expiry_slot_ms, prefix_sketch,
+--          min_prefix, min_containment_jaccard, min_prefix_shingles
+-- Returns  {cluster, duplicate, canonical_article_id, unchanged, match_count,
+--           [article_id, cluster, equal_values, shingles, prefix_level,
+--            equal_prefix_values]...}
 --          (probe mode: cluster is 0 when the article would start a story)
 
 local mode = ARGV[2]
@@ -27,6 +29,11 @@ local refs = ARGV[14]
 local published = tonumber(ARGV[15])
 local meta = ARGV[16]
 local slot_ms = tonumber(ARGV[17])
+local prefix = ARGV[18]
+local min_prefix = tonumber(ARGV[19])
+local min_cj = tonumber(ARGV[20])
+local min_ps = tonumber(ARGV[21])
+local PREFIX_LEVELS = {8, 16, 32, 64, 128, 256}
 
 local probe_bytes = {string.byte(sig, 1, -1)}
 local function equal_values(other)
@@ -40,6 +47,18 @@ local function equal_values(other)
 end
 
 local values = #sig / 2
+
+-- Equal values of the prefix sketches at the longest prefix both texts have.
+local function prefix_agreement(other)
+  local level = math.floor(math.min(#prefix, #other) / PREFIX_VALUES)
+  if level == 0 then return 0, 0 end
+  local start = (level - 1) * PREFIX_VALUES
+  local equal = 0
+  for i = start + 1, start + PREFIX_VALUES do
+    if string.byte(prefix, i) == string.byte(other, i) then equal = equal + 1 end
+  end
+  return level, equal
+end
 
 -- Verified matches, best first: {n, rec, equal, jaccard, containment}.
 local function verified_matches(exclude)
@@ -65,15 +84,26 @@ local function verified_matches(exclude)
     local n = order[i]
     local rec = load(n)
     if rec then
+      -- Same arithmetic, in the same order, as clustering/policy.py.
       local equal = equal_values(rec.sig)
+      local level, pequal = prefix_agreement(rec.prefix)
       local j = equal / values
       local smaller = math.min(nsh, rec.shingles)
-      local c = 0.0
+      local c, ps, plen = 0.0, 0.0, 0
       if smaller > 0 then
         c = math.min(1.0, (j * (nsh + rec.shingles) / (1.0 + j)) / smaller)
+        if level > 0 then
+          ps = pequal / PREFIX_VALUES
+          plen = PREFIX_LEVELS[level]
+          c = math.max(c, math.min(1.0, ps * plen / smaller))
+        end
       end
-      if j >= min_j or (c >= min_c and smaller >= min_cs) then
-        found[#found + 1] = {n = n, rec = rec, equal = equal, j = j, c = c}
+      local match = j >= min_j
+        or (ps >= min_prefix and 2 * plen >= smaller and smaller >= min_ps)
+        or (j >= min_cj and c >= min_c and smaller >= min_cs)
+      if match then
+        found[#found + 1] = {n = n, rec = rec, equal = equal, j = j, c = c,
+                             level = level, pequal = pequal}
       end
     end
   end
@@ -125,6 +155,8 @@ local function reply(cluster, duplicate, canonical, unchanged, found, remap)
     out[#out + 1] = c
     out[#out + 1] = f.equal
     out[#out + 1] = f.rec.shingles
+    out[#out + 1] = f.level
+    out[#out + 1] = f.pequal
   end
   return out
 end
@@ -158,9 +190,9 @@ for _, source in ipairs(merges) do
   remap[source] = cluster
 end
 if published == 0 then published = now end
-local header = struct.pack('<BI4ddI4Bc8BHH', 1, cluster, published, now, nsh,
-  join and 1 or 0, digest, #refs / REF, #sig, #aid)
-redis.call('SET', rec_key(n), header .. refs .. sig .. aid .. meta)
+local header = struct.pack('<BI4ddI4Bc8BHHB', 1, cluster, published, now, nsh,
+  join and 1 or 0, digest, #refs / REF, #sig, #aid, #prefix)
+redis.call('SET', rec_key(n), header .. refs .. sig .. prefix .. aid .. meta)
 redis.call('HSET', ids_key, aid, n)
 for i = 1, #refs, REF do
   local key, field = bucket_of(string.sub(refs, i, i + REF - 1))

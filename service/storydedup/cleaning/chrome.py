@@ -1,0 +1,100 @@
+"""Page chrome learned per source.
+
+An outlet's menus, sidebars, newsletter blurbs and footers come back on
+page after page; its stories do not. A line counts as chrome for a source
+once it has been seen in articles of `min_clusters` different story clusters
+of that source: counting clusters rather than pages keeps the repeated
+paragraphs of one story's updates (several versions in one cluster) from
+being taken for chrome.
+
+The state is bounded: at most `max_lines` lines per source (the least
+recently seen go first) and `max_sources` sources (likewise), and a line not
+seen for `forget_after` articles of its source is forgotten, so chrome that
+an outlet has retired stops being removed.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import xxhash
+
+from storydedup.fingerprints.text import words
+
+
+def line_key(line: str) -> int:
+    """Lines are compared by their normalised words, so typography and
+    spacing do not matter; lines without words have no key (0)."""
+    tokens = words(line)
+    return xxhash.xxh3_64_intdigest(b" ".join(tokens)) if tokens else 0
+
+
+@dataclass(slots=True)
+class _LineSeen:
+    clusters: list[int]
+    last_article: int
+
+
+@dataclass(slots=True)
+class _SourceLines:
+    articles: int = 0
+    lines: OrderedDict[int, _LineSeen] = field(default_factory=OrderedDict)
+
+
+class ChromeModel:
+    def __init__(
+        self,
+        min_clusters: int = 3,
+        max_lines: int = 2000,
+        max_sources: int = 20000,
+        forget_after: int = 5000,
+    ) -> None:
+        self.min_clusters = min_clusters
+        self.max_lines = max_lines
+        self.max_sources = max_sources
+        self.forget_after = forget_after
+        self._sources: OrderedDict[str, _SourceLines] = OrderedDict()
+
+    def chrome_keys(self, source: str, keys: Iterable[int]) -> set[int]:
+        """Which of these line keys are chrome of `source`."""
+        known = self._sources.get(source)
+        if known is None:
+            return set()
+        out = set()
+        for key in keys:
+            seen = known.lines.get(key)
+            if (
+                seen is not None
+                and len(seen.clusters) >= self.min_clusters
+                and known.articles - seen.last_article <= self.forget_after
+            ):
+                out.add(key)
+        return out
+
+    def learn(self, source: str, keys: Sequence[int], cluster: int) -> None:
+        """Records the lines of one article of `source` in `cluster`."""
+        if not source:
+            return
+        known = self._sources.get(source)
+        if known is None:
+            known = self._sources[source] = _SourceLines()
+            if len(self._sources) > self.max_sources:
+                self._sources.popitem(last=False)
+        else:
+            self._sources.move_to_end(source)
+        known.articles += 1
+        for key in set(keys):
+            if key == 0:
+                continue
+            seen = known.lines.get(key)
+            if seen is None:
+                known.lines[key] = _LineSeen([cluster], known.articles)
+                if len(known.lines) > self.max_lines:
+                    known.lines.popitem(last=False)
+                continue
+            known.lines.move_to_end(key)
+            seen.last_article = known.articles
+            if cluster not in seen.clusters and len(seen.clusters) < self.min_clusters:
+                seen.clusters.append(cluster)
