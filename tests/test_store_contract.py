@@ -201,9 +201,10 @@ async def test_near_full_copy_of_two_clusters_merges_them(
     # Two versions of one story that LSH verification kept apart (resemblance
     # just under the threshold), then a version between them that is a
     # near-full copy of both: one story after all.
-    left = STORY_A[:7]
-    right = STORY_A[3:]
-    middle = STORY_A
+    long_story = articles.story(7, paragraphs=20)
+    left = long_story[:13]
+    right = long_story[7:]
+    middle = long_story
     fp = fingerprinter
     p_left, p_right, p_mid = (fp.probe(articles.text(x)) for x in (left, right, middle))
     policy = MatchPolicy()

@@ -20,7 +20,7 @@ the story's start beyond the quote, and the quote is a small part of it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +33,7 @@ class MatchPolicy:
     """Thresholds of the verification step (see docs/matching.md)."""
 
     # Resemblance at or above which two articles are copies.
-    min_jaccard: float = 0.5
+    min_jaccard: float = 0.4
     # Share of equal prefix-sketch values at or above which two starts are
     # the same text, when the shorter text has at least min_prefix_shingles
     # (a shared first sentence is a quote or boilerplate, not a copy).
@@ -50,8 +50,8 @@ class MatchPolicy:
     # member of each (resemblance at or above this); otherwise it joins the
     # best one. This is what keeps roundups from chaining stories together:
     # resemblance m to both means the two members share at least (2m - 1) of
-    # the new article's shingles, 30% at 0.65.
-    merge_jaccard: float = 0.65
+    # the new article's shingles, 20% at 0.6.
+    merge_jaccard: float = 0.6
     # Candidates verified per article, most bucket hits first.
     max_candidates: int = 64
     # Matches returned per article.
@@ -137,6 +137,11 @@ def is_match(policy: MatchPolicy, sim: Similarity, shingles_a: int, shingles_b: 
     )
 
 
+# Members (earliest published first) looked at to find a cluster's longest
+# member when a join needs confirming; bounds the work per ingest.
+CONFIRM_MEMBERS = 32
+
+
 @dataclass(frozen=True, slots=True)
 class ClusterChoice:
     """Where a new article goes: `join` (None for a new cluster) and the
@@ -147,10 +152,19 @@ class ClusterChoice:
 
 
 def choose_cluster(
-    policy: MatchPolicy, best_by_cluster: Sequence[tuple[int, Similarity]]
+    policy: MatchPolicy,
+    best_by_cluster: Sequence[tuple[int, Similarity]],
+    confirmed: Callable[[int], bool],
 ) -> ClusterChoice:
     """`best_by_cluster` holds each matched cluster with its best match,
-    best first (containment, then resemblance)."""
+    best first (containment, then resemblance).
+
+    A cluster is joined through a partial match (below merge_jaccard) only
+    if `confirmed`: when its best match is shorter than the new article, the
+    cluster's longest member (among its first CONFIRM_MEMBERS), if longer
+    than the new article, must match it too. A roundup that quotes a story's
+    brief matches the brief but not the full story, and so stays out.
+    """
     if not best_by_cluster:
         return ClusterChoice(None, ())
     strong = sorted(c for c, sim in best_by_cluster if sim.jaccard >= policy.merge_jaccard)
@@ -158,4 +172,7 @@ def choose_cluster(
         # The oldest cluster keeps its ID so that IDs handed out stay valid
         # for as many members as possible.
         return ClusterChoice(strong[0], tuple(strong[1:]))
-    return ClusterChoice(best_by_cluster[0][0], ())
+    for cluster, sim in best_by_cluster:
+        if sim.jaccard >= policy.merge_jaccard or confirmed(cluster):
+            return ClusterChoice(cluster, ())
+    return ClusterChoice(None, ())

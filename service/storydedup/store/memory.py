@@ -14,6 +14,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 from storydedup.clustering.policy import (
+    CONFIRM_MEMBERS,
+    ClusterChoice,
     MatchPolicy,
     Similarity,
     choose_cluster,
@@ -88,7 +90,7 @@ class MemoryStore:
 
     async def similar(self, probe: Probe, limit: int) -> SimilarOutcome:
         matches = self._verified_matches(probe, exclude=None)
-        choice = choose_cluster(self._policy, _best_by_cluster(matches))
+        choice = self._choose(probe, matches)
         return SimilarOutcome(tuple(m for m, _ in matches[:limit]), choice.join)
 
     def _ingest_one(self, item: IngestItem, now: float) -> IngestOutcome:
@@ -108,7 +110,7 @@ class MemoryStore:
             self._remove(number)
 
         matches = self._verified_matches(item.probe, exclude=None)
-        choice = choose_cluster(self._policy, _best_by_cluster(matches))
+        choice = self._choose(item.probe, matches)
         self._next_number += 1
         number = self._next_number
         cluster = number if choice.join is None else choice.join
@@ -181,12 +183,42 @@ class MemoryStore:
         found.sort(key=lambda pair: (-pair[0].containment, -pair[0].jaccard, pair[1]))
         return found
 
+    def _choose(self, probe: Probe, matches: list[tuple[MatchInfo, int]]) -> ClusterChoice:
+        matched = {number for _, number in matches}
+        best_member: dict[int, int] = {}
+        for match, number in matches:
+            best_member.setdefault(match.cluster, number)
+
+        def confirmed(cluster: int) -> bool:
+            if self._records[best_member[cluster]].shingle_count >= probe.shingle_count:
+                return True
+            members = sorted(
+                self._clusters[cluster], key=lambda n: (self._records[n].published_ms, n)
+            )[:CONFIRM_MEMBERS]
+            longest = max(members, key=lambda n: (self._records[n].shingle_count, -n))
+            record = self._records[longest]
+            if longest in matched or record.shingle_count <= probe.shingle_count:
+                return True
+            sim = compare(
+                probe.signature,
+                record.signature,
+                probe.shingle_count,
+                record.shingle_count,
+                probe.prefix,
+                record.prefix,
+            )
+            return is_match(self._policy, sim, probe.shingle_count, record.shingle_count)
+
+        return choose_cluster(self._policy, _best_by_cluster(matches), confirmed)
+
     # -- clusters -----------------------------------------------------------
 
-    def _canonical(self, cluster: int) -> ArticleRecord:
+    def _canonical_number(self, cluster: int) -> int:
         members = self._clusters[cluster]
-        first = min(members, key=lambda n: (self._records[n].published_ms, n))
-        return self._records[first]
+        return min(members, key=lambda n: (self._records[n].published_ms, n))
+
+    def _canonical(self, cluster: int) -> ArticleRecord:
+        return self._records[self._canonical_number(cluster)]
 
     def _merge(self, source: int, into: int) -> None:
         for number in self._clusters.pop(source):

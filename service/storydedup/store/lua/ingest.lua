@@ -60,7 +60,29 @@ local function prefix_agreement(other)
   return level, equal
 end
 
--- Verified matches, best first: {n, rec, equal, jaccard, containment}.
+-- Similarity of the new article to a stored one, and whether it is a match.
+-- Same arithmetic, in the same order, as clustering/policy.py.
+local function judge(rec)
+  local equal = equal_values(rec.sig)
+  local level, pequal = prefix_agreement(rec.prefix)
+  local j = equal / values
+  local smaller = math.min(nsh, rec.shingles)
+  local c, ps, plen = 0.0, 0.0, 0
+  if smaller > 0 then
+    c = math.min(1.0, (j * (nsh + rec.shingles) / (1.0 + j)) / smaller)
+    if level > 0 then
+      ps = pequal / PREFIX_VALUES
+      plen = PREFIX_LEVELS[level]
+      c = math.max(c, math.min(1.0, ps * plen / smaller))
+    end
+  end
+  local match = j >= min_j
+    or (ps >= min_prefix and 2 * plen >= smaller and smaller >= min_ps)
+    or (j >= min_cj and c >= min_c and smaller >= min_cs)
+  return {rec = rec, equal = equal, j = j, c = c, level = level, pequal = pequal, match = match}
+end
+
+-- Verified matches, best first: {n, rec, equal, j, c, level, pequal}.
 local function verified_matches(exclude)
   local hits, order = {}, {}
   for i = 1, #refs, REF do
@@ -84,26 +106,10 @@ local function verified_matches(exclude)
     local n = order[i]
     local rec = load(n)
     if rec then
-      -- Same arithmetic, in the same order, as clustering/policy.py.
-      local equal = equal_values(rec.sig)
-      local level, pequal = prefix_agreement(rec.prefix)
-      local j = equal / values
-      local smaller = math.min(nsh, rec.shingles)
-      local c, ps, plen = 0.0, 0.0, 0
-      if smaller > 0 then
-        c = math.min(1.0, (j * (nsh + rec.shingles) / (1.0 + j)) / smaller)
-        if level > 0 then
-          ps = pequal / PREFIX_VALUES
-          plen = PREFIX_LEVELS[level]
-          c = math.max(c, math.min(1.0, ps * plen / smaller))
-        end
-      end
-      local match = j >= min_j
-        or (ps >= min_prefix and 2 * plen >= smaller and smaller >= min_ps)
-        or (j >= min_cj and c >= min_c and smaller >= min_cs)
-      if match then
-        found[#found + 1] = {n = n, rec = rec, equal = equal, j = j, c = c,
-                             level = level, pequal = pequal}
+      local f = judge(rec)
+      if f.match then
+        f.n = n
+        found[#found + 1] = f
       end
     end
   end
@@ -115,14 +121,43 @@ local function verified_matches(exclude)
   return found
 end
 
+-- Cluster c may be joined through its best match `best` (clustering/policy.py):
+-- that member is not shorter than the new article, or the longest of the
+-- cluster's first CONFIRM_MEMBERS members matched, is not longer than the new
+-- article, or matches it now.
+local CONFIRM_MEMBERS = 32
+local function confirmed(c, best, matched)
+  if best.rec.shingles >= nsh then return true end
+  local key = cluster_key(c)
+  local members = {c}
+  if redis.call('EXISTS', key) == 1 then
+    members = {}
+    for _, m in ipairs(redis.call('ZRANGE', key, 0, CONFIRM_MEMBERS - 1)) do
+      members[#members + 1] = number_of(m)
+    end
+  end
+  local longest, longest_rec = nil, nil
+  for _, m in ipairs(members) do
+    local rec = load(m)
+    if longest == nil or rec.shingles > longest_rec.shingles
+        or (rec.shingles == longest_rec.shingles and m < longest) then
+      longest, longest_rec = m, rec
+    end
+  end
+  if matched[longest] or longest_rec.shingles <= nsh then return true end
+  return judge(longest_rec).match
+end
+
 -- Where the article goes: join (nil for a new cluster) and clusters to fold in.
 local function choose(found)
   if #found == 0 then return nil, {} end
-  local seen, strong = {}, {}
+  local seen, strong, order, matched = {}, {}, {}, {}
   for _, f in ipairs(found) do
+    matched[f.n] = true
     local c = f.rec.cluster
     if not seen[c] then
-      seen[c] = true
+      seen[c] = f
+      order[#order + 1] = c
       if f.j >= merge_j then strong[#strong + 1] = c end
     end
   end
@@ -131,7 +166,10 @@ local function choose(found)
     local into = table.remove(strong, 1)
     return into, strong
   end
-  return found[1].rec.cluster, {}
+  for _, c in ipairs(order) do
+    if seen[c].j >= merge_j or confirmed(c, seen[c], matched) then return c, {} end
+  end
+  return nil, {}
 end
 
 local function merge(source, into)
