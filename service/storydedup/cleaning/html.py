@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -34,8 +33,8 @@ MAX_HTML_CHARS = 20_000_000
 
 # trafilatura's cost grows faster than linearly with the number of elements
 # (200,000 sibling <div>s took 17 s, 100,000 links 22 s). The benchmark's
-# biggest page has ~3,200 '<'; above this bound only resiliparse runs (~0.3 s
-# for those same documents). Counting '<' is a C-speed upper bound on tags.
+# biggest page has ~3,200 '<'; above this bound only resiliparse runs (under
+# 1 s for those same documents). Counting '<' is a C-speed upper bound on tags.
 _MAX_TRAFILATURA_TAGS = 20_000
 
 # trafilatura runs regular expressions over every class and id value, at
@@ -93,8 +92,9 @@ def extract_article(html: str | bytes) -> ExtractedPage:
     replaced. Raises `HtmlExtractionError` when there is no article text.
     """
     if len(html) > MAX_HTML_CHARS:
+        unit = "bytes" if isinstance(html, bytes) else "characters"
         raise HtmlExtractionError(
-            f"HTML document too large: {len(html):,} characters, the limit is {MAX_HTML_CHARS:,}"
+            f"HTML document too large: {len(html):,} {unit}, the limit is {MAX_HTML_CHARS:,}"
         )
     document = _decode(html) if isinstance(html, bytes) else html
     document = _UNSAFE_CHARS.sub("", document)
@@ -249,11 +249,12 @@ def _brand_keys(tree: HTMLTree) -> set[str]:
         host = host.removeprefix("www.")
         names.append(host)
         names.extend(label for label in host.split(".")[:-1] if len(label) >= 3)
-    return {key for key in _keys(names) if len(key) >= 3}
+    return {key for key in map(_name_key, names) if len(key) >= 3}
 
 
-def _keys(names: Iterable[str]) -> Iterable[str]:
-    return (_NON_ALNUM.sub("", name.casefold()) for name in names)
+def _name_key(name: str) -> str:
+    # "Sportsnet.ca", "sportsnet.ca" and "SportsNet CA" are the same name.
+    return _NON_ALNUM.sub("", name.casefold())
 
 
 def _strip_site_suffix(title: str, brands: set[str], *, any_short_tail: bool) -> str:
@@ -279,7 +280,7 @@ def _strip_site_suffix(title: str, brands: set[str], *, any_short_tail: bool) ->
 
 
 def _names_site(segment: str, brands: set[str]) -> bool:
-    key = next(iter(_keys([segment])))
+    key = _name_key(segment)
     if len(key) < 3:
         return False
     # "BBC News" names bbc.com, "Sportsnet" names sportsnet.ca; a very short
