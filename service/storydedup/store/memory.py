@@ -165,15 +165,8 @@ class MemoryStore:
         found: list[tuple[MatchInfo, int]] = []
         for number in candidates:
             record = self._records[number]
-            sim = compare(
-                probe.signature,
-                record.signature,
-                probe.shingle_count,
-                record.shingle_count,
-                probe.prefix,
-                record.prefix,
-            )
-            if is_match(self._policy, sim, probe.shingle_count, record.shingle_count):
+            sim, matched = self._judge(probe, record)
+            if matched:
                 found.append(
                     (
                         MatchInfo(record.article_id, record.cluster, sim.jaccard, sim.containment),
@@ -182,6 +175,18 @@ class MemoryStore:
                 )
         found.sort(key=lambda pair: (-pair[0].containment, -pair[0].jaccard, pair[1]))
         return found
+
+    def _judge(self, probe: Probe, record: ArticleRecord) -> tuple[Similarity, bool]:
+        """Similarity of the probe to a stored article, and whether it is a match."""
+        sim = compare(
+            probe.signature,
+            record.signature,
+            probe.shingle_count,
+            record.shingle_count,
+            probe.prefix,
+            record.prefix,
+        )
+        return sim, is_match(self._policy, sim, probe.shingle_count, record.shingle_count)
 
     def _choose(self, probe: Probe, matches: list[tuple[MatchInfo, int]]) -> ClusterChoice:
         matched = {number for _, number in matches}
@@ -199,15 +204,7 @@ class MemoryStore:
             record = self._records[longest]
             if longest in matched or record.shingle_count <= probe.shingle_count:
                 return True
-            sim = compare(
-                probe.signature,
-                record.signature,
-                probe.shingle_count,
-                record.shingle_count,
-                probe.prefix,
-                record.prefix,
-            )
-            return is_match(self._policy, sim, probe.shingle_count, record.shingle_count)
+            return self._judge(probe, record)[1]
 
         return choose_cluster(self._policy, _best_by_cluster(matches), confirmed)
 
