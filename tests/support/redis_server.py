@@ -41,12 +41,18 @@ class RedisServer:
         appendfsync: str = "always",
         extra: tuple[str, ...] = (),
         directory: Path | None = None,
+        username: str | None = None,
+        password: str | None = None,
     ) -> None:
         self.port = port or free_port()
         self.directory = directory or Path(tempfile.mkdtemp(prefix="storydedup-redis-"))
         self.appendonly = appendonly
         self.appendfsync = appendfsync
         self.extra = extra
+        # Credentials for the readiness check, when `extra` sets up ACL users
+        # or requirepass.
+        self.username = username
+        self.password = password
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -76,7 +82,12 @@ class RedisServer:
     def start(self, timeout: float = 10.0) -> RedisServer:
         self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        client = redis.Redis(
+            port=self.port,
+            socket_connect_timeout=0.2,
+            username=self.username,
+            password=self.password,
+        )
         try:
             while True:
                 try:

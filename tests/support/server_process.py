@@ -30,6 +30,10 @@ class ServerProcess:
         return f"127.0.0.1:{self.port}"
 
     def start(self, wait_serving: bool = True, timeout: float = 30.0) -> ServerProcess:
+        if self.process is not None and self.process.poll() is None:
+            # A second process on the same port would fail to bind and the
+            # first would outlive the test: wait with wait_health() instead.
+            raise RuntimeError("server process already running; use wait_health()")
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "storydedup.api.main"],
@@ -63,8 +67,27 @@ class ServerProcess:
         name: str = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
         return name
 
+    def wait_health(self, wanted: str, timeout: float = 30.0) -> None:
+        """Waits until the running process reports `wanted` (SERVING or
+        NOT_SERVING)."""
+        deadline = time.monotonic() + timeout
+        while (status := self.health()) != wanted:
+            if self.process is None or self.process.poll() is not None:
+                raise RuntimeError(f"server exited while waiting for {wanted}: {self.log()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"server still {status}, not {wanted}: {self.log()}")
+            time.sleep(0.05)
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]
+
+    def full_log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
 
     def signal(self, sig: signal.Signals) -> None:
         assert self.process is not None
@@ -73,6 +96,12 @@ class ServerProcess:
     def wait(self, timeout: float = 30.0) -> int:
         assert self.process is not None
         return self.process.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        """SIGKILL: the process gets no chance to finish anything."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=15)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -21,14 +21,15 @@ from dataclasses import dataclass, field
 
 import xxhash
 
-from storydedup.fingerprints.text import words
 
 
 def line_key(line: str) -> int:
-    """Lines are compared by their normalised words, so typography and
-    spacing do not matter; lines without words have no key (0)."""
-    tokens = words(line)
-    return xxhash.xxh3_64_intdigest(b" ".join(tokens)) if tokens else 0
+    """Lines are compared case-folded with their spacing normalised (the
+    same outlet prints its chrome the same way every time, so the full word
+    normalisation of fingerprints is not worth its cost here); blank lines
+    have no key (0)."""
+    folded = " ".join(line.casefold().split())
+    return xxhash.xxh3_64_intdigest(folded.encode("utf-8", "replace")) if folded else 0
 
 
 @dataclass(slots=True)
