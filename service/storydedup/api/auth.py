@@ -4,9 +4,11 @@ load balancers and orchestrators can probe without the secret)."""
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
+
+from storydedup.api.errors import drain
 
 _OPEN_PREFIXES = ("/grpc.health.v1.Health/",)
 
@@ -19,7 +21,9 @@ def _refuse(message: str) -> grpc.RpcMethodHandler:
 
 
 def _refuse_stream(message: str) -> grpc.RpcMethodHandler:
-    async def abort(requests: object, context: grpc.aio.ServicerContext) -> None:
+    async def abort(requests: AsyncIterator[object], context: grpc.aio.ServicerContext) -> None:
+        # Briefly: what a caller without the token may make the server read.
+        await drain(requests, seconds=1.0)
         await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
 
     return grpc.stream_unary_rpc_method_handler(abort)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 import grpc
 
 
@@ -30,3 +34,22 @@ class NotFound(ApiError):
 
 class Unavailable(ApiError):
     code = grpc.StatusCode.UNAVAILABLE
+
+
+# How long a stream that failed is read on before its status is sent.
+DRAIN_SECONDS = 5.0
+
+
+async def drain(requests: AsyncIterator[object], seconds: float = DRAIN_SECONDS) -> None:
+    """Reads and drops the rest of a request stream (for up to `seconds`).
+
+    A server that ends a stream while its client is still writing sends the
+    right status, but grpc's asyncio client then reports INTERNAL "Internal
+    error from Core" instead, most of the time (grpc/grpc#36066); this
+    project's AsyncStoryDedupClient included. A failing stream call is
+    therefore read to its end before it is aborted.
+    """
+    with contextlib.suppress(TimeoutError, grpc.RpcError):
+        async with asyncio.timeout(seconds):
+            async for _ in requests:
+                pass

@@ -15,7 +15,7 @@ import grpc
 from google.protobuf.message import DecodeError, Message
 
 from storydedup.api import convert
-from storydedup.api.errors import ApiError, InvalidArgument, NotFound, Unavailable
+from storydedup.api.errors import ApiError, InvalidArgument, NotFound, Unavailable, drain
 from storydedup.api.validation import (
     Limits,
     check_article,
@@ -50,18 +50,25 @@ class StoryDedupServicer:
         # Cleared while the store is unreachable; calls then fail fast.
         self.ready = False
 
-    async def _run(self, context: grpc.aio.ServicerContext, call: Callable[[], Awaitable[R]]) -> R:
+    async def _answer(self, call: Callable[[], Awaitable[R]]) -> R:
+        """The call's result; every expected failure as an ApiError."""
         try:
             if not self.ready:
                 raise Unavailable("index store is not reachable; retry later")
             return await call()
-        except ApiError as error:
-            await context.abort(error.code, error.message)
         except StoreUnavailableError as error:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, f"index store: {error}")
+            raise Unavailable(f"index store: {error}") from None
+        except ApiError:
+            raise
         except Exception:
             log.exception("unexpected failure in a call")
             raise
+
+    async def _run(self, context: grpc.aio.ServicerContext, call: Callable[[], Awaitable[R]]) -> R:
+        try:
+            return await self._answer(call)
+        except ApiError as error:
+            await context.abort(error.code, error.message)
         raise AssertionError("unreachable: abort raises")
 
     async def IngestArticle(
@@ -106,7 +113,12 @@ class StoryDedupServicer:
                 [outcome] = await self._dedup.ingest([self._dedup.prepare(request.article, field)])
                 return pb.StreamIngestArticlesResponse(result=convert.ingest_response(outcome))
 
-            yield await self._run(context, call)
+            try:
+                response = await self._answer(call)
+            except ApiError as error:
+                await drain(requests)
+                await context.abort(error.code, error.message)
+            yield response
             position += 1
 
     async def GetCluster(

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 import xxhash
 
 
-
 def line_key(line: str) -> int:
     """Lines are compared case-folded with their spacing normalised (the
     same outlet prints its chrome the same way every time, so the full word
