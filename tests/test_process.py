@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import random
 import re
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -141,7 +143,7 @@ def test_redis_down_then_up_without_restarting_the_server() -> None:
                 client.ingest_article(Article(id="a", text=articles.text(STORY)))
             assert caught.value.code == grpc.StatusCode.UNAVAILABLE
             redis_server.start()
-            server.start()  # waits for SERVING on the running process
+            server.wait_health("SERVING")
             assert not client.ingest_article(Article(id="a", text=articles.text(STORY))).duplicate
     finally:
         server.stop()
@@ -158,3 +160,45 @@ def test_bad_configuration_exits_with_a_message() -> None:
     )
     assert bad.returncode == 2
     assert re.search(r"--namespace: .* must be", bad.stderr)
+
+
+def test_workers_share_the_port_and_stop_together(redis_aof: RedisServer) -> None:
+    env = {
+        "STORYDEDUP_REDIS_URL": redis_aof.url,
+        "STORYDEDUP_NAMESPACE": "workers",
+        "STORYDEDUP_WORKERS": "2",
+    }
+    server = ServerProcess(env).start()
+    try:
+        assert "started 2 worker processes" in server.log()
+        # Several channels: the kernel spreads connections over the workers,
+        # and both answer from the one shared index.
+        ids = []
+        for i in range(6):
+            with StoryDedupClient(server.target) as client:
+                ids.append(client.ingest_article(Article(id=f"w{i}", text=page(STORY, i % 2))))
+        assert len({r.cluster_id for r in ids}) == 1
+        assert sum(r.duplicate for r in ids) == 5
+        pattern = re.compile(r"serving storydedup\.v1 on \S+ \(pid (\d+)\)")
+        deadline = time.monotonic() + 30
+        pids: set[str] = set()
+        while len(pids) < 2 and time.monotonic() < deadline:
+            pids = set(pattern.findall(server.full_log()))
+            time.sleep(0.1)
+        assert len(pids) == 2
+    finally:
+        server.signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+    assert server.health() is None
+
+
+def test_workers_need_redis() -> None:
+    bad = subprocess.run(
+        [sys.executable, "-m", "storydedup.api.main", "--workers", "2"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert "--workers" in bad.stderr and "--redis-url" in bad.stderr

@@ -47,6 +47,9 @@ class Config:
     tls_client_ca_file: str | None = None
     # When set, every call but health checks needs `authorization: Bearer <token>`.
     auth_token: str | None = None
+    # Server processes sharing the port (SO_REUSEPORT); more than one needs
+    # Redis, since the in-process store cannot be shared.
+    workers: int = 1
 
     def masked(self) -> dict[str, object]:
         """The settings with secrets hidden, for the start-up log line."""
@@ -88,6 +91,7 @@ _HELP = {
     "tls_key_file": "PEM private key of --tls-cert-file",
     "tls_client_ca_file": "PEM CA bundle: require client certificates (mutual TLS)",
     "auth_token": "require 'authorization: Bearer <token>' on every call but health checks",
+    "workers": "server processes sharing the port (needs --redis-url when above 1)",
 }
 
 
@@ -158,12 +162,17 @@ def validate(config: Config) -> None:
         raise ConfigError(
             f"--namespace: {config.namespace!r} must be 1-64 characters of A-Z a-z 0-9 _ . -"
         )
+    if config.workers > 1 and config.redis_url is None:
+        raise ConfigError("--workers: more than one worker needs --redis-url")
+    if config.workers > 1 and config.port == 0:
+        raise ConfigError("--workers: more than one worker needs a fixed --port")
     positive = (
         "max_message_bytes",
         "max_article_bytes",
         "max_batch_articles",
         "num_perm",
         "shingle_size",
+        "workers",
     )
     for name in positive:
         if getattr(config, name) <= 0:

@@ -5,11 +5,47 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import signal
+import subprocess
 import sys
+import time
 from collections.abc import Sequence
 
-from storydedup.api.server import serve
-from storydedup.config import ConfigError, parse_config
+from storydedup.api.server import POOL_MEMBER_ENV, serve
+from storydedup.config import Config, ConfigError, parse_config
+
+log = logging.getLogger("storydedup")
+
+
+def supervise(config: Config, argv: Sequence[str]) -> int:
+    """Runs `config.workers` server processes on one port (SO_REUSEPORT: the
+    kernel spreads connections) and forwards SIGTERM/SIGINT to them. When one
+    dies the others are stopped too, so that an orchestrator restarts the
+    whole unit rather than running it at reduced capacity unnoticed."""
+    env = {**os.environ, POOL_MEMBER_ENV: "1", "STORYDEDUP_WORKERS": "1"}
+    command = [sys.executable, "-m", "storydedup.api.main", *argv, "--workers", "1"]
+    children = [subprocess.Popen(command, env=env) for _ in range(config.workers)]
+    stopping = False
+
+    def forward(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    log.info("started %d worker processes", config.workers)
+    while True:
+        codes = [child.poll() for child in children]
+        if all(code is not None for code in codes):
+            return 0 if stopping else 1
+        if not stopping and any(code is not None for code in codes):
+            log.error("a worker process exited (%s); stopping the others", codes)
+            forward(signal.SIGTERM, None)
+        time.sleep(0.2)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -22,9 +58,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=config.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    logging.getLogger("storydedup").info(
-        "configuration: %s", json.dumps(config.masked(), sort_keys=True)
-    )
+    if config.workers > 1:
+        log.info("configuration: %s", json.dumps(config.masked(), sort_keys=True))
+        return supervise(config, sys.argv[1:] if argv is None else argv)
+    if not os.environ.get(POOL_MEMBER_ENV):
+        log.info("configuration: %s", json.dumps(config.masked(), sort_keys=True))
     asyncio.run(serve(config))
     return 0
 

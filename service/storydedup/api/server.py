@@ -6,11 +6,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from redis import exceptions as redis_errors
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from storydedup.api.auth import BearerTokenInterceptor
 from storydedup.api.servicer import SERVICE_NAME, StoryDedupServicer, method_handlers
@@ -26,6 +30,8 @@ from storydedup.store.redis_store import RedisStore
 log = logging.getLogger("storydedup.server")
 
 DAY_MS = 86_400_000.0
+# Set by the --workers supervisor in the environment of the processes it starts.
+POOL_MEMBER_ENV = "STORYDEDUP_POOL_MEMBER"
 # Health of the store is re-checked this often; a call that finds it down
 # fails at once with UNAVAILABLE in between.
 WATCH_INTERVAL_S = 1.0
@@ -59,6 +65,12 @@ def make_store(config: Config, policy: MatchPolicy) -> IndexStore:
         socket_timeout=5.0,
         health_check_interval=10,
         retry_on_timeout=False,
+        # After Redis restarts, every pooled connection is dead; without a
+        # retry each one failed one call with UNAVAILABLE although Redis was
+        # back (from_url gives no retry by default). One immediate retry on a
+        # fresh connection; safe, as a repeated ingest of the same content
+        # changes nothing.
+        retry=Retry(NoBackoff(), 1, supported_errors=(redis_errors.ConnectionError,)),
     )
 
 
@@ -82,7 +94,9 @@ class StoryDedupServer:
             options=[
                 ("grpc.max_receive_message_length", config.max_message_bytes),
                 ("grpc.max_send_message_length", config.max_message_bytes),
-                ("grpc.so_reuseport", 0),
+                # Only the processes of one --workers pool share a port;
+                # otherwise a second server on a taken port must fail.
+                ("grpc.so_reuseport", 1 if os.environ.get(POOL_MEMBER_ENV) else 0),
             ],
         )
         self.server.add_generic_rpc_handlers((method_handlers(self.servicer),))
@@ -124,7 +138,9 @@ class StoryDedupServer:
             )
         self._tasks.append(asyncio.create_task(self._watch_store(), name="watch-store"))
         self._tasks.append(asyncio.create_task(self._expire_loop(), name="expire"))
-        log.info("serving storydedup.v1 on %s:%d", self.config.host, self.port)
+        log.info(
+            "serving storydedup.v1 on %s:%d (pid %d)", self.config.host, self.port, os.getpid()
+        )
         return self.port
 
     async def _watch_store(self) -> None:
