@@ -1,0 +1,77 @@
+"""Fingerprints: normalisation, shingles, and MinHash signatures identical
+to datasketch's for the same parameters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from datasketch import MinHash
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from storydedup.fingerprints.fingerprint import EmptyTextError, Fingerprinter, FingerprintSettings
+from storydedup.fingerprints.lsh import Banding
+from storydedup.fingerprints.minhash import MinHasher
+from storydedup.fingerprints.shingles import shingle_hash, shingle_hashes, shingle_texts
+from storydedup.fingerprints.text import words
+
+from tests.support import articles
+
+
+@pytest.mark.parametrize(("num_perm", "seed", "size"), [(128, 1, 4), (64, 7, 3), (256, 42, 5)])
+def test_signature_is_datasketchs(num_perm: int, seed: int, size: int) -> None:
+    tokens = words(articles.text(articles.story(seed, paragraphs=6)))
+    ours = MinHasher(num_perm, seed).signature(shingle_hashes(tokens, size))
+    reference = MinHash(num_perm=num_perm, seed=seed, hashfunc=shingle_hash)
+    reference.update_batch(shingle_texts(tokens, size))
+    assert reference.hashvalues.dtype == np.uint32
+    assert np.array_equal(ours, reference.hashvalues)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(min_size=1, max_size=400))
+def test_signature_is_datasketchs_on_any_text(text: str) -> None:
+    tokens = words(text)
+    ours = MinHasher(32, 3).signature(shingle_hashes(tokens, 4))
+    reference = MinHash(num_perm=32, seed=3, hashfunc=shingle_hash)
+    reference.update_batch(shingle_texts(tokens, 4))
+    assert np.array_equal(ours, reference.hashvalues)
+
+
+def test_typography_and_layout_do_not_change_words() -> None:
+    plain = 'He said "it\'s done" - then left.\nThe end'
+    fancy = "He  said “it’s done” — then left. The\u00a0end"
+    assert (
+        words(plain)
+        == words(fancy)
+        == [b"he", b"said", b"its", b"done", b"then", b"left", b"the", b"end"]
+    )
+    assert words("ＦＵＬＬ width") == [b"full", b"width"]  # NFKC
+    assert words("Ça déjà vu, नमस्ते") == ["ça".encode(), "déjà".encode(), b"vu", "नमस्ते".encode()]
+
+
+def test_short_text_is_one_shingle_and_empty_text_is_refused() -> None:
+    assert len(shingle_hashes(words("two words"), 4)) == 1
+    with pytest.raises(EmptyTextError):
+        Fingerprinter(FingerprintSettings()).probe("... --- !!!")
+
+
+def test_probe_layout() -> None:
+    settings_ = FingerprintSettings()
+    probe = Fingerprinter(settings_).probe(articles.text(articles.story(5, paragraphs=4)))
+    assert len(probe.signature) == 2 * settings_.num_perm
+    assert len(probe.bucket_refs) == settings_.banding.bucket_count
+    assert all(len(ref) == 6 for ref in probe.bucket_refs)
+    assert len(probe.prefix) % 16 == 0 and len(probe.prefix) // 16 >= 4
+
+
+def test_banding_catches_copies_and_rarely_strangers() -> None:
+    banding = Banding(16, 2, 4, 2)
+    assert banding.candidate_probability(0.4) > 0.9
+    assert banding.candidate_probability(0.02) < 0.01
+    fp = Fingerprinter(FingerprintSettings())
+    story = articles.story(9, paragraphs=8)
+    copy = fp.probe(articles.text(articles.edited(story, 2, 0.05)))
+    original = fp.probe(articles.text(story))
+    stranger = fp.probe(articles.text(articles.story(10, paragraphs=8)))
+    assert set(copy.bucket_refs) & set(original.bucket_refs)
+    assert not set(stranger.bucket_refs) & set(original.bucket_refs)
