@@ -8,7 +8,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 ENV_PREFIX = "STORYDEDUP_"
 _NAMESPACE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -62,15 +62,19 @@ class Config:
 
 
 def mask_url(url: str) -> str:
-    """The URL with any password replaced by ***."""
+    """The URL with any password replaced by ***: in its user part, or in a
+    `password` query parameter (which redis-py also accepts)."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{netloc}"
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=netloc))
+    netloc, query = parts.netloc, parts.query
+    if parts.password is not None:
+        # The host part as written: keeps an IPv6 address's brackets.
+        netloc = f"{parts.username or ''}:***@{netloc.rpartition('@')[2]}"
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if any(name == "password" for name, _ in pairs):
+        query = urlencode(
+            [(name, "***" if name == "password" else value) for name, value in pairs], safe="*"
+        )
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 _HELP = {

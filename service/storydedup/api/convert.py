@@ -8,6 +8,7 @@ import xxhash
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from storydedup.api.errors import InvalidArgument
+from storydedup.api.validation import MAX_SECONDS, MIN_SECONDS
 from storydedup.store.base import ClusterView, IngestOutcome, MatchInfo
 from storydedup.store.records import ArticleRecord
 from storydedup.v1 import storydedup_pb2 as pb
@@ -20,7 +21,8 @@ def cluster_id(cluster: int) -> str:
 
 
 def parse_cluster_id(value: str) -> int:
-    found = _CLUSTER_ID.match(value)
+    # fullmatch: with match, "$" also matches before a final newline ("c1\n").
+    found = _CLUSTER_ID.fullmatch(value)
     if not found or int(found.group(1)) >= 2**32:
         raise InvalidArgument(f"cluster_id: {value[:80]!r} is not a cluster ID (like 'c42')")
     return int(found.group(1))
@@ -42,6 +44,12 @@ def metadata(article: pb.Article, title: str) -> bytes:
 def _timestamp(ms: float) -> Timestamp:
     ts = Timestamp()
     seconds, remainder = divmod(round(ms * 1000), 1_000_000)
+    # Kept as float milliseconds, the last microseconds of 9999-12-31 round
+    # up into year 10000, which no valid Timestamp holds: clamp to the range.
+    if seconds > MAX_SECONDS:
+        seconds, remainder = MAX_SECONDS, 999_999
+    elif seconds < MIN_SECONDS:
+        seconds, remainder = MIN_SECONDS, 0
     ts.seconds = int(seconds)
     ts.nanos = int(remainder) * 1000
     return ts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import json
 import logging
 import os
@@ -16,6 +17,14 @@ from storydedup.api.server import POOL_MEMBER_ENV, serve
 from storydedup.config import Config, ConfigError, parse_config
 
 log = logging.getLogger("storydedup")
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    # Linux: a worker gets SIGTERM when the supervisor dies, even by SIGKILL,
+    # instead of serving on as an orphan nobody manages.
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def supervise(config: Config, argv: Sequence[str]) -> int:
@@ -25,7 +34,10 @@ def supervise(config: Config, argv: Sequence[str]) -> int:
     whole unit rather than running it at reduced capacity unnoticed."""
     env = {**os.environ, POOL_MEMBER_ENV: "1", "STORYDEDUP_WORKERS": "1"}
     command = [sys.executable, "-m", "storydedup.api.main", *argv, "--workers", "1"]
-    children = [subprocess.Popen(command, env=env) for _ in range(config.workers)]
+    children = [
+        subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)
+        for _ in range(config.workers)
+    ]
     stopping = False
 
     def forward(signum: int, frame: object) -> None:
