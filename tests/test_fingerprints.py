@@ -75,3 +75,13 @@ def test_banding_catches_copies_and_rarely_strangers() -> None:
     stranger = fp.probe(articles.text(articles.story(10, paragraphs=8)))
     assert set(copy.bucket_refs) & set(original.bucket_refs)
     assert not set(stranger.bucket_refs) & set(original.bucket_refs)
+
+
+def test_probe_signature_is_the_minhash_of_the_shingle_set() -> None:
+    text = articles.text(articles.story(3, paragraphs=5) * 2)  # repeated shingles
+    settings_ = FingerprintSettings()
+    probe = Fingerprinter(settings_).probe(text)
+    distinct = np.unique(shingle_hashes(words(text), settings_.shingle_size))
+    expected = MinHasher(settings_.num_perm, settings_.seed).signature(distinct)
+    assert probe.signature == expected.astype("<u2").tobytes()
+    assert probe.shingle_count == len(distinct)

@@ -62,18 +62,19 @@ class Fingerprinter:
             raise EmptyTextError("text has no words")
         s = self.settings
         ordered = shingle_hashes(tokens, s.shingle_size)
-        distinct = np.unique(ordered)
-        body = self._hasher.signature(distinct)
-        head = self._hasher.permuted(ordered[: max(PREFIX_LEVELS[-1], s.lead_shingles)])
-        lead = head[: s.lead_shingles, : s.banding.lead_values].min(axis=0)
-        running_min = np.minimum.accumulate(head[:, :PREFIX_VALUES], axis=0)
+        # One permutation product serves all sketches: the minimum over a
+        # text's shingle positions is the minimum over its shingle set.
+        rows = self._hasher.permuted(ordered)
+        body = rows.min(axis=0)
+        lead = rows[: s.lead_shingles, : s.banding.lead_values].min(axis=0)
+        running_min = np.minimum.accumulate(rows[: PREFIX_LEVELS[-1], :PREFIX_VALUES], axis=0)
         levels = [length for length in PREFIX_LEVELS if length <= len(ordered)]
         return Probe(
             # Verification compares 16-bit slices of the values: half the
             # memory, and a 1/65536 chance of a false equal is noise next to
             # MinHash's own sampling error.
             signature=body.astype("<u2").tobytes(),
-            shingle_count=len(distinct),
+            shingle_count=len(np.unique(ordered)),
             bucket_refs=tuple(bucket_refs(s.banding, body, lead)),
             # 8-bit slices suffice: prefixes are compared for near-equality.
             prefix=b"".join(
