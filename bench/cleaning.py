@@ -29,7 +29,6 @@ import argparse
 import gzip
 import json
 import os
-import platform
 import re
 import statistics
 import sys
@@ -44,9 +43,12 @@ from types import ModuleType
 from resiliparse.extract.html2text import extract_plain_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "service"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from storydedup.cleaning import page_text
 from storydedup.cleaning.page_text import clean_page_text
+
+from bench.machine import format_machine, machine_description
 
 CORPUS = Path(
     os.environ.get(
@@ -156,21 +158,6 @@ def run_row(
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
-
-
-def machine() -> str:
-    model = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    return (
-        f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}, load average {load}"
-    )
 
 
 def print_table(rows: list[Row], words_per_page: list[int]) -> None:
@@ -370,7 +357,7 @@ def main() -> None:
         run_row("  prose lines >= 12 words", pages, body_of, prose_lines_baseline, bodies),
         run_row("  clean_page_text", pages, body_of, cleaned, bodies),
     ]
-    print(f"machine: {machine()}")
+    print(format_machine(machine_description()))
     print(f"corpus: {len(pages)} pages, word {SHINGLE_WORDS}-gram shingles, per-page means\n")
     print_table(rows, words_per_page)
     print_timing(list(inner.values()))

@@ -100,6 +100,7 @@ def machine_description(
         "OS": f"{platform.system()} {platform.release()} {platform.machine()}",
         "Python": f"{platform.python_implementation()} {platform.python_version()}",
         "Redis": redis_version or redis_server_version(),
+        "load average": ", ".join(f"{value:.2f}" for value in os.getloadavg()),
     }
     for name in packages:
         description[name] = package_version(name)

@@ -23,7 +23,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import socket
 import subprocess
 import sys
@@ -45,6 +44,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bench.baseline import DatasketchBaseline
 from bench.corpus import DEFAULT_DATA_DIR, SEED, BenchArticle, Corpus, build_corpus
+from bench.machine import format_machine, machine_description
 from bench.metrics import Scores, evaluate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -239,21 +239,6 @@ def run_system(
     return Row(name, kind, overall, subsets, seconds)
 
 
-def machine() -> str:
-    model = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{os.cpu_count()} cores, {model}, Python {platform.python_version()} "
-        f"({platform.python_implementation()}), {platform.system()} {platform.release()}"
-    )
-
-
 def _fmt(value: float) -> str:
     return "  n/a" if math.isnan(value) else f"{value:.3f}"
 
@@ -339,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
     args = parser.parse_args(argv)
 
-    print(f"machine: {machine()}")
+    print(format_machine(machine_description()))
     corpus = build_corpus(args.data, args.seed, args.limit)
     st = corpus.stats
     print(

@@ -13,12 +13,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
 import pytest
-from storydedup_client import Article, StoryDedupClient, StoryDedupError
+from storydedup_client import Article, StoryDedupClient
 
 from tests.support import articles
-from tests.support.redis_server import RedisServer, free_port
+from tests.support.redis_server import RedisServer
 from tests.support.server_process import ServerProcess
 
 STORY = articles.story(21, paragraphs=8)
@@ -129,25 +128,6 @@ def test_clusters_survive_a_restart_on_redis(redis_aof: RedisServer) -> None:
             assert third.cluster_id == first.cluster_id
     finally:
         server.stop()
-
-
-def test_redis_down_then_up_without_restarting_the_server() -> None:
-    port = free_port()
-    env = {"STORYDEDUP_REDIS_URL": f"redis://127.0.0.1:{port}/0"}
-    server = ServerProcess(env).start(wait_serving=False)
-    redis_server = RedisServer(port=port)
-    try:
-        assert server.health() == "NOT_SERVING"
-        with StoryDedupClient(server.target, timeout=5) as client:
-            with pytest.raises(StoryDedupError) as caught:
-                client.ingest_article(Article(id="a", text=articles.text(STORY)))
-            assert caught.value.code == grpc.StatusCode.UNAVAILABLE
-            redis_server.start()
-            server.wait_health("SERVING")
-            assert not client.ingest_article(Article(id="a", text=articles.text(STORY))).duplicate
-    finally:
-        server.stop()
-        redis_server.cleanup()
 
 
 def test_bad_configuration_exits_with_a_message() -> None:
