@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import shutil
 from collections.abc import AsyncIterator, Iterator
@@ -70,11 +71,20 @@ async def server(
     raw = {"port": "0", "namespace": namespace}
     if request.param == "redis":
         raw["redis_url"] = redis_server.url
+    async with running_server(raw) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def running_server(raw: dict[str, str]) -> AsyncIterator[StoryDedupServer]:
+    """An in-process server with these settings, serving until the block ends."""
     running = StoryDedupServer(build_config(raw))
     await running.start()
-    await wait_serving(running)
-    yield running
-    await running.stop(grace=1.0)
+    try:
+        await wait_serving(running)
+        yield running
+    finally:
+        await running.stop(grace=1.0)
 
 
 async def wait_serving(running: StoryDedupServer, within_s: float = 10.0) -> None:

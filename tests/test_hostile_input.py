@@ -29,11 +29,10 @@ from storydedup.api.validation import (
     MAX_URL_CHARS,
     MIN_SECONDS,
 )
-from storydedup.config import build_config
 from storydedup.v1 import storydedup_pb2 as pb
 from storydedup.v1 import storydedup_pb2_grpc as pb_grpc
 
-from tests.conftest import wait_serving
+from tests.conftest import running_server
 from tests.support import articles
 from tests.support.checks import assert_namespace_consistent
 from tests.support.redis_server import RedisServer
@@ -71,27 +70,22 @@ class Running:
 async def running(redis_server: RedisServer) -> AsyncIterator[Running]:
     """One server for the whole module: hypothesis runs many examples per
     test, and function-scoped fixtures would not be reset between them."""
-    config = build_config(
-        {
-            "port": "0",
-            "redis_url": redis_server.url,
-            "namespace": NAMESPACE,
-            "max_message_bytes": str(MAX_MESSAGE_BYTES),
-            "max_article_bytes": str(MAX_ARTICLE_BYTES),
-            "max_batch_articles": str(MAX_BATCH),
-        }
-    )
-    server = StoryDedupServer(config)
-    await server.start()
-    await wait_serving(server)
-    # The client may send more than the server takes, to see the server refuse it.
-    channel = grpc.aio.insecure_channel(
-        f"127.0.0.1:{server.port}",
-        options=[("grpc.max_send_message_length", 4 * MAX_MESSAGE_BYTES)],
-    )
-    yield Running(server, channel, pb_grpc.StoryDedupServiceStub(channel), redis_server.url)
-    await channel.close()
-    await server.stop(grace=1.0)
+    raw = {
+        "port": "0",
+        "redis_url": redis_server.url,
+        "namespace": NAMESPACE,
+        "max_message_bytes": str(MAX_MESSAGE_BYTES),
+        "max_article_bytes": str(MAX_ARTICLE_BYTES),
+        "max_batch_articles": str(MAX_BATCH),
+    }
+    async with running_server(raw) as server:
+        # The client may send more than the server takes, to see the server refuse it.
+        channel = grpc.aio.insecure_channel(
+            f"127.0.0.1:{server.port}",
+            options=[("grpc.max_send_message_length", 4 * MAX_MESSAGE_BYTES)],
+        )
+        yield Running(server, channel, pb_grpc.StoryDedupServiceStub(channel), redis_server.url)
+        await channel.close()
 
 
 # -- what the answers must look like ---------------------------------------

@@ -130,14 +130,19 @@ def test_clusters_survive_a_restart_on_redis(redis_aof: RedisServer) -> None:
         server.stop()
 
 
-def test_bad_configuration_exits_with_a_message() -> None:
-    bad = subprocess.run(
-        [sys.executable, "-m", "storydedup.api.main", "--namespace", "has space"],
+def start_refused(*flags: str) -> subprocess.CompletedProcess[str]:
+    """storydedup-server with these flags, expected to refuse to start."""
+    return subprocess.run(
+        [sys.executable, "-m", "storydedup.api.main", *flags],
         capture_output=True,
         text=True,
         timeout=30,
         check=False,
     )
+
+
+def test_bad_configuration_exits_with_a_message() -> None:
+    bad = start_refused("--namespace", "has space")
     assert bad.returncode == 2
     assert re.search(r"--namespace: .* must be", bad.stderr)
 
@@ -173,12 +178,6 @@ def test_workers_share_the_port_and_stop_together(redis_aof: RedisServer) -> Non
 
 
 def test_workers_need_redis() -> None:
-    bad = subprocess.run(
-        [sys.executable, "-m", "storydedup.api.main", "--workers", "2"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    bad = start_refused("--workers", "2")
     assert bad.returncode == 2
     assert "--workers" in bad.stderr and "--redis-url" in bad.stderr

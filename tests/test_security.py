@@ -17,12 +17,11 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from storydedup.api.server import StoryDedupServer
-from storydedup.config import build_config
 from storydedup.v1 import storydedup_pb2 as pb
 from storydedup.v1 import storydedup_pb2_grpc as pb_grpc
 from storydedup_client import Article, AsyncStoryDedupClient, StoryDedupError
 
-from tests.conftest import wait_serving
+from tests.conftest import running_server
 from tests.support import articles
 from tests.support.checks import admin_check, assert_namespace_consistent
 from tests.support.redis_server import RedisServer
@@ -120,37 +119,21 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 
 @pytest.fixture
 async def tls_server(pki: Pki) -> AsyncIterator[StoryDedupServer]:
-    server = StoryDedupServer(
-        build_config(
-            {
-                "port": "0",
-                "tls_cert_file": str(pki.server_cert),
-                "tls_key_file": str(pki.server_key),
-            }
-        )
-    )
-    await server.start()
-    await wait_serving(server)
-    yield server
-    await server.stop(grace=1.0)
+    raw = {"port": "0", "tls_cert_file": str(pki.server_cert), "tls_key_file": str(pki.server_key)}
+    async with running_server(raw) as server:
+        yield server
 
 
 @pytest.fixture
 async def mtls_server(pki: Pki) -> AsyncIterator[StoryDedupServer]:
-    server = StoryDedupServer(
-        build_config(
-            {
-                "port": "0",
-                "tls_cert_file": str(pki.server_cert),
-                "tls_key_file": str(pki.server_key),
-                "tls_client_ca_file": str(pki.ca),
-            }
-        )
-    )
-    await server.start()
-    await wait_serving(server)
-    yield server
-    await server.stop(grace=1.0)
+    raw = {
+        "port": "0",
+        "tls_cert_file": str(pki.server_cert),
+        "tls_key_file": str(pki.server_key),
+        "tls_client_ca_file": str(pki.ca),
+    }
+    async with running_server(raw) as server:
+        yield server
 
 
 async def ingest_over(channel: grpc.aio.Channel, article_id: str) -> pb.IngestArticleResponse:

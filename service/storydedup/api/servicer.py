@@ -191,35 +191,27 @@ class StoryDedupServicer:
 
 
 def method_handlers(servicer: StoryDedupServicer) -> grpc.GenericRpcHandler:
-    """Handlers that hand the servicer raw request bytes (see module doc)."""
+    """Handlers that hand the servicer raw request bytes (see module doc),
+    one per method of the service as the proto declares it."""
 
     def serialize(message: Message) -> bytes:
         return message.SerializeToString()
 
-    handlers = {
-        "IngestArticle": grpc.unary_unary_rpc_method_handler(
-            servicer.IngestArticle, response_serializer=serialize
-        ),
-        "IngestArticles": grpc.unary_unary_rpc_method_handler(
-            servicer.IngestArticles, response_serializer=serialize
-        ),
-        "StreamIngestArticles": grpc.stream_stream_rpc_method_handler(
-            servicer.StreamIngestArticles, response_serializer=serialize
-        ),
-        "GetCluster": grpc.unary_unary_rpc_method_handler(
-            servicer.GetCluster, response_serializer=serialize
-        ),
-        "GetArticle": grpc.unary_unary_rpc_method_handler(
-            servicer.GetArticle, response_serializer=serialize
-        ),
-        "FindSimilar": grpc.unary_unary_rpc_method_handler(
-            servicer.FindSimilar, response_serializer=serialize
-        ),
-        "DeleteArticle": grpc.unary_unary_rpc_method_handler(
-            servicer.DeleteArticle, response_serializer=serialize
-        ),
-    }
+    handlers = {}
+    for method in _SERVICE.methods:
+        implementation = getattr(servicer, method.name)
+        if method.client_streaming and method.server_streaming:
+            handlers[method.name] = grpc.stream_stream_rpc_method_handler(
+                implementation, response_serializer=serialize
+            )
+        elif not method.client_streaming and not method.server_streaming:
+            handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+                implementation, response_serializer=serialize
+            )
+        else:
+            raise TypeError(f"no handler kind for {method.full_name}")
     return grpc.method_handlers_generic_handler(SERVICE_NAME, handlers)
 
 
-SERVICE_NAME = pb.DESCRIPTOR.services_by_name["StoryDedupService"].full_name
+_SERVICE = pb.DESCRIPTOR.services_by_name["StoryDedupService"]
+SERVICE_NAME = _SERVICE.full_name
