@@ -12,10 +12,12 @@ from storydedup.clustering.policy import MatchPolicy
 from storydedup.config import build_config
 from storydedup.fingerprints.fingerprint import Fingerprinter, FingerprintSettings
 from storydedup.store.base import IndexStore
+from storydedup.store.cluster_store import RedisClusterStore
 from storydedup.store.memory import MemoryStore
 from storydedup.store.redis_store import RedisStore
 from storydedup_client import AsyncStoryDedupClient
 
+from tests.support.redis_cluster import LocalRedisCluster
 from tests.support.redis_server import MISSING_BINARY, RedisServer
 
 _namespaces = itertools.count()
@@ -34,6 +36,15 @@ def redis_server() -> Iterator[RedisServer]:
     server.cleanup()
 
 
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[LocalRedisCluster]:
+    """One real local Redis Cluster (3 masters, 3 replicas) for the session;
+    tests keep apart by namespace. Tests that stop nodes make their own."""
+    cluster = LocalRedisCluster().start()
+    yield cluster
+    cluster.cleanup()
+
+
 @pytest.fixture
 def namespace(request: pytest.FixtureRequest) -> str:
     return f"t{next(_namespaces)}-{request.node.name[:40]}".replace("[", "-").replace("]", "")
@@ -44,20 +55,23 @@ def fingerprinter() -> Fingerprinter:
     return Fingerprinter(FingerprintSettings())
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def store(
     request: pytest.FixtureRequest,
-    redis_server: RedisServer,
     namespace: str,
     fingerprinter: Fingerprinter,
 ) -> AsyncIterator[IndexStore]:
-    """Each store adapter in turn: the contract tests run against both."""
+    """Each store adapter in turn: the contract tests run against all."""
     policy = MatchPolicy()
     made: IndexStore
     if request.param == "memory":
         made = MemoryStore(policy)
-    else:
+    elif request.param == "redis":
+        redis_server: RedisServer = request.getfixturevalue("redis_server")
         made = RedisStore.from_url(redis_server.url, namespace, policy)
+    else:
+        cluster: LocalRedisCluster = request.getfixturevalue("redis_cluster")
+        made = RedisClusterStore.from_url(cluster.url, namespace, policy)
     await made.open(fingerprinter.settings.store_settings())
     yield made
     await made.close()

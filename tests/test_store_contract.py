@@ -3,16 +3,19 @@ redis-server (the `store` fixture is parametrised over both)."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import xxhash
 from storydedup.clustering.policy import MatchPolicy, compare
 from storydedup.fingerprints.fingerprint import Fingerprinter
-from storydedup.store.base import IndexStore, IngestItem, IngestOutcome
+from storydedup.store.base import DeleteOutcome, IndexStore, IngestItem, IngestOutcome
+from storydedup.store.cluster_store import RedisClusterStore
 from storydedup.store.memory import MemoryStore
 from storydedup.store.redis_store import RedisStore
 
 from tests.support import articles
+from tests.support.redis_cluster import LocalRedisCluster
 from tests.support.redis_server import RedisServer
 
 HOUR_MS = 3_600_000.0
@@ -244,16 +247,21 @@ async def test_batch_articles_see_each_other(
 
 
 async def test_expire_removes_old_articles_completely(
-    redis_server: RedisServer, namespace: str, fingerprinter: Fingerprinter
+    redis_server: RedisServer,
+    redis_cluster: LocalRedisCluster,
+    namespace: str,
+    fingerprinter: Fingerprinter,
 ) -> None:
-    for kind in ("memory", "redis"):
+    for kind in ("memory", "redis", "cluster"):
         clock = Clock(100 * HOUR_MS)
         policy = MatchPolicy()
-        store: IndexStore = (
-            MemoryStore(policy, clock_ms=clock)
-            if kind == "memory"
-            else RedisStore.from_url(redis_server.url, namespace, policy, clock_ms=clock)
-        )
+        store: IndexStore
+        if kind == "memory":
+            store = MemoryStore(policy, clock_ms=clock)
+        elif kind == "redis":
+            store = RedisStore.from_url(redis_server.url, namespace, policy, clock_ms=clock)
+        else:
+            store = RedisClusterStore.from_url(redis_cluster.url, namespace, policy, clock_ms=clock)
         await store.open(fingerprinter.settings.store_settings())
         await ingest(store, fingerprinter, "old", articles.text(STORY_A))
         await ingest(store, fingerprinter, "old-copy", articles.text(STORY_A))
@@ -288,15 +296,55 @@ async def test_redis_leaves_no_keys_after_everything_expired(
     await store.close()
 
 
-async def test_both_stores_give_the_same_answers(
-    redis_server: RedisServer, namespace: str, fingerprinter: Fingerprinter
+async def test_redis_cluster_leaves_no_keys_after_everything_expired(
+    redis_cluster: LocalRedisCluster, namespace: str, fingerprinter: Fingerprinter
+) -> None:
+    """Merged clusters, deletes and re-ingests included: nothing but the
+    namespace's settings remains on any shard."""
+    clock = Clock(50 * HOUR_MS)
+    store = RedisClusterStore.from_url(redis_cluster.url, namespace, MatchPolicy(), clock_ms=clock)
+    await store.open(fingerprinter.settings.store_settings())
+    # Merged clusters (as in test_near_full_copy_of_two_clusters_merges_them).
+    long_story = articles.story(7, paragraphs=20)
+    bodies = (long_story[:13], long_story[7:], long_story, STORY_B, STORY_B[:4], STORY_C)
+    outcomes = [
+        await ingest(store, fingerprinter, f"x{i}", articles.text(body))
+        for i, body in enumerate(bodies)
+    ]
+    assert outcomes[0].cluster != outcomes[1].cluster
+    assert outcomes[2].cluster == min(outcomes[0].cluster, outcomes[1].cluster)
+    await ingest(store, fingerprinter, "x3", articles.text(STORY_B[1:]))
+    await store.delete("x5")
+    clock.now += 48 * HOUR_MS
+    assert await store.expire(clock.now, budget=1000) == 5
+    assert await store.cluster(outcomes[2].cluster) is None
+    keys = sorted(
+        [
+            k
+            async for k in store.client.scan_iter(
+                match=f"sd:{namespace}:*", target_nodes="primaries"
+            )
+        ]
+    )
+    assert keys == [f"sd:{namespace}:meta".encode()]
+    assert await store.check() == []
+    await store.close()
+
+
+async def test_all_stores_give_the_same_answers(
+    redis_server: RedisServer,
+    redis_cluster: LocalRedisCluster,
+    namespace: str,
+    fingerprinter: Fingerprinter,
 ) -> None:
     """A mixed sequence of ingests, re-ingests and deletes gives identical
-    outcomes from the two adapters."""
+    outcomes from every adapter, up to the names of the clusters (the
+    Redis Cluster store draws random cluster IDs)."""
     policy = MatchPolicy()
     stores: list[IndexStore] = [
         MemoryStore(policy),
         RedisStore.from_url(redis_server.url, namespace, policy),
+        RedisClusterStore.from_url(redis_cluster.url, namespace, policy),
     ]
     for s in stores:
         await s.open(fingerprinter.settings.store_settings())
@@ -311,15 +359,30 @@ async def test_both_stores_give_the_same_answers(
         STORY_A + STORY_B[:1],
         STORY_B[:6],
     ]
-    results: list[list[object]] = [[], []]
+    results: list[list[object]] = [[] for _ in stores]
+    names: list[dict[int, int]] = [{} for _ in stores]
     for step, body in zip(itertools.count(), bodies * 2, strict=False):
         article_id = f"n{step % 13}"
-        for s, out in zip(stores, results, strict=True):
+        for s, out, known in zip(stores, results, names, strict=True):
             [o] = await s.ingest([item(fingerprinter, article_id, articles.text(body), step)])
-            out.append(o)
+            out.append(_renamed(o, known))
             if step % 5 == 4:
-                out.append(await s.delete(f"n{(step * 7) % 13}"))
-    assert results[0] == results[1]
+                out.append(_renamed(await s.delete(f"n{(step * 7) % 13}"), known))
+    assert results[0] == results[1] == results[2]
     for s in stores:
         assert await s.check() == []
         await s.close()
+
+
+def _renamed(outcome: object, known: dict[int, int]) -> object:
+    """The outcome with cluster IDs numbered by first appearance."""
+
+    def name(cluster: int) -> int:
+        return known.setdefault(cluster, len(known) + 1)
+
+    if isinstance(outcome, IngestOutcome):
+        matches = tuple(dataclasses.replace(m, cluster=name(m.cluster)) for m in outcome.matches)
+        return dataclasses.replace(outcome, cluster=name(outcome.cluster), matches=matches)
+    if isinstance(outcome, DeleteOutcome):
+        return dataclasses.replace(outcome, cluster=name(outcome.cluster))
+    return outcome

@@ -1,0 +1,83 @@
+"""The key and record layout of the Redis Cluster store
+(store/cluster_store.py documents it), shared with its consistency check."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import struct
+
+from storydedup.store.records import ArticleRecord
+
+REF_BYTES = 8
+PENDING, COMMITTED = 0, 1
+# state (1 byte), cluster ID (6 bytes, big-endian), then the record layout
+# of store/records.py with its own cluster field unused.
+_HEAD = struct.Struct(">B6s")
+
+
+def article_ref(article_id: str) -> bytes:
+    return hashlib.blake2b(article_id.encode("utf-8"), digest_size=REF_BYTES).digest()
+
+
+def _tag(two: bytes) -> bytes:
+    return b"{" + two.hex().encode() + b"}"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StoredArticle:
+    """A record as the cluster layout keeps it."""
+
+    ref: bytes
+    state: int
+    cluster: int
+    record: ArticleRecord
+    raw: bytes
+
+    @classmethod
+    def unpack(cls, ref: bytes, raw: bytes) -> StoredArticle:
+        state, cluster = _HEAD.unpack_from(raw)
+        record = ArticleRecord.unpack(raw[_HEAD.size :])
+        return cls(ref, state, int.from_bytes(cluster, "big"), record, raw)
+
+    @staticmethod
+    def pack(state: int, cluster: int, record: ArticleRecord) -> bytes:
+        return _HEAD.pack(state, cluster.to_bytes(6, "big")) + record.pack()
+
+    @property
+    def committed(self) -> bool:
+        return self.state == COMMITTED
+
+    def order(self) -> tuple[float, float, bytes]:
+        """Publication order, ties by ingestion: what the other stores use."""
+        return (self.record.published_ms, self.record.ingested_ms, self.ref)
+
+
+class ClusterKeys:
+    def __init__(self, namespace: str) -> None:
+        self.p = f"sd:{namespace}:".encode()
+
+    def record(self, ref: bytes) -> bytes:
+        return self.p + b"a" + _tag(ref[:2]) + ref[2:]
+
+    def article_lock(self, ref: bytes) -> bytes:
+        return self.p + b"k" + _tag(ref[:2]) + ref[2:]
+
+    def bucket(self, bucket_ref: bytes) -> tuple[bytes, bytes]:
+        return self.p + b"b" + _tag(bucket_ref[:2]), bucket_ref[2:]
+
+    def bucket_lock(self, bucket_ref: bytes) -> bytes:
+        return self.p + b"l" + _tag(bucket_ref[:2]) + bucket_ref[2:]
+
+    def cluster(self, cluster: int) -> list[bytes]:
+        tag = _tag((cluster & 0xFFFF).to_bytes(2, "big"))
+        name = cluster.to_bytes(6, "big")
+        return [self.p + kind + tag + name for kind in (b"c", b"f", b"g")]
+
+    def expiry(self, partition: int) -> tuple[bytes, bytes, bytes]:
+        tag = _tag(bytes((partition, 0)))
+        return self.p + b"s" + tag, self.p + b"t" + tag, self.p + b"e" + tag
+
+    @property
+    def meta(self) -> bytes:
+        return self.p + b"meta"

@@ -1,0 +1,731 @@
+"""The Redis Cluster store: the index spread over every shard of a Redis
+Cluster, for when one Redis is not enough.
+
+The single-Redis store keeps a namespace in one hash slot so that one Lua
+script can do a whole ingest; on a cluster that would put all data and load
+on one shard. Here every key carries a hash tag of its own (a bucket's, an
+article's, a cluster's), so data and commands spread evenly, and an ingest
+is a short protocol of single-slot steps, made safe across slots by locks
+and a commit flag (docs/scaling.md has the argument in full):
+
+1. Locks. The ingest of an article takes a lock on its article ref and on
+   each LSH bucket it falls in (SET NX PX, all in one pipeline; on any
+   conflict it lets go and takes them one by one in key order, which cannot
+   deadlock). Two articles that could be each other's candidates share a
+   bucket, so their ingests run one after the other, exactly as the
+   single-Redis script runs them: 32 copies of a new story sent at once
+   still make one cluster.
+2. Reads: buckets, candidate records, the clusters they are in.
+3. Verification and the cluster choice, in Python, with the same rules
+   (clustering/policy.py) as the other stores.
+4. Writes, in order: the record marked *pending* and its expiry entry; the
+   cluster membership (a script on the cluster's slot, which also notices a
+   cluster merged meanwhile) and the bucket entries; then the record marked
+   committed, and the locks released.
+Readers treat a pending record as absent and ignore bucket entries and
+members whose record is not committed, so a reader never sees half an
+article; an ingest that died half-way leaves a pending record that the next
+ingest of that ID, or expiry, rolls back (it lists every entry to remove).
+
+Clusters are merged without moving members: the merged cluster keeps its
+members and points at the one it joined (a union-find forest), and the
+target lists it among its kids; readers follow the pointers. Links go from
+the higher cluster ID to the lower, so the forest has no cycles.
+
+Key layout (P = `sd:<namespace>:`; `{....}` is the hash tag, 4 hex digits):
+    P a{ref[0:2]}ref[2:8]   string  article record: state, cluster, record
+    P k{ref[0:2]}ref[2:8]   string  lock of that article
+    P b{bkt[0:2]}           hash    4-byte bucket field -> packed 8-byte refs
+    P l{bkt[0:2]}bkt[2:6]   string  lock of that bucket
+    P c{id&0xffff}<id>      zset    cluster members (refs) by publication time
+    P f{id&0xffff}<id>      string  the cluster it was merged into
+    P g{id&0xffff}<id>      set     clusters merged into it
+    P s{NN00}  P t{NN00}<slot>      expiry partition NN (of 256): slots zset,
+                                    packed refs ingested in each time slot
+    P e{NN00}               string  lock of that partition's expiry
+    P meta                  hash    fingerprint settings of the namespace
+An article's ref is 8 bytes of BLAKE2b of its ID; cluster IDs are random
+48-bit integers, checked free when a cluster is created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import secrets
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from importlib import resources
+from typing import Any, TypeVar
+
+from redis import exceptions as redis_errors
+from redis.asyncio.cluster import RedisCluster
+
+from storydedup.clustering.policy import (
+    CONFIRM_MEMBERS,
+    ClusterChoice,
+    MatchPolicy,
+    Similarity,
+    choose_cluster,
+    compare,
+    is_match,
+)
+from storydedup.store.base import (
+    ClusterView,
+    DeleteOutcome,
+    IngestItem,
+    IngestOutcome,
+    MatchInfo,
+    Probe,
+    SimilarOutcome,
+    StoreLayoutError,
+    StoreSettings,
+    StoreUnavailableError,
+)
+from storydedup.store.cluster_consistency import check_cluster_namespace
+from storydedup.store.cluster_layout import (
+    COMMITTED,
+    PENDING,
+    REF_BYTES,
+    ClusterKeys,
+    StoredArticle,
+    article_ref,
+)
+from storydedup.store.memory import DEFAULT_EXPIRY_SLOT_MS, wall_clock_ms
+from storydedup.store.records import ArticleRecord
+
+T = TypeVar("T")
+
+_UNAVAILABLE = (
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+    redis_errors.BusyLoadingError,
+    redis_errors.ClusterDownError,
+    redis_errors.TryAgainError,
+    redis_errors.MasterDownError,
+    redis_errors.RedisClusterException,
+    OSError,
+)
+
+EXPIRY_PARTITIONS = 256
+# A lock outlives a dead holder by at most this; an ingest takes a few ms.
+LOCK_TTL_MS = 5_000
+# How long an ingest waits for locks held by other ingests of its story.
+LOCK_WAIT_S = 10.0
+EXPIRY_LOCK_TTL_MS = 30_000
+# Candidates read per ingest before verification picks max_candidates.
+CANDIDATE_READS = 256
+
+
+class ClusterLockTimeoutError(StoreUnavailableError):
+    """Locks stayed taken for LOCK_WAIT_S; retryable."""
+
+
+def _script_source(name: str) -> str:
+    return (resources.files("storydedup.store") / "lua" / "cluster" / f"{name}.lua").read_text()
+
+
+class RedisClusterStore:
+    def __init__(
+        self,
+        client: RedisCluster,
+        namespace: str,
+        policy: MatchPolicy,
+        clock_ms: Callable[[], float] = wall_clock_ms,
+        expiry_slot_ms: float = DEFAULT_EXPIRY_SLOT_MS,
+    ) -> None:
+        self._client = client
+        self._keys = ClusterKeys(namespace)
+        self._policy = policy
+        self._clock_ms = clock_ms
+        self._slot_ms = expiry_slot_ms
+        self._sources = {name: _script_source(name) for name in ("bucket", "cluster", "expiry")}
+        self._sources["release"] = _script_source("release")
+        self._shas = {
+            name: hashlib.sha1(source.encode()).hexdigest()
+            for name, source in self._sources.items()
+        }
+        self._expiry_next = 0
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        namespace: str,
+        policy: MatchPolicy,
+        clock_ms: Callable[[], float] = wall_clock_ms,
+        expiry_slot_ms: float = DEFAULT_EXPIRY_SLOT_MS,
+        **options: Any,
+    ) -> RedisClusterStore:
+        client = RedisCluster.from_url(url, **options)
+        return cls(client, namespace, policy, clock_ms, expiry_slot_ms)
+
+    @property
+    def client(self) -> RedisCluster:
+        return self._client
+
+    @property
+    def persistent(self) -> bool:
+        return True
+
+    # -- plumbing -----------------------------------------------------------
+
+    async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await operation()
+        except _UNAVAILABLE as error:
+            raise StoreUnavailableError(
+                f"Redis Cluster unavailable: {type(error).__name__}"
+            ) from error
+
+    async def _load_scripts(self) -> None:
+        for source in self._sources.values():
+            await self._client.execute_command(
+                "SCRIPT LOAD", source, target_nodes=RedisCluster.ALL_NODES
+            )
+
+    async def _run(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """Commands in one pipeline (one round trip per shard, in parallel).
+        Scripts missing on a node (after a failover or SCRIPT FLUSH) are
+        loaded on every node and the pipeline runs again, which every step
+        here allows: each is idempotent."""
+        if not commands:
+            return []
+        for attempt in range(2):
+            pipe = self._client.pipeline()
+            for command in commands:
+                pipe.execute_command(*command)
+            results: list[Any] = await pipe.execute(raise_on_error=False)
+            missing = any(isinstance(r, redis_errors.NoScriptError) for r in results)
+            if missing and attempt == 0:
+                await self._load_scripts()
+                continue
+            for result in results:
+                if isinstance(result, Exception):
+                    raise result
+            return results
+        raise AssertionError("unreachable")
+
+    def _script(self, name: str, keys: Sequence[bytes], *args: Any) -> tuple[Any, ...]:
+        return ("EVALSHA", self._shas[name], len(keys), *keys, *args)
+
+    # -- binding ------------------------------------------------------------
+
+    async def open(self, settings: StoreSettings) -> None:
+        wanted = settings.as_fields()
+
+        async def bind() -> dict[Any, Any]:
+            await self._load_scripts()
+            for name, value in wanted.items():
+                await self._client.hsetnx(self._keys.meta, name, value)
+            stored: dict[Any, Any] = await self._client.hgetall(self._keys.meta)
+            return stored
+
+        stored = await self._call(bind)
+        differing = {
+            name: stored.get(name.encode(), b"").decode()
+            for name, value in wanted.items()
+            if stored.get(name.encode(), b"").decode() != value
+        }
+        if differing:
+            raise StoreLayoutError(
+                f"namespace {self._keys.p.decode()!r} was created with other fingerprint "
+                f"settings ({', '.join(f'{k}={v}' for k, v in sorted(differing.items()))}); "
+                "use those settings or another namespace"
+            )
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def ping(self) -> None:
+        async def run() -> None:
+            await self._client.ping(target_nodes=RedisCluster.ALL_NODES)
+
+        await self._call(run)
+
+    # -- locks --------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _locked(self, keys: Iterable[bytes]) -> Any:
+        ordered = sorted(set(keys))
+        token = secrets.token_bytes(12)
+        held: list[bytes] = []
+        try:
+            results = await self._run([("SET", k, token, "NX", "PX", LOCK_TTL_MS) for k in ordered])
+            held = [k for k, ok in zip(ordered, results, strict=True) if ok]
+            if len(held) < len(ordered):
+                # Someone holds some: let go of everything and queue up in
+                # key order, so that no two ingests wait on each other.
+                await self._release(held, token)
+                held = []
+                deadline = asyncio.get_running_loop().time() + LOCK_WAIT_S
+                for key in ordered:
+                    pause = 0.001
+                    while not await self._client.set(key, token, nx=True, px=LOCK_TTL_MS):
+                        if asyncio.get_running_loop().time() > deadline:
+                            raise ClusterLockTimeoutError(
+                                "articles of this story are being ingested elsewhere; retry"
+                            )
+                        await asyncio.sleep(pause)
+                        pause = min(pause * 2, 0.05)
+                    held.append(key)
+            yield token
+        finally:
+            if held:
+                try:
+                    await self._release(held, token)
+                except (*_UNAVAILABLE, redis_errors.RedisError):
+                    pass  # they expire after LOCK_TTL_MS
+
+    async def _release(self, keys: Sequence[bytes], token: bytes) -> None:
+        if keys:
+            await self._run([self._script("release", [k], token) for k in keys])
+
+    # -- reads --------------------------------------------------------------
+
+    async def _records(self, refs: Sequence[bytes]) -> dict[bytes, StoredArticle]:
+        if not refs:
+            return {}
+        raws = await self._run([("GET", self._keys.record(r)) for r in refs])
+        return {
+            r: StoredArticle.unpack(r, bytes(raw)) for r, raw in zip(refs, raws, strict=True) if raw
+        }
+
+    async def _roots(self, clusters: Iterable[int]) -> dict[int, int]:
+        """The root of each cluster, following merge pointers."""
+        roots: dict[int, int] = {}
+        at = {c: c for c in set(clusters)}
+        while at:
+            heads = sorted(set(at.values()))
+            pointers = await self._run([("GET", self._keys.cluster(h)[1]) for h in heads])
+            moved = {h: int.from_bytes(p, "big") for h, p in zip(heads, pointers, strict=True) if p}
+            for cluster, head in list(at.items()):
+                if head in moved:
+                    at[cluster] = moved[head]
+                else:
+                    roots[cluster] = head
+                    del at[cluster]
+        return roots
+
+    async def _tree(self, root: int) -> list[int]:
+        """The root and every cluster merged into it, however deep."""
+        tree, frontier = [root], [root]
+        while frontier:
+            kid_sets = await self._run([("SMEMBERS", self._keys.cluster(c)[2]) for c in frontier])
+            pairs = [
+                (parent, int.from_bytes(k, "big"))
+                for parent, kids in zip(frontier, kid_sets, strict=True)
+                for k in kids
+            ]
+            if not pairs:
+                break
+            # A kid listed before its merge pointer was set, or whose merge
+            # failed, is not in the tree.
+            pointers = await self._run([("GET", self._keys.cluster(k)[1]) for _, k in pairs])
+            frontier = [
+                kid
+                for (parent, kid), p in zip(pairs, pointers, strict=True)
+                if p and int.from_bytes(p, "big") == parent
+            ]
+            tree.extend(frontier)
+        return tree
+
+    async def _members(self, root: int, limit: int = -1) -> list[StoredArticle]:
+        """Committed members of a cluster tree, in publication order; the
+        first `limit` by publication time when limit > 0."""
+        tree = await self._tree(root)
+        stop = limit - 1 if limit > 0 else -1
+        listed = await self._run([("ZRANGE", self._keys.cluster(c)[0], 0, stop) for c in tree])
+        owner = {bytes(ref): c for c, refs in zip(tree, listed, strict=True) for ref in refs}
+        records = await self._records(sorted(owner))
+        members = [s for ref, s in records.items() if s.committed and s.cluster == owner[ref]]
+        members.sort(key=StoredArticle.order)
+        return members[:limit] if limit > 0 else members
+
+    async def _is_root(self, cluster: int) -> bool:
+        pointer = await self._client.get(self._keys.cluster(cluster)[1])
+        return pointer is None
+
+    def _view(self, root: int, members: Sequence[StoredArticle]) -> ClusterView | None:
+        if not members:
+            return None
+        return ClusterView(
+            root, tuple(dataclasses.replace(m.record, cluster=root) for m in members)
+        )
+
+    async def article(self, article_id: str) -> ArticleRecord | None:
+        async def run() -> ArticleRecord | None:
+            stored = await self._committed(article_id)
+            if stored is None:
+                return None
+            root = (await self._roots([stored.cluster]))[stored.cluster]
+            return dataclasses.replace(stored.record, cluster=root)
+
+        return await self._call(run)
+
+    async def _committed(self, article_id: str) -> StoredArticle | None:
+        ref = article_ref(article_id)
+        stored = (await self._records([ref])).get(ref)
+        if stored is None or not stored.committed or stored.record.article_id != article_id:
+            return None
+        return stored
+
+    async def cluster_of_article(self, article_id: str) -> ClusterView | None:
+        async def run() -> ClusterView | None:
+            stored = await self._committed(article_id)
+            if stored is None:
+                return None
+            root = (await self._roots([stored.cluster]))[stored.cluster]
+            return self._view(root, await self._members(root))
+
+        return await self._call(run)
+
+    async def cluster(self, cluster: int) -> ClusterView | None:
+        async def run() -> ClusterView | None:
+            if not 0 < cluster < 1 << 48 or not await self._is_root(cluster):
+                return None
+            return self._view(cluster, await self._members(cluster))
+
+        return await self._call(run)
+
+    # -- matching -----------------------------------------------------------
+
+    async def _bucket_contents(self, probe: Probe) -> list[bytes]:
+        fields = [self._keys.bucket(r) for r in probe.bucket_refs]
+        packed = await self._run([("HGET", key, f) for key, f in fields])
+        return [bytes(p) for p in packed if p]
+
+    async def _verified(
+        self, probe: Probe, contents: Sequence[bytes], exclude: bytes | None
+    ) -> list[tuple[MatchInfo, StoredArticle]]:
+        """Verified matches, best first, with clusters resolved to roots."""
+        hits: Counter[bytes] = Counter()
+        for packed in contents:
+            hits.update(packed[i : i + REF_BYTES] for i in range(0, len(packed), REF_BYTES))
+        hits.pop(exclude or b"", None)
+        reads = sorted(hits, key=lambda r: (-hits[r], r))[:CANDIDATE_READS]
+        records = [s for s in (await self._records(reads)).values() if s.committed]
+        records.sort(key=lambda s: (-hits[s.ref], s.record.ingested_ms, s.ref))
+        found: list[tuple[Similarity, StoredArticle]] = []
+        for stored in records[: self._policy.max_candidates]:
+            sim, matched = self._judge(probe, stored.record)
+            if matched:
+                found.append((sim, stored))
+        roots = await self._roots(s.cluster for _, s in found)
+        found.sort(
+            key=lambda pair: (
+                -pair[0].containment,
+                -pair[0].jaccard,
+                pair[1].record.ingested_ms,
+                pair[1].ref,
+            )
+        )
+        return [
+            (
+                MatchInfo(s.record.article_id, roots[s.cluster], sim.jaccard, sim.containment),
+                s,
+            )
+            for sim, s in found
+        ]
+
+    def _judge(self, probe: Probe, record: ArticleRecord) -> tuple[Similarity, bool]:
+        sim = compare(
+            probe.signature,
+            record.signature,
+            probe.shingle_count,
+            record.shingle_count,
+            probe.prefix,
+            record.prefix,
+        )
+        return sim, is_match(self._policy, sim, probe.shingle_count, record.shingle_count)
+
+    async def _choose(
+        self, probe: Probe, matches: Sequence[tuple[MatchInfo, StoredArticle]]
+    ) -> ClusterChoice:
+        matched = {s.ref for _, s in matches}
+        best: dict[int, tuple[MatchInfo, StoredArticle]] = {}
+        for match, stored in matches:
+            best.setdefault(match.cluster, (match, stored))
+        # The longest of the first CONFIRM_MEMBERS members, for each cluster
+        # whose best match is shorter than the new article.
+        doubtful = [c for c, (_, s) in best.items() if s.record.shingle_count < probe.shingle_count]
+        longest: dict[int, StoredArticle] = {}
+        for cluster in doubtful:
+            members = await self._members(cluster, CONFIRM_MEMBERS)
+            if members:
+                longest[cluster] = max(
+                    members, key=lambda s: (s.record.shingle_count, -s.record.ingested_ms)
+                )
+
+        def confirmed(cluster: int) -> bool:
+            if cluster not in doubtful or cluster not in longest:
+                return True
+            top = longest[cluster]
+            if top.ref in matched or top.record.shingle_count <= probe.shingle_count:
+                return True
+            return self._judge(probe, top.record)[1]
+
+        ranked = [(c, Similarity(m.jaccard, m.containment)) for c, (m, _) in best.items()]
+        return choose_cluster(self._policy, ranked, confirmed)
+
+    async def similar(self, probe: Probe, limit: int) -> SimilarOutcome:
+        async def run() -> SimilarOutcome:
+            matches = await self._verified(probe, await self._bucket_contents(probe), None)
+            choice = await self._choose(probe, matches)
+            return SimilarOutcome(tuple(m for m, _ in matches[:limit]), choice.join)
+
+        return await self._call(run)
+
+    # -- ingest -------------------------------------------------------------
+
+    async def ingest(self, items: Sequence[IngestItem]) -> list[IngestOutcome]:
+        now = self._clock_ms()
+
+        async def run() -> list[IngestOutcome]:
+            # In order, so that later articles of a batch see earlier ones.
+            return [await self._ingest_one(item, now) for item in items]
+
+        return await self._call(run)
+
+    async def _ingest_one(self, item: IngestItem, now: float) -> IngestOutcome:
+        ref = article_ref(item.article_id)
+        locks = [self._keys.article_lock(ref)]
+        locks += [self._keys.bucket_lock(b) for b in item.probe.bucket_refs]
+        async with self._locked(locks):
+            existing = (await self._records([ref])).get(ref)
+            if existing is not None and existing.record.article_id != item.article_id:
+                raise StoreUnavailableError(
+                    "two article IDs share a 64-bit ref; this store cannot hold both"
+                )
+            if (
+                existing is not None
+                and existing.committed
+                and existing.record.digest == item.digest
+            ):
+                return await self._unchanged(item, existing)
+            if existing is not None:
+                await self._remove(existing)
+            contents = await self._bucket_contents(item.probe)
+            matches = await self._verified(item.probe, contents, ref)
+            choice = await self._choose(item.probe, matches)
+            cluster, merged = await self._assign(choice)
+            record = ArticleRecord(
+                article_id=item.article_id,
+                cluster=0,
+                published_ms=item.published_ms or now,
+                ingested_ms=now,
+                shingle_count=item.probe.shingle_count,
+                joined_existing=choice.join is not None,
+                digest=item.digest,
+                bucket_refs=item.probe.bucket_refs,
+                signature=item.probe.signature,
+                metadata=item.metadata,
+                prefix=item.probe.prefix,
+            )
+            cluster = await self._write(ref, record, cluster, now, create=choice.join is None)
+            members = await self._members(cluster, 1)
+            reported = tuple(
+                dataclasses.replace(m, cluster=cluster) if m.cluster in merged else m
+                for m, _ in matches[: self._policy.max_matches]
+            )
+            return IngestOutcome(
+                article_id=item.article_id,
+                cluster=cluster,
+                duplicate=choice.join is not None,
+                canonical_article_id=(members[0].record if members else record).article_id,
+                matches=reported,
+                unchanged=False,
+            )
+
+    async def _unchanged(self, item: IngestItem, existing: StoredArticle) -> IngestOutcome:
+        contents = await self._bucket_contents(item.probe)
+        matches = await self._verified(item.probe, contents, existing.ref)
+        root = (await self._roots([existing.cluster]))[existing.cluster]
+        members = await self._members(root, 1)
+        return IngestOutcome(
+            article_id=item.article_id,
+            cluster=root,
+            duplicate=existing.record.joined_existing,
+            canonical_article_id=(members[0].record if members else existing.record).article_id,
+            matches=tuple(m for m, _ in matches[: self._policy.max_matches]),
+            unchanged=True,
+        )
+
+    async def _assign(self, choice: ClusterChoice) -> tuple[int | None, set[int]]:
+        """Merges the clusters the choice folds together; returns the cluster
+        to join (None for a new one) and the clusters merged."""
+        if choice.join is None:
+            return None, set()
+        into, merged = choice.join, set()
+        for source in choice.merge:
+            into = await self._union(source, into)
+            merged.add(source)
+        return into, merged
+
+    async def _union(self, a: int, b: int) -> int:
+        """Makes the trees of a and b one; returns the root."""
+        while True:
+            roots = await self._roots([a, b])
+            ra, rb = roots[a], roots[b]
+            if ra == rb:
+                return ra
+            into, source = min(ra, rb), max(ra, rb)
+            # The target lists the kid first, so a reader never misses a
+            # merged cluster; a listed kid without its pointer is ignored.
+            adopted = await self._cluster_op(into, "adopt", source.to_bytes(6, "big"))
+            if adopted[0] != 1:
+                continue
+            moved = await self._cluster_op(source, "forward", into.to_bytes(6, "big"))
+            if moved[0] == 1:
+                return into
+            await self._cluster_op(into, "disown", source.to_bytes(6, "big"))
+
+    async def _cluster_op(self, cluster: int, op: str, *args: Any) -> list[Any]:
+        keys = self._keys.cluster(cluster)
+        results = await self._run([self._script("cluster", keys, op, *args)])
+        reply: list[Any] = results[0]
+        return reply
+
+    async def _write(
+        self, ref: bytes, record: ArticleRecord, cluster: int | None, now: float, create: bool
+    ) -> int:
+        """Writes the article in commit order; returns its cluster's root."""
+        if cluster is None:
+            cluster = await self._new_cluster(ref, record)
+        else:
+            await self._set_record(ref, PENDING, cluster, record, now)
+            while True:
+                reply = await self._cluster_op(cluster, "join", ref, repr(record.published_ms))
+                if reply[0] == 1:
+                    break
+                cluster = (await self._roots([int.from_bytes(reply[1], "big")]))[
+                    int.from_bytes(reply[1], "big")
+                ]
+        await self._run(
+            [
+                self._script("bucket", [key], "add", field, ref)
+                for key, field in map(self._keys.bucket, record.bucket_refs)
+            ]
+        )
+        committed = StoredArticle.pack(COMMITTED, cluster, record)
+        await self._run([("SET", self._keys.record(ref), committed)])
+        return cluster
+
+    async def _new_cluster(self, ref: bytes, record: ArticleRecord) -> int:
+        while True:
+            cluster = secrets.randbits(48) or 1
+            await self._set_record(ref, PENDING, cluster, record, record.ingested_ms)
+            reply = await self._cluster_op(cluster, "create", ref, repr(record.published_ms))
+            if reply[0] == 1:
+                return cluster
+
+    async def _set_record(
+        self, ref: bytes, state: int, cluster: int, record: ArticleRecord, now: float
+    ) -> None:
+        """The pending record goes first, with its expiry entry, so that
+        whatever follows can be found and undone."""
+        slot_start = (now // self._slot_ms) * self._slot_ms
+        slot = f"{slot_start:.0f}:{self._slot_ms:.0f}".encode()
+        zset, strings, _ = self._keys.expiry(ref[0])
+
+        slot_end = repr(slot_start + self._slot_ms)
+        await self._run(
+            [
+                ("SET", self._keys.record(ref), StoredArticle.pack(state, cluster, record)),
+                self._script("expiry", [zset, strings + slot], "add", slot, slot_end, ref),
+            ]
+        )
+
+    # -- removal ------------------------------------------------------------
+
+    async def _remove(self, stored: StoredArticle) -> None:
+        """Takes an article out: marked pending first (readers stop seeing
+        it), then its cluster membership and bucket entries, then the record."""
+        pending = StoredArticle.pack(PENDING, stored.cluster, stored.record)
+        await self._run([("SET", self._keys.record(stored.ref), pending)])
+        reply = await self._cluster_op(stored.cluster, "leave", stored.ref)
+        await self._tidy_up(stored.cluster, reply)
+        await self._run(
+            [
+                self._script("bucket", [key], "remove", field, stored.ref)
+                for key, field in map(self._keys.bucket, stored.record.bucket_refs)
+            ]
+        )
+        await self._run([self._script("release", [self._keys.record(stored.ref)], pending)])
+
+    async def _tidy_up(self, cluster: int, reply: list[Any]) -> None:
+        """An emptied merged cluster leaves its parent's kids, up the tree."""
+        while len(reply) > 1:
+            parent = int.from_bytes(reply[1], "big")
+            reply = await self._cluster_op(parent, "disown", cluster.to_bytes(6, "big"))
+            cluster = parent
+
+    async def delete(self, article_id: str) -> DeleteOutcome | None:
+        async def run() -> DeleteOutcome | None:
+            ref = article_ref(article_id)
+            async with self._locked([self._keys.article_lock(ref)]):
+                stored = (await self._records([ref])).get(ref)
+                if stored is None or stored.record.article_id != article_id:
+                    return None
+                root = (await self._roots([stored.cluster]))[stored.cluster]
+                await self._remove(stored)
+                if not stored.committed:
+                    return None
+                return DeleteOutcome(root, len(await self._members(root)))
+
+        return await self._call(run)
+
+    async def expire(self, cutoff_ms: float, budget: int) -> int:
+        async def run() -> int:
+            removed = 0
+            for _ in range(EXPIRY_PARTITIONS):
+                if removed >= budget:
+                    break
+                partition = self._expiry_next
+                self._expiry_next = (partition + 1) % EXPIRY_PARTITIONS
+                removed += await self._expire_partition(partition, cutoff_ms, budget - removed)
+            return removed
+
+        return await self._call(run)
+
+    async def _expire_partition(self, partition: int, cutoff_ms: float, budget: int) -> int:
+        zset, strings, lock = self._keys.expiry(partition)
+        token = secrets.token_bytes(12)
+        if not await self._client.set(lock, token, nx=True, px=EXPIRY_LOCK_TTL_MS):
+            return 0  # another server is expiring this partition
+        removed = 0
+        try:
+            while removed < budget:
+                taken = await self._run(
+                    [
+                        self._script(
+                            "expiry", [zset, strings], "take", repr(cutoff_ms), budget - removed
+                        )
+                    ]
+                )
+                if not taken[0]:
+                    break
+                slot, packed = bytes(taken[0][0]), bytes(taken[0][1])
+                for i in range(0, len(packed), REF_BYTES):
+                    removed += await self._expire_article(packed[i : i + REF_BYTES], cutoff_ms)
+                consume = ("consume", slot, len(packed))
+                await self._run([self._script("expiry", [zset, strings + slot], *consume)])
+        finally:
+            await self._release([lock], token)
+        return removed
+
+    async def _expire_article(self, ref: bytes, cutoff_ms: float) -> int:
+        async with self._locked([self._keys.article_lock(ref)]):
+            stored = (await self._records([ref])).get(ref)
+            # Re-ingested since (a later slot lists it again), or gone.
+            if stored is None or stored.record.ingested_ms >= cutoff_ms:
+                return 0
+            await self._remove(stored)
+            return 1 if stored.committed else 0
+
+    # -- consistency --------------------------------------------------------
+
+    async def check(self) -> list[str]:
+        return await self._call(lambda: check_cluster_namespace(self._client, self._keys.p))
