@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -24,6 +25,11 @@ def redis_cli() -> str:
     if path is None:
         raise RuntimeError(MISSING_CLI)
     return path
+
+
+def _untyped(client: redis.Redis) -> Any:
+    """redis-py's sync execute_command carries no annotations."""
+    return client
 
 
 class LocalRedisCluster:
@@ -87,7 +93,7 @@ class LocalRedisCluster:
     def _info(self, node: RedisServer) -> dict[str, str]:
         client = redis.Redis(port=node.port, socket_connect_timeout=0.5, socket_timeout=2)
         try:
-            raw = client.execute_command("CLUSTER INFO")
+            raw = _untyped(client).execute_command("CLUSTER INFO")
         finally:
             client.close()
         if isinstance(raw, dict):
@@ -120,7 +126,7 @@ class LocalRedisCluster:
         node = self.running()[0]
         client = redis.Redis(port=node.port, socket_connect_timeout=0.5, socket_timeout=2)
         try:
-            shards = client.execute_command("CLUSTER SLOTS")
+            shards = _untyped(client).execute_command("CLUSTER SLOTS")
         finally:
             client.close()
         covered = sum(int(end) - int(start) + 1 for start, end, *_ in shards)
@@ -134,7 +140,7 @@ class LocalRedisCluster:
     def role(self, node: RedisServer) -> str:
         client = redis.Redis(port=node.port, socket_connect_timeout=0.5, socket_timeout=2)
         try:
-            role = client.execute_command("ROLE")[0]
+            role = _untyped(client).execute_command("ROLE")[0]
         finally:
             client.close()
         return role.decode() if isinstance(role, bytes) else str(role)
