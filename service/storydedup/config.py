@@ -25,6 +25,8 @@ class Config:
     port: int = 50051
     # None: the embedded in-process store (not persistent).
     redis_url: str | None = None
+    # redis_url is a seed node of a Redis Cluster (store/cluster_store.py).
+    redis_cluster: bool = False
     namespace: str = "default"
     # Articles leave the index this long after they were ingested.
     retention_days: float = 30.0
@@ -81,6 +83,7 @@ _HELP = {
     "host": "address to listen on",
     "port": "port to listen on",
     "redis_url": "redis://, rediss:// or unix:// URL of Redis; unset: in-process store",
+    "redis_cluster": "--redis-url is a node of a Redis Cluster: spread the index over its shards",
     "namespace": "key namespace, so several indexes can share one Redis",
     "retention_days": "articles leave the index this many days after ingestion",
     "max_message_bytes": "largest gRPC message accepted",
@@ -110,19 +113,32 @@ def parse_config(argv: Sequence[str] | None = None, env: Mapping[str, str] | Non
     for f in fields(Config):
         flag = "--" + f.name.replace("_", "-")
         variable = ENV_PREFIX + f.name.upper()
+        # A switch may be given bare (`--redis-cluster`) or with a value.
+        switch = (
+            {"nargs": "?", "const": "true"} if isinstance(getattr(defaults, f.name), bool) else {}
+        )
         parser.add_argument(
             flag,
             dest=f.name,
             default=env.get(variable),
             help=f"{_HELP[f.name]} (${variable}; default {getattr(defaults, f.name)!r})",
+            **switch,  # type: ignore[arg-type]
         )
     args = parser.parse_args(argv)
     raw = {name: value for name, value in vars(args).items() if value is not None}
     return build_config(raw)
 
 
+_BOOLEANS = {"1": True, "true": True, "yes": True, "on": True}
+_BOOLEANS |= {"0": False, "false": False, "no": False, "off": False, "": False}
+
+
 def _convert(name: str, value: str, kind: type) -> object:
     flag = "--" + name.replace("_", "-")
+    if kind is bool:
+        if value.strip().lower() not in _BOOLEANS:
+            raise ConfigError(f"{flag}: {value!r} is not one of true, false, 1, 0, yes, no")
+        return _BOOLEANS[value.strip().lower()]
     try:
         return kind(value)
     except ValueError:
@@ -162,6 +178,10 @@ def validate(config: Config) -> None:
             raise ConfigError(
                 f"--redis-url: scheme {scheme!r} is not redis://, rediss:// or unix://"
             )
+    if config.redis_cluster and (
+        config.redis_url is None or urlsplit(config.redis_url).scheme == "unix"
+    ):
+        raise ConfigError("--redis-cluster: needs a redis:// or rediss:// --redis-url")
     if not _NAMESPACE.match(config.namespace):
         raise ConfigError(
             f"--namespace: {config.namespace!r} must be 1-64 characters of A-Z a-z 0-9 _ . -"

@@ -7,7 +7,9 @@ import subprocess
 import sys
 
 
-def admin_check(redis_url: str, namespace: str) -> subprocess.CompletedProcess[str]:
+def admin_check(
+    redis_url: str, namespace: str, cluster: bool = False
+) -> subprocess.CompletedProcess[str]:
     """`storydedup-admin check` on the namespace, as a separate process."""
     return subprocess.run(
         [
@@ -19,6 +21,7 @@ def admin_check(redis_url: str, namespace: str) -> subprocess.CompletedProcess[s
             redis_url,
             "--namespace",
             namespace,
+            *(["--redis-cluster"] if cluster else []),
         ],
         capture_output=True,
         text=True,
@@ -27,9 +30,9 @@ def admin_check(redis_url: str, namespace: str) -> subprocess.CompletedProcess[s
     )
 
 
-def assert_namespace_consistent(redis_url: str, namespace: str) -> None:
+def assert_namespace_consistent(redis_url: str, namespace: str, cluster: bool = False) -> None:
     """The checker exits 0 and reports no finding."""
-    result = admin_check(redis_url, namespace)
+    result = admin_check(redis_url, namespace, cluster)
     assert result.returncode == 0 and result.stdout == "", (
         f"storydedup-admin check exited {result.returncode}:\n"
         f"{result.stdout[-3000:]}\n{result.stderr[-1000:]}"

@@ -24,6 +24,7 @@ from storydedup.config import Config
 from storydedup.dedup import Deduplicator
 from storydedup.fingerprints.fingerprint import Fingerprinter, FingerprintSettings
 from storydedup.store.base import IndexStore, StoreLayoutError, StoreUnavailableError
+from storydedup.store.cluster_store import RedisClusterStore
 from storydedup.store.memory import MemoryStore, expiry_slot_ms, wall_clock_ms
 from storydedup.store.redis_store import RedisStore
 
@@ -56,6 +57,15 @@ def make_store(config: Config, policy: MatchPolicy) -> IndexStore:
     slot_ms = expiry_slot_ms(config.retention_days * DAY_MS)
     if config.redis_url is None:
         return MemoryStore(policy, expiry_slot_ms=slot_ms)
+    if config.redis_cluster:
+        return RedisClusterStore.from_url(
+            config.redis_url,
+            config.namespace,
+            policy,
+            expiry_slot_ms=slot_ms,
+            socket_connect_timeout=2.0,
+            socket_timeout=5.0,
+        )
     return RedisStore.from_url(
         config.redis_url,
         config.namespace,

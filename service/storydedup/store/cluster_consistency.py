@@ -36,10 +36,6 @@ def _name(key: bytes, prefix: bytes) -> tuple[bytes, bytes, bytes]:
     return body[:1], body[2:close], body[close + 1 :]
 
 
-async def check_cluster_namespace(client: RedisCluster, prefix: bytes) -> list[str]:
-    return (await inspect_cluster_namespace(client, prefix)).findings
-
-
 async def inspect_cluster_namespace(client: RedisCluster, prefix: bytes) -> ClusterCheck:
     result = ClusterCheck()
     keys: dict[bytes, list[tuple[bytes, bytes]]] = {}
@@ -127,7 +123,7 @@ async def inspect_cluster_namespace(client: RedisCluster, prefix: bytes) -> Clus
                 result.leftovers["merged clusters listed without their pointer"] += 1
     for kind in (b"k", b"l", b"e"):
         for key, _ in keys.get(kind, []):
-            if await client.pttl(key) < 0:
+            if await client.pttl(key) == -1:  # -2: released since the scan
                 result.findings.append(f"lock {key!r} never expires")
     result.leftovers = +result.leftovers
     return result

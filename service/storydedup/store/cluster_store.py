@@ -84,7 +84,7 @@ from storydedup.store.base import (
     StoreSettings,
     StoreUnavailableError,
 )
-from storydedup.store.cluster_consistency import check_cluster_namespace
+from storydedup.store.cluster_consistency import ClusterCheck, inspect_cluster_namespace
 from storydedup.store.cluster_layout import (
     COMMITTED,
     PENDING,
@@ -110,8 +110,10 @@ _UNAVAILABLE = (
 )
 
 EXPIRY_PARTITIONS = 256
-# A lock outlives a dead holder by at most this; an ingest takes a few ms.
-LOCK_TTL_MS = 5_000
+# A lock outlives a dead holder by at most this. A live holder's locks are
+# extended every third of it (however long it waits for other locks or is
+# held up), so that they never lapse under it.
+LOCK_TTL_MS = 6_000
 # How long an ingest waits for locks held by other ingests of its story.
 LOCK_WAIT_S = 10.0
 EXPIRY_LOCK_TTL_MS = 30_000
@@ -143,6 +145,7 @@ class RedisClusterStore:
         self._slot_ms = expiry_slot_ms
         self._sources = {name: _script_source(name) for name in ("bucket", "cluster", "expiry")}
         self._sources["release"] = _script_source("release")
+        self._sources["refresh"] = _script_source("refresh")
         self._shas = {
             name: hashlib.sha1(source.encode()).hexdigest()
             for name, source in self._sources.items()
@@ -252,14 +255,15 @@ class RedisClusterStore:
         ordered = sorted(set(keys))
         token = secrets.token_bytes(12)
         held: list[bytes] = []
+        watchdog = asyncio.create_task(self._keep_alive(held, token))
         try:
             results = await self._run([("SET", k, token, "NX", "PX", LOCK_TTL_MS) for k in ordered])
-            held = [k for k, ok in zip(ordered, results, strict=True) if ok]
+            held.extend(k for k, ok in zip(ordered, results, strict=True) if ok)
             if len(held) < len(ordered):
                 # Someone holds some: let go of everything and queue up in
                 # key order, so that no two ingests wait on each other.
                 await self._release(held, token)
-                held = []
+                held.clear()
                 deadline = asyncio.get_running_loop().time() + LOCK_WAIT_S
                 for key in ordered:
                     pause = 0.001
@@ -273,11 +277,20 @@ class RedisClusterStore:
                     held.append(key)
             yield token
         finally:
+            watchdog.cancel()
             if held:
                 try:
                     await self._release(held, token)
                 except (*_UNAVAILABLE, redis_errors.RedisError):
                     pass  # they expire after LOCK_TTL_MS
+
+    async def _keep_alive(self, held: list[bytes], token: bytes) -> None:
+        while True:
+            await asyncio.sleep(LOCK_TTL_MS / 3000)
+            try:
+                await self._run([self._script("refresh", [k], token, LOCK_TTL_MS) for k in held])
+            except (*_UNAVAILABLE, redis_errors.RedisError):
+                pass  # the next beat tries again; the lock expires if Redis stays away
 
     async def _release(self, keys: Sequence[bytes], token: bytes) -> None:
         if keys:
@@ -728,4 +741,8 @@ class RedisClusterStore:
     # -- consistency --------------------------------------------------------
 
     async def check(self) -> list[str]:
-        return await self._call(lambda: check_cluster_namespace(self._client, self._keys.p))
+        return (await self.inspect()).findings
+
+    async def inspect(self) -> ClusterCheck:
+        """Findings and the leftovers of interrupted writes."""
+        return await self._call(lambda: inspect_cluster_namespace(self._client, self._keys.p))
