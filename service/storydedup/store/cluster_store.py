@@ -117,8 +117,6 @@ LOCK_TTL_MS = 6_000
 # How long an ingest waits for locks held by other ingests of its story.
 LOCK_WAIT_S = 10.0
 EXPIRY_LOCK_TTL_MS = 30_000
-# Candidates read per ingest before verification picks max_candidates.
-CANDIDATE_READS = 256
 
 
 class ClusterLockTimeoutError(StoreUnavailableError):
@@ -418,11 +416,12 @@ class RedisClusterStore:
         for packed in contents:
             hits.update(packed[i : i + REF_BYTES] for i in range(0, len(packed), REF_BYTES))
         hits.pop(exclude or b"", None)
-        reads = sorted(hits, key=lambda r: (-hits[r], r))[:CANDIDATE_READS]
+        # Most bucket hits first, as in the other stores; among equals these
+        # take refs in hash order where those take the oldest articles.
+        reads = sorted(hits, key=lambda r: (-hits[r], r))[: self._policy.max_candidates]
         records = [s for s in (await self._records(reads)).values() if s.committed]
-        records.sort(key=lambda s: (-hits[s.ref], s.record.ingested_ms, s.ref))
         found: list[tuple[Similarity, StoredArticle]] = []
-        for stored in records[: self._policy.max_candidates]:
+        for stored in records:
             sim, matched = self._judge(probe, stored.record)
             if matched:
                 found.append((sim, stored))
