@@ -77,14 +77,15 @@ async def store(
     await made.close()
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def server(
-    request: pytest.FixtureRequest, redis_server: RedisServer, namespace: str
-) -> AsyncIterator[StoryDedupServer]:
+@pytest.fixture(params=["memory", "redis", "cluster"])
+async def server(request: pytest.FixtureRequest, namespace: str) -> AsyncIterator[StoryDedupServer]:
     """A real gRPC server on a free port, on each store in turn."""
     raw = {"port": "0", "namespace": namespace}
     if request.param == "redis":
-        raw["redis_url"] = redis_server.url
+        raw["redis_url"] = request.getfixturevalue("redis_server").url
+    elif request.param == "cluster":
+        raw["redis_url"] = request.getfixturevalue("redis_cluster").url
+        raw["redis_cluster"] = "true"
     async with running_server(raw) as running:
         yield running
 

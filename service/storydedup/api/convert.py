@@ -13,7 +13,9 @@ from storydedup.store.base import ClusterView, IngestOutcome, MatchInfo
 from storydedup.store.records import ArticleRecord
 from storydedup.v1 import storydedup_pb2 as pb
 
-_CLUSTER_ID = re.compile(r"^c([1-9][0-9]{0,9})$")
+# Cluster numbers: a counter on one Redis, random 48-bit IDs on a Redis
+# Cluster (store/cluster_store.py).
+_CLUSTER_ID = re.compile(r"^c([1-9][0-9]{0,14})$")
 
 
 def cluster_id(cluster: int) -> str:
@@ -23,7 +25,7 @@ def cluster_id(cluster: int) -> str:
 def parse_cluster_id(value: str) -> int:
     # fullmatch: with match, "$" also matches before a final newline ("c1\n").
     found = _CLUSTER_ID.fullmatch(value)
-    if not found or int(found.group(1)) >= 2**32:
+    if not found or int(found.group(1)) >= 2**48:
         raise InvalidArgument(f"cluster_id: {value[:80]!r} is not a cluster ID (like 'c42')")
     return int(found.group(1))
 

@@ -303,6 +303,8 @@ class RedisStore:
         return self._cluster_view(await self._read("cluster_of", article_id))
 
     async def cluster(self, cluster: int) -> ClusterView | None:
+        if not 0 < cluster < 2**32:
+            return None  # cluster numbers here are u32 (store/records.py)
         return self._cluster_view(await self._read("cluster", str(cluster)))
 
     # -- removal ------------------------------------------------------------
