@@ -120,13 +120,15 @@ async def test_master_failover_under_load_serves_again_and_stays_consistent(
 
 
 def corpus() -> list[pb.Article]:
-    """Syndicated copies of twelve stories (full, edited, truncated),
-    versions that only a later copy ties together, and roundups quoting the
-    leads of several stories.
+    """Syndicated copies of twelve stories (full, edited, truncated; by
+    outlet, some in its page chrome: tests/support/syndication.py), versions
+    that only a later copy ties together, and roundups quoting the leads of
+    several stories.
 
-    Bodies without page chrome: the chrome each server learns is its own
-    process's (cleaning/chrome.py), so replicas that each saw a third of a
-    source's pages clean them differently from one server that saw all.
+    The outlets' chrome is learned as the stream goes (after three clusters
+    of an outlet), in Redis: a replica that saw a third of an outlet's pages
+    cleans the next one as a server that saw them all would. With chrome
+    learned per process instead, this test fails.
     """
     out: list[pb.Article] = []
     rng = random.Random(5)
@@ -142,18 +144,16 @@ def corpus() -> list[pb.Article]:
         ]
         for outlet in range(6):
             body = versions[rng.randrange(len(versions))]
-            out.append(article(f"s{story}-o{outlet}", body, outlet))
+            out.append(article(f"s{story}-o{outlet}", body, outlet, seed))
     for roundup in range(4):
         leads = [articles.story(60_000 + s, paragraphs=10)[0] for s in range(roundup, 12, 4)]
-        out.append(article(f"roundup{roundup}", leads, roundup))
+        out.append(article(f"roundup{roundup}", leads, roundup, 61_000 + roundup))
     rng.shuffle(out)
     return out
 
 
-def article(article_id: str, paragraphs: list[str], outlet: int) -> pb.Article:
-    return pb.Article(
-        id=article_id, text=articles.text(paragraphs), source=f"outlet{outlet}.example"
-    )
+def article(article_id: str, paragraphs: list[str], outlet: int, seed: int) -> pb.Article:
+    return syndication.copy_article(article_id, paragraphs, outlet, seed)
 
 
 async def partition(targets: list[str], batch: list[pb.Article]) -> set[frozenset[str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,9 +16,19 @@ from storydedup.cleaning.article import (
     story_from_text,
 )
 from storydedup.cleaning.chrome import ChromeModel
+from storydedup.cleaning.chrome_state import ChromeLines, ChromeState, LocalChromeState
 from storydedup.fingerprints.fingerprint import EmptyTextError, Fingerprinter
-from storydedup.store.base import IndexStore, IngestItem, IngestOutcome, Probe, SimilarOutcome
+from storydedup.store.base import (
+    IndexStore,
+    IngestItem,
+    IngestOutcome,
+    Probe,
+    SimilarOutcome,
+    StoreUnavailableError,
+)
 from storydedup.v1 import storydedup_pb2 as pb
+
+log = logging.getLogger("storydedup.dedup")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,15 +36,23 @@ class PreparedArticle:
     item: IngestItem
     source: str
     line_keys: tuple[int, ...]
+    # What it was cleaned from, and which of its lines were chrome then.
+    article: pb.Article
+    field: str
+    chrome_used: frozenset[int]
 
 
 class Deduplicator:
     def __init__(
-        self, store: IndexStore, fingerprinter: Fingerprinter, chrome: ChromeModel | None = None
+        self,
+        store: IndexStore,
+        fingerprinter: Fingerprinter,
+        chrome: ChromeModel | None = None,
+        chrome_state: ChromeState | None = None,
     ) -> None:
         self.store = store
         self.fingerprinter = fingerprinter
-        self.chrome = chrome if chrome is not None else ChromeModel()
+        self.chrome_state = chrome_state or LocalChromeState(chrome)
 
     def _story(self, article: pb.Article, field: str) -> tuple[Probe, StoryText]:
         """The article's fingerprint and story; InvalidArgument naming the
@@ -57,13 +76,36 @@ class Deduplicator:
             published_ms=published_ms(article),
             metadata=convert.metadata(article, story.title),
         )
-        return PreparedArticle(item, article.source, story.line_keys)
+        used = self.chrome.chrome_keys(article.source, story.line_keys) if article.source else set()
+        return PreparedArticle(
+            item, article.source, story.line_keys, article, field, frozenset(used)
+        )
+
+    @property
+    def chrome(self) -> ChromeLines:
+        return self.chrome_state.lines
 
     async def ingest(self, prepared: Sequence[PreparedArticle]) -> list[IngestOutcome]:
+        # Chrome learned elsewhere since these were cleaned (by another
+        # replica sharing the state) changes what is fingerprinted: clean
+        # those again, so that every replica indexes what one would.
+        current = await self.chrome_state.lookup([(p.source, p.line_keys) for p in prepared])
+        prepared = [
+            p if p.chrome_used == now else self.prepare(p.article, p.field)
+            for p, now in zip(prepared, current, strict=True)
+        ]
         outcomes = await self.store.ingest([p.item for p in prepared])
-        for p, outcome in zip(prepared, outcomes, strict=True):
-            if not outcome.unchanged:
-                self.chrome.learn(p.source, p.line_keys, outcome.cluster)
+        learned = [
+            (p.source, p.line_keys, outcome.cluster)
+            for p, outcome in zip(prepared, outcomes, strict=True)
+            if not outcome.unchanged
+        ]
+        try:
+            await self.chrome_state.learn(learned)
+        except StoreUnavailableError as error:
+            # The articles are indexed; what is lost is one sighting of
+            # their lines, which later pages of the source make up for.
+            log.warning("chrome not learned from %d articles: %s", len(learned), error)
         return outcomes
 
     async def similar(self, article: pb.Article, limit: int) -> SimilarOutcome:

@@ -19,6 +19,7 @@ from redis.backoff import NoBackoff
 from storydedup.api.auth import BearerTokenInterceptor
 from storydedup.api.servicer import SERVICE_NAME, StoryDedupServicer, method_handlers
 from storydedup.api.validation import Limits
+from storydedup.cleaning.chrome_state import ChromeState, LocalChromeState
 from storydedup.clustering.policy import MatchPolicy
 from storydedup.config import Config
 from storydedup.dedup import Deduplicator
@@ -26,6 +27,7 @@ from storydedup.fingerprints.fingerprint import Fingerprinter, FingerprintSettin
 from storydedup.store.base import IndexStore, StoreLayoutError, StoreUnavailableError
 from storydedup.store.cluster_store import RedisClusterStore
 from storydedup.store.memory import MemoryStore, expiry_slot_ms, wall_clock_ms
+from storydedup.store.redis_chrome import RedisChromeState, cluster_keys, single_redis_keys
 from storydedup.store.redis_store import RedisStore
 
 log = logging.getLogger("storydedup.server")
@@ -84,6 +86,16 @@ def make_store(config: Config, policy: MatchPolicy) -> IndexStore:
     )
 
 
+def make_chrome_state(config: Config, store: IndexStore) -> ChromeState:
+    """Learned chrome next to the index: shared by all replicas on Redis."""
+    ttl_ms = config.retention_days * DAY_MS
+    if isinstance(store, RedisClusterStore):
+        return RedisChromeState(store.client, cluster_keys(config.namespace), ttl_ms)
+    if isinstance(store, RedisStore):
+        return RedisChromeState(store.client, single_redis_keys(config.namespace), ttl_ms)
+    return LocalChromeState()
+
+
 class StoryDedupServer:
     def __init__(self, config: Config, store: IndexStore | None = None) -> None:
         self.config = config
@@ -94,7 +106,11 @@ class StoryDedupServer:
         self.fingerprinter = Fingerprinter(settings)
         self.store = store or make_store(config, policy)
         self.servicer = StoryDedupServicer(
-            Deduplicator(self.store, self.fingerprinter),
+            Deduplicator(
+                self.store,
+                self.fingerprinter,
+                chrome_state=make_chrome_state(config, self.store),
+            ),
             Limits(config.max_article_bytes, config.max_batch_articles),
         )
         self.health = health.aio.HealthServicer()

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storydedup.cleaning.chrome import ChromeModel, line_key
+from storydedup.cleaning.chrome import line_key
+from storydedup.cleaning.chrome_state import ChromeLines
 from storydedup.cleaning.html import HtmlExtractionError, extract_article
 from storydedup.cleaning.page_text import clean_page_text
 
@@ -30,7 +31,7 @@ class NoStoryTextError(ValueError):
 
 
 def story_from_text(
-    text: str, title: str = "", source: str = "", chrome: ChromeModel | None = None
+    text: str, title: str = "", source: str = "", chrome: ChromeLines | None = None
 ) -> StoryText:
     lines = text.splitlines()
     keys = tuple(line_key(line) for line in lines)
@@ -42,7 +43,7 @@ def story_from_text(
 
 
 def story_from_html(
-    html: str, title: str = "", source: str = "", chrome: ChromeModel | None = None
+    html: str, title: str = "", source: str = "", chrome: ChromeLines | None = None
 ) -> StoryText:
     try:
         page = extract_article(html)

@@ -1,0 +1,138 @@
+"""Learned chrome in Redis, shared by every server replica of a namespace
+(cleaning/chrome_state.py has the port, lua/chrome.lua the rules).
+
+One hash and one zset per source, in a hash slot of their own on a Redis
+Cluster, or in the namespace's slot on one Redis. The state is bounded per
+source (max_lines, oldest first), lines are forgotten when their source has
+not printed them for forget_after articles, and a source's keys expire when
+it has published nothing for ttl_ms (by default the retention window).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from importlib import resources
+from typing import Any
+
+import xxhash
+from redis import exceptions as redis_errors
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+
+from storydedup.cleaning.chrome import ChromeModel
+from storydedup.cleaning.chrome_state import ChromeCache, ChromeLines
+from storydedup.store.base import StoreUnavailableError
+
+_SCRIPT = (resources.files("storydedup.store") / "lua" / "chrome.lua").read_text()
+_UNAVAILABLE = (
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+    redis_errors.BusyLoadingError,
+    redis_errors.ClusterDownError,
+    redis_errors.TryAgainError,
+    redis_errors.RedisClusterException,
+    OSError,
+)
+
+
+def source_ref(source: str) -> bytes:
+    return xxhash.xxh64_digest(source.encode("utf-8", "replace"))
+
+
+def single_redis_keys(namespace: str) -> Callable[[str], list[bytes]]:
+    """Keys in the namespace's hash slot, as the single-Redis layout keeps them."""
+    prefix = f"sd:{{{namespace}}}:".encode()
+
+    def keys(source: str) -> list[bytes]:
+        ref = source_ref(source)
+        return [prefix + b"h:" + ref, prefix + b"r:" + ref]
+
+    return keys
+
+
+def cluster_keys(namespace: str) -> Callable[[str], list[bytes]]:
+    """Keys in a hash slot of the source's own, as the cluster layout keeps them."""
+    prefix = f"sd:{namespace}:".encode()
+
+    def keys(source: str) -> list[bytes]:
+        ref = source_ref(source)
+        tag = b"{" + ref[:2].hex().encode() + b"}" + ref[2:]
+        return [prefix + b"h" + tag, prefix + b"r" + tag]
+
+    return keys
+
+
+class RedisChromeState:
+    def __init__(
+        self,
+        client: Redis | RedisCluster,
+        keys: Callable[[str], list[bytes]],
+        ttl_ms: float,
+        model: ChromeModel | None = None,
+    ) -> None:
+        rules = model if model is not None else ChromeModel()
+        self._client = client
+        self._keys = keys
+        self._ttl_ms = int(ttl_ms)
+        self._min_clusters = rules.min_clusters
+        self._forget_after = rules.forget_after
+        self._max_lines = rules.max_lines
+        self._cache = ChromeCache(rules.max_sources)
+
+    @property
+    def lines(self) -> ChromeLines:
+        return self._cache
+
+    async def _pipeline(self, calls: Sequence[tuple[list[bytes], list[Any]]]) -> list[Any]:
+        try:
+            pipe = self._client.pipeline()
+            for keys, args in calls:
+                pipe.eval(_SCRIPT, len(keys), *keys, *args)
+            results: list[Any] = await pipe.execute()
+            return results
+        except _UNAVAILABLE as error:
+            raise StoreUnavailableError(f"Redis unavailable: {type(error).__name__}") from error
+
+    async def lookup(self, queries: Sequence[tuple[str, Sequence[int]]]) -> list[set[int]]:
+        asked: dict[str, set[int]] = {}
+        for source, line_keys in queries:
+            if source:
+                asked.setdefault(source, set()).update(k for k in line_keys if k)
+        sources = list(asked)
+        replies = await self._pipeline(
+            [
+                (
+                    self._keys(source),
+                    [
+                        "lookup",
+                        self._min_clusters,
+                        self._forget_after,
+                        *(k.to_bytes(8, "big") for k in sorted(asked[source])),
+                    ],
+                )
+                for source in sources
+            ]
+        )
+        for source, reply in zip(sources, replies, strict=True):
+            self._cache.update(source, asked[source], {int.from_bytes(k, "big") for k in reply})
+        return [self._cache.chrome_keys(source, keys) for source, keys in queries]
+
+    async def learn(self, seen: Sequence[tuple[str, Sequence[int], int]]) -> None:
+        await self._pipeline(
+            [
+                (
+                    self._keys(source),
+                    [
+                        "learn",
+                        self._min_clusters,
+                        self._forget_after,
+                        self._max_lines,
+                        self._ttl_ms,
+                        cluster.to_bytes(6, "big"),
+                        *(k.to_bytes(8, "big") for k in line_keys if k),
+                    ],
+                )
+                for source, line_keys, cluster in seen
+                if source
+            ]
+        )

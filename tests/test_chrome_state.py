@@ -1,0 +1,74 @@
+"""Learned chrome kept in Redis (store/redis_chrome.py, lua/chrome.lua)
+follows the rules of the in-process model (cleaning/chrome.py): the same
+sequence of articles gives the same chrome, on one Redis and on a Redis
+Cluster, bounded and forgotten alike."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import xxhash
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from storydedup.cleaning.chrome import ChromeModel
+from storydedup.cleaning.chrome_state import ChromeState, LocalChromeState
+from storydedup.store.redis_chrome import RedisChromeState, cluster_keys, single_redis_keys
+
+from tests.support.redis_cluster import LocalRedisCluster
+from tests.support.redis_server import RedisServer
+
+DAY_MS = 86_400_000.0
+
+
+@pytest.mark.parametrize("max_lines", [40, 400], ids=["evicting", "forgetting"])
+@pytest.mark.parametrize("backend", ["redis", "cluster"])
+async def test_redis_chrome_learns_and_forgets_as_the_local_model(
+    request: pytest.FixtureRequest, backend: str, namespace: str, max_lines: int
+) -> None:
+    # Small bounds, so that eviction (40 lines) or forgetting (25 articles)
+    # happens in a short run.
+    def rules() -> ChromeModel:
+        return ChromeModel(min_clusters=3, max_lines=max_lines, forget_after=25)
+
+    shared: ChromeState
+    if backend == "redis":
+        server: RedisServer = request.getfixturevalue("redis_server")
+        client: Redis | RedisCluster = Redis.from_url(server.url)
+        shared = RedisChromeState(client, single_redis_keys(namespace), DAY_MS, rules())
+    else:
+        nodes: LocalRedisCluster = request.getfixturevalue("redis_cluster")
+        client = RedisCluster.from_url(nodes.url)
+        shared = RedisChromeState(client, cluster_keys(namespace), DAY_MS, rules())
+    local = LocalChromeState(rules())
+    rng = random.Random(3)
+    sources = ["a.example", "b.example", "c.example"]
+    # Per source: a few chrome lines on every page, a retired block that
+    # stops after a while, and story lines of the page's cluster.
+    chrome = {s: [rng.getrandbits(63) for _ in range(5)] for s in sources}
+    retired = {s: [rng.getrandbits(63) for _ in range(5)] for s in sources}
+    learned_any = False
+    for page in range(130):
+        source = rng.choice(sources)
+        cluster = rng.randrange(1, 30)
+        # The retired block comes back once, after it has been forgotten.
+        back = page < 40 or page == 110
+        lines = [*chrome[source], *(retired[source] if back else [])]
+        lines += [xxhash.xxh3_64_intdigest(f"{source} {cluster} {i}".encode()) for i in range(8)]
+        lines += [rng.getrandbits(63) for _ in range(3)]
+        query = [(source, lines)]
+        expected = await local.lookup(query)
+        assert await shared.lookup(query) == expected, f"page {page}"
+        assert shared.lines.chrome_keys(source, lines) == expected[0]
+        learned_any = learned_any or bool(expected[0])
+        await local.learn([(source, lines, cluster)])
+        await shared.learn([(source, lines, cluster)])
+    assert learned_any
+    # The live chrome is chrome; the retired block is what the model says
+    # after coming back once (still known: chrome again at once).
+    for source in sources:
+        query = [(source, [*chrome[source], *retired[source]])]
+        [now] = await shared.lookup(query)
+        assert now == (await local.lookup(query))[0]
+        assert set(chrome[source]) <= now
+    await client.aclose()
