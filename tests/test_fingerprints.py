@@ -27,6 +27,17 @@ def test_signature_is_datasketchs(num_perm: int, seed: int, size: int) -> None:
     assert np.array_equal(ours, reference.hashvalues)
 
 
+def test_signature_is_datasketchs_beyond_the_tiled_rows() -> None:
+    # Texts longer than minhash._TILED_ROWS shingles take the broadcasting path.
+    tokens = words(articles.text(articles.story(11, paragraphs=8) * 12))
+    hashes = shingle_hashes(tokens, 4)
+    assert len(hashes) > 2048
+    ours = MinHasher(128, 1).signature(hashes)
+    reference = MinHash(num_perm=128, seed=1, hashfunc=shingle_hash)
+    reference.update_batch(shingle_texts(tokens, 4))
+    assert np.array_equal(ours, reference.hashvalues)
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.text(min_size=1, max_size=400))
 def test_signature_is_datasketchs_on_any_text(text: str) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 
 from storydedup.fingerprints.lsh import Banding, bucket_refs
 from storydedup.fingerprints.minhash import MinHasher
-from storydedup.fingerprints.shingles import shingle_hashes
+from storydedup.fingerprints.shingles import distinct_count, shingle_hashes
 from storydedup.fingerprints.text import words
 from storydedup.store.base import PREFIX_LEVELS, PREFIX_VALUES, Probe, StoreSettings
 
@@ -74,7 +74,7 @@ class Fingerprinter:
             # memory, and a 1/65536 chance of a false equal is noise next to
             # MinHash's own sampling error.
             signature=body.astype("<u2").tobytes(),
-            shingle_count=len(np.unique(ordered)),
+            shingle_count=distinct_count(ordered),
             bucket_refs=tuple(bucket_refs(s.banding, body, lead)),
             # 8-bit slices suffice: prefixes are compared for near-equality.
             prefix=b"".join(
