@@ -7,7 +7,6 @@ INVALID_ARGUMENT, whereas grpcio's own deserialisation failure is INTERNAL.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
@@ -24,8 +23,8 @@ from storydedup.api.validation import (
     check_id,
     check_limit,
 )
-from storydedup.dedup import Deduplicator, PreparedArticle
-from storydedup.store.base import IngestOutcome, StoreUnavailableError
+from storydedup.dedup import Deduplicator
+from storydedup.store.base import StoreUnavailableError
 from storydedup.v1 import storydedup_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -44,56 +43,10 @@ def parse(kind: type[M], raw: bytes) -> M:
         ) from None
 
 
-class IngestCoalescer:
-    """Single-article ingests (unary and stream calls) that are ready in the
-    same turn of the event loop go to the store as one batch: one Redis
-    pipeline and one reply to parse instead of one each, which is most of a
-    unary call's cost outside cleaning and fingerprinting. Each article is
-    still its own atomic script call, in arrival order, so the outcome is
-    what ingesting them one after another gives."""
-
-    def __init__(self, dedup: Deduplicator) -> None:
-        self._dedup = dedup
-        self._pending: list[tuple[PreparedArticle, asyncio.Future[IngestOutcome]]] = []
-        self._flushes: set[asyncio.Task[None]] = set()
-
-    async def ingest(self, prepared: PreparedArticle) -> IngestOutcome:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[IngestOutcome] = loop.create_future()
-        if not self._pending:
-            # Runs after every callback already queued: calls that became
-            # ready together join this batch.
-            loop.call_soon(self._flush)
-        self._pending.append((prepared, future))
-        return await future
-
-    def _flush(self) -> None:
-        batch, self._pending = self._pending, []
-        task = asyncio.ensure_future(self._run(batch))
-        self._flushes.add(task)
-        task.add_done_callback(self._flushes.discard)
-
-    async def _run(
-        self, batch: list[tuple[PreparedArticle, asyncio.Future[IngestOutcome]]]
-    ) -> None:
-        try:
-            outcomes = await self._dedup.ingest([prepared for prepared, _ in batch])
-        except Exception as error:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
-            return
-        for (_, future), outcome in zip(batch, outcomes, strict=True):
-            # A caller that gave up (deadline, cancel) is not waiting any more.
-            if not future.done():
-                future.set_result(outcome)
-
-
 class StoryDedupServicer:
     def __init__(self, dedup: Deduplicator, limits: Limits) -> None:
         self._dedup = dedup
         self._limits = limits
-        self._coalescer = IngestCoalescer(dedup)
         # Cleared while the store is unreachable; calls then fail fast.
         self.ready = False
 
@@ -125,7 +78,7 @@ class StoryDedupServicer:
             request = parse(pb.IngestArticleRequest, raw)
             check_article(request.article, "article", self._limits)
             item = self._dedup.prepare(request.article, "article")
-            outcome = await self._coalescer.ingest(item)
+            [outcome] = await self._dedup.ingest([item])
             return convert.ingest_response(outcome)
 
         return await self._run(context, call)
@@ -157,7 +110,7 @@ class StoryDedupServicer:
             async def call(raw: bytes = raw, field: str = field) -> pb.StreamIngestArticlesResponse:
                 request = parse(pb.StreamIngestArticlesRequest, raw)
                 check_article(request.article, field, self._limits)
-                outcome = await self._coalescer.ingest(self._dedup.prepare(request.article, field))
+                [outcome] = await self._dedup.ingest([self._dedup.prepare(request.article, field)])
                 return pb.StreamIngestArticlesResponse(result=convert.ingest_response(outcome))
 
             try:
