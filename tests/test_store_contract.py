@@ -202,7 +202,7 @@ async def test_near_full_copy_of_two_clusters_merges_them(
     # just under the threshold), then a version between them that is a
     # near-full copy of both: one story after all.
     long_story = articles.story(7, paragraphs=20)
-    left = long_story[:14]
+    left = long_story[:13]
     right = long_story[7:]
     middle = long_story
     fp = fingerprinter

@@ -36,7 +36,7 @@ class Config:
     max_batch_articles: int = 1000
     # Seconds that in-flight calls get to finish on SIGTERM/SIGINT.
     shutdown_grace_seconds: float = 10.0
-    num_perm: int = 64
+    num_perm: int = 128
     shingle_size: int = 4
     seed: int = 1
     # 2**bits bucket groups (Redis hashes); size to the articles in the
