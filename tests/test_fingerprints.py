@@ -27,6 +27,17 @@ def test_signature_is_datasketchs(num_perm: int, seed: int, size: int) -> None:
     assert np.array_equal(ours, reference.hashvalues)
 
 
+def test_signature_is_datasketchs_beyond_the_tiled_rows() -> None:
+    # Texts longer than minhash._TILED_ROWS shingles take the broadcasting path.
+    tokens = words(articles.text(articles.story(11, paragraphs=8) * 12))
+    hashes = shingle_hashes(tokens, 4)
+    assert len(hashes) > 2048
+    ours = MinHasher(128, 1).signature(hashes)
+    reference = MinHash(num_perm=128, seed=1, hashfunc=shingle_hash)
+    reference.update_batch(shingle_texts(tokens, 4))
+    assert np.array_equal(ours, reference.hashvalues)
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.text(min_size=1, max_size=400))
 def test_signature_is_datasketchs_on_any_text(text: str) -> None:
@@ -58,7 +69,7 @@ def test_short_text_is_one_shingle_and_empty_text_is_refused() -> None:
 def test_probe_layout() -> None:
     settings_ = FingerprintSettings()
     probe = Fingerprinter(settings_).probe(articles.text(articles.story(5, paragraphs=4)))
-    assert len(probe.signature) == 2 * settings_.num_perm
+    assert len(probe.signature) == settings_.num_perm
     assert len(probe.bucket_refs) == settings_.banding.bucket_count
     assert all(len(ref) == 6 for ref in probe.bucket_refs)
     assert len(probe.prefix) % 16 == 0 and len(probe.prefix) // 16 >= 4
@@ -83,5 +94,5 @@ def test_probe_signature_is_the_minhash_of_the_shingle_set() -> None:
     probe = Fingerprinter(settings_).probe(text)
     distinct = np.unique(shingle_hashes(words(text), settings_.shingle_size))
     expected = MinHasher(settings_.num_perm, settings_.seed).signature(distinct)
-    assert probe.signature == expected.astype("<u2").tobytes()
+    assert probe.signature == (expected & 0xFF).astype(np.uint8).tobytes()
     assert probe.shingle_count == len(distinct)

@@ -41,6 +41,9 @@ class Config:
     num_perm: int = 128
     shingle_size: int = 4
     seed: int = 1
+    # 2**bits bucket groups (Redis hashes); size to the articles in the
+    # retention window: 14 up to ~400,000, one more per doubling.
+    bucket_group_bits: int = 14
     log_level: str = "INFO"
     # TLS for the gRPC port: PEM certificate chain and private key files.
     tls_cert_file: str | None = None
@@ -93,6 +96,8 @@ _HELP = {
     "num_perm": "MinHash permutations (fixed per namespace)",
     "shingle_size": "words per shingle (fixed per namespace)",
     "seed": "MinHash seed (fixed per namespace)",
+    "bucket_group_bits": "2**N Redis hashes hold the LSH buckets; 14 suits up to ~400,000 "
+    "articles in the retention window, add one per doubling (fixed per namespace)",
     "log_level": "DEBUG, INFO, WARNING or ERROR",
     "tls_cert_file": "PEM certificate chain: serve TLS",
     "tls_key_file": "PEM private key of --tls-cert-file",
@@ -207,6 +212,8 @@ def validate(config: Config) -> None:
         raise ConfigError("--shutdown-grace-seconds: must not be negative")
     if config.max_article_bytes > config.max_message_bytes:
         raise ConfigError("--max-article-bytes: must not exceed --max-message-bytes")
+    if not 1 <= config.bucket_group_bits <= 24:
+        raise ConfigError("--bucket-group-bits: must be 1 to 24")
     if config.num_perm < 32:
         raise ConfigError("--num-perm: must be at least 32 (the LSH bands use 32 values)")
     if (config.tls_cert_file is None) != (config.tls_key_file is None):

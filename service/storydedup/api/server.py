@@ -101,7 +101,10 @@ class StoryDedupServer:
         self.config = config
         policy = MatchPolicy()
         settings = FingerprintSettings(
-            num_perm=config.num_perm, shingle_size=config.shingle_size, seed=config.seed
+            num_perm=config.num_perm,
+            shingle_size=config.shingle_size,
+            seed=config.seed,
+            bucket_group_bits=config.bucket_group_bits,
         )
         self.fingerprinter = Fingerprinter(settings)
         self.store = store or make_store(config, policy)

@@ -102,10 +102,9 @@ def compare(
     prefix_a: bytes = b"",
     prefix_b: bytes = b"",
 ) -> Similarity:
-    """Similarity of two fingerprints (16-bit signature values, 8-bit prefix
-    values)."""
-    a = np.frombuffer(signature_a, dtype="<u2")
-    b = np.frombuffer(signature_b, dtype="<u2")
+    """Similarity of two fingerprints (8-bit signature and prefix values)."""
+    a = np.frombuffer(signature_a, dtype=np.uint8)
+    b = np.frombuffer(signature_b, dtype=np.uint8)
     if len(a) != len(b) or len(a) == 0:
         return Similarity(0.0, 0.0)
     level = min(len(prefix_a), len(prefix_b)) // PREFIX_VALUES

@@ -19,10 +19,13 @@ import numpy as np
 import numpy.typing as npt
 import xxhash
 
-# Bucket references are 6 bytes: a 2-byte bucket-group (one Redis hash per
-# group) and a 4-byte field inside it; 48 bits keep accidental collisions
-# between distinct buckets negligible, and verification catches them anyway.
+# Bucket references are 6 bytes: a 3-byte bucket group (one Redis hash per
+# group, of which only the low bucket_group_bits vary) and a 3-byte field
+# inside it. Two buckets of one group share a field with a chance of about
+# 1 in 100,000 at 250 buckets a group; that only adds a candidate, and
+# verification catches it.
 BUCKET_REF_BYTES = 6
+MAX_GROUP_BITS = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +54,16 @@ class Banding:
 
 
 def bucket_refs(
-    banding: Banding, body: npt.NDArray[np.uint32], lead: npt.NDArray[np.uint32]
+    banding: Banding,
+    body: npt.NDArray[np.uint32],
+    lead: npt.NDArray[np.uint32],
+    group_bits: int,
 ) -> list[bytes]:
     """The buckets of one article, body bands first. Each band's rows are
     hashed with the band's number and sketch so that equal values in
     different bands or sketches are different buckets."""
     refs: list[bytes] = []
+    group_mask = (1 << group_bits) - 1
     for sketch, (values, bands, rows) in enumerate(
         (
             (body, banding.body_bands, banding.body_rows),
@@ -66,8 +73,9 @@ def bucket_refs(
         raw = values[: bands * rows].astype("<u4").tobytes()
         width = rows * 4
         for band in range(bands):
-            digest = xxhash.xxh64_digest(
+            value = xxhash.xxh64_intdigest(
                 raw[band * width : (band + 1) * width], seed=sketch * 4096 + band
             )
-            refs.append(digest[:BUCKET_REF_BYTES])
+            group = (value >> 40) & group_mask
+            refs.append(((group << 24) | (value & 0xFFFFFF)).to_bytes(BUCKET_REF_BYTES, "big"))
     return refs

@@ -17,6 +17,11 @@ from datasketch import MinHash
 Signature = npt.NDArray[np.uint32]
 
 _EMPTY = np.uint32(0xFFFFFFFF)
+# Texts of up to this many shingles are permuted with flat, contiguous numpy
+# operations against pre-tiled parameters, 2-3x faster than broadcasting an
+# outer product (numpy's inner loops then run long and vectorised); longer
+# texts, rare in news, take the broadcasting path.
+_TILED_ROWS = 2048
 
 
 def _fmix32(values: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
@@ -38,15 +43,24 @@ class MinHasher:
         self.seed = seed
         self._a = np.asarray(a, dtype=np.uint32)
         self._b = np.asarray(b, dtype=np.uint32)
+        self._a_tiled = np.tile(self._a, _TILED_ROWS)
+        self._b_tiled = np.tile(self._b, _TILED_ROWS)
 
     def permuted(self, shingle_hashes: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
         """The (shingles x permutations) matrix whose column minima are the
         signature; exposed so that a prefix of the rows gives the signature
         of a prefix of the text without hashing it again."""
         mixed = _fmix32(shingle_hashes.astype(np.uint32, copy=False))
-        product: npt.NDArray[np.uint32] = np.multiply.outer(mixed, self._a)
-        product += self._b
-        return product
+        rows = len(mixed)
+        if rows > _TILED_ROWS:
+            product: npt.NDArray[np.uint32] = np.multiply.outer(mixed, self._a)
+            product += self._b
+            return product
+        size = rows * self.num_perm
+        flat: npt.NDArray[np.uint32] = np.repeat(mixed, self.num_perm)
+        flat *= self._a_tiled[:size]
+        flat += self._b_tiled[:size]
+        return flat.reshape(rows, self.num_perm)
 
     def signature(self, shingle_hashes: npt.NDArray[np.uint32]) -> Signature:
         """The MinHash signature of the set of `shingle_hashes`."""

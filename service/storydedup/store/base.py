@@ -33,7 +33,7 @@ PREFIX_VALUES = 16
 class Probe:
     """The fingerprint of an article, as the store needs it."""
 
-    # 16-bit slices of the MinHash values of the whole text.
+    # 8-bit slices of the MinHash values of the whole text.
     signature: bytes
     shingle_count: int
     bucket_refs: tuple[bytes, ...]
@@ -102,6 +102,11 @@ class StoreSettings:
     lead_bands: int
     lead_rows: int
     lead_shingles: int
+    # Bucket references name one of 2**bucket_group_bits bucket groups.
+    bucket_group_bits: int
+    # What stored values mean (records.LAYOUT_VERSION: e.g. the width of
+    # signature values); a namespace written with another layout is refused.
+    layout: int
 
     def as_fields(self) -> dict[str, str]:
         return {name: str(getattr(self, name)) for name in self.__dataclass_fields__}

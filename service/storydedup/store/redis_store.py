@@ -10,7 +10,7 @@ Key layout (P = `sd:{<namespace>}:`):
     P id            hash   article ID -> article number
     P n             string last article number handed out
     P a:<number>    string the article record (store/records.py)
-    P b:<2 bytes>   hash   4-byte bucket field -> packed u32 article numbers
+    P b:<3 bytes>   hash   3-byte bucket field -> packed u32 article numbers
     P c:<cluster>   zset   member numbers (4-byte big-endian) by publication
                            time; absent for a cluster that is its lone founder
     P t:<start>:<len> string packed numbers of the articles ingested in that
@@ -18,7 +18,8 @@ Key layout (P = `sd:{<namespace>}:`):
     P slots         zset   those slot strings, scored by the end of their slot
     P meta          hash   fingerprint settings the namespace was made with
 Article numbers are integers so that bucket entries cost 4 bytes instead of
-an article ID; buckets are grouped into 65,536 hashes so that each stays a
+an article ID; buckets are grouped into 2**bucket_group_bits hashes (a
+namespace setting, sized to the retention window) so that each stays a
 compact listpack instead of one key per bucket.
 """
 
@@ -238,7 +239,7 @@ class RedisStore:
         return outcomes
 
     def _matches(self, probe: Probe, reply: list[Any]) -> tuple[MatchInfo, ...]:
-        values = len(probe.signature) // 2
+        values = len(probe.signature)
         matches = []
         for i in range(int(reply[4])):
             article_id, cluster, equal, shingles, level, prefix_equal = reply[

@@ -38,7 +38,7 @@ local function load(n)
 end
 
 local function bucket_of(ref)
-  return P .. 'b:' .. string.sub(ref, 1, 2), string.sub(ref, 3, REF)
+  return P .. 'b:' .. string.sub(ref, 1, 3), string.sub(ref, 4, REF)
 end
 
 -- Clusters: a sorted set of members (scored by publication time) exists

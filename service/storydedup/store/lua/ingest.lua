@@ -35,18 +35,19 @@ local min_cj = tonumber(ARGV[20])
 local min_ps = tonumber(ARGV[21])
 local PREFIX_LEVELS = {8, 16, 32, 64, 128, 256}
 
+-- Signature values are 8-bit slices, one byte each.
 local probe_bytes = {string.byte(sig, 1, -1)}
 local function equal_values(other)
   if #other ~= #sig then return 0 end
   local ob = {string.byte(other, 1, -1)}
   local equal = 0
-  for i = 1, #probe_bytes, 2 do
-    if probe_bytes[i] == ob[i] and probe_bytes[i + 1] == ob[i + 1] then equal = equal + 1 end
+  for i = 1, #probe_bytes do
+    if probe_bytes[i] == ob[i] then equal = equal + 1 end
   end
   return equal
 end
 
-local values = #sig / 2
+local values = #sig
 
 -- Equal values of the prefix sketches at the longest prefix both texts have.
 local function prefix_agreement(other)
@@ -228,7 +229,7 @@ for _, source in ipairs(merges) do
   remap[source] = cluster
 end
 if published == 0 then published = now end
-local header = struct.pack('<BI4ddI4Bc8BHHB', 1, cluster, published, now, nsh,
+local header = struct.pack('<BI4ddI4Bc8BHHB', 2, cluster, published, now, nsh,
   join and 1 or 0, digest, #refs / REF, #sig, #aid, #prefix)
 redis.call('SET', rec_key(n), header .. refs .. sig .. prefix .. aid .. meta)
 redis.call('HSET', ids_key, aid, n)
