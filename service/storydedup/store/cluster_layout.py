@@ -63,11 +63,14 @@ class ClusterKeys:
     def article_lock(self, ref: bytes) -> bytes:
         return self.p + b"k" + _tag(ref[:2]) + ref[2:]
 
+    # A bucket ref is a 3-byte group, of which only the low bits vary, and a
+    # 3-byte field (fingerprints/lsh.py); the slot is chosen by two bytes of
+    # the field, which are uniform, so buckets spread over every shard.
     def bucket(self, bucket_ref: bytes) -> tuple[bytes, bytes]:
-        return self.p + b"b" + _tag(bucket_ref[:2]), bucket_ref[2:]
+        return self.p + b"b" + _tag(bucket_ref[3:5]), bucket_ref[:3] + bucket_ref[5:]
 
     def bucket_lock(self, bucket_ref: bytes) -> bytes:
-        return self.p + b"l" + _tag(bucket_ref[:2]) + bucket_ref[2:]
+        return self.p + b"l" + _tag(bucket_ref[3:5]) + bucket_ref[:3] + bucket_ref[5:]
 
     def cluster(self, cluster: int) -> list[bytes]:
         tag = _tag((cluster & 0xFFFF).to_bytes(2, "big"))

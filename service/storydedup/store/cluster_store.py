@@ -35,8 +35,8 @@ the higher cluster ID to the lower, so the forest has no cycles.
 Key layout (P = `sd:<namespace>:`; `{....}` is the hash tag, 4 hex digits):
     P a{ref[0:2]}ref[2:8]   string  article record: state, cluster, record
     P k{ref[0:2]}ref[2:8]   string  lock of that article
-    P b{bkt[0:2]}           hash    4-byte bucket field -> packed 8-byte refs
-    P l{bkt[0:2]}bkt[2:6]   string  lock of that bucket
+    P b{bkt[3:5]}           hash    bkt[0:3]+bkt[5] -> packed 8-byte refs
+    P l{bkt[3:5]}...        string  lock of that bucket
     P c{id&0xffff}<id>      zset    cluster members (refs) by publication time
     P f{id&0xffff}<id>      string  the cluster it was merged into
     P g{id&0xffff}<id>      set     clusters merged into it
