@@ -47,7 +47,14 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from storydedup_client import Article
 
 from bench.baseline import DatasketchBaseline
-from bench.corpus import DEFAULT_DATA_DIR, SEED, BenchArticle, Corpus, build_corpus
+from bench.corpus import (
+    DEFAULT_DATA_DIR,
+    SEED,
+    BenchArticle,
+    Corpus,
+    build_corpus,
+    disputed_pairs,
+)
 from bench.machine import format_machine, machine_description
 from bench.metrics import Scores, evaluate
 
@@ -246,9 +253,14 @@ class Row:
 
 
 def score(
-    corpus: Corpus, articles: Sequence[BenchArticle], predicted: dict[str, str]
+    corpus: Corpus,
+    articles: Sequence[BenchArticle],
+    predicted: dict[str, str],
+    disputed: frozenset[tuple[str, str]] = frozenset(),
 ) -> tuple[Scores, dict[str, Scores]]:
-    """Scores on the whole corpus and on each subset (synthetic stories / Helsinki)."""
+    """Scores on the whole corpus and on each subset (synthetic stories / Helsinki), and, if
+    `disputed` pairs are given, on the Helsinki part without them and on everything without
+    them."""
     truth = {a.article_id: a.story_id for a in articles}
     kinds = {a.article_id: a.kind for a in articles}
     overall = evaluate(truth, predicted, kinds, corpus.excluded_pairs)
@@ -262,6 +274,15 @@ def score(
                 kinds,
                 corpus.excluded_pairs,
             )
+    if disputed and "helsinki" in subsets:
+        ids = {a.article_id for a in articles if a.kind == "helsinki"}
+        subsets["helsinki-read"] = evaluate(
+            {i: truth[i] for i in ids},
+            {i: predicted[i] for i in ids},
+            kinds,
+            corpus.excluded_pairs | disputed,
+        )
+        subsets["all-read"] = evaluate(truth, predicted, kinds, corpus.excluded_pairs | disputed)
     return overall, subsets
 
 
@@ -270,11 +291,12 @@ def run_system(
     kind: InputKind,
     deduper: Deduper,
     corpus: Corpus,
+    disputed: frozenset[tuple[str, str]] = frozenset(),
 ) -> Row:
     started = time.perf_counter()
     predicted = deduper.assign(corpus.articles)
     seconds = time.perf_counter() - started
-    overall, subsets = score(corpus, corpus.articles, predicted)
+    overall, subsets = score(corpus, corpus.articles, predicted, disputed)
     return Row(name, kind, overall, subsets, seconds)
 
 
@@ -282,7 +304,7 @@ def _fmt(value: float) -> str:
     return "  n/a" if math.isnan(value) else f"{value:.3f}"
 
 
-def print_table(rows: Sequence[Row], corpus: Corpus) -> None:
+def print_table(rows: Sequence[Row], corpus: Corpus, disputed: int = 0) -> None:
     header = (
         f"{'system':11} {'input':9} {'P':>6} {'R':>6} {'F1':>6} {'ARI':>6} "
         f"{'mixed':>6} {'roundups':>9} {'trunc R':>8} {'clusters':>8} {'articles':>8} "
@@ -313,6 +335,11 @@ def print_table(rows: Sequence[Row], corpus: Corpus) -> None:
         "Helsinki pairs with ambiguous labels (in different rule groups with 5-gram "
         "containment in [0.3, 0.8), or in one group only through a chain, containment < 0.3)."
     )
+    if disputed:
+        print(
+            f"helsinki-read / all-read: the same without the {disputed} Helsinki pairs whose "
+            "rule label the adjudication's 'disputes' contradict (docs/quality-corpus.md)."
+        )
     print(
         "mixed = clusters joining different stories; roundups = roundups whose cluster holds "
         ">= 2 other stories; trunc R = truncated copies in their story's cluster."
@@ -379,25 +406,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print()
 
+    disputed = disputed_pairs(args.data) if args.limit is None else frozenset()
     rows: list[Row] = []
     inputs: list[InputKind] = list(args.inputs)
     for kind in inputs if not args.no_baseline else ():
-        rows.append(run_system("datasketch", kind, BaselineDeduper(kind), corpus))
+        rows.append(run_system("datasketch", kind, BaselineDeduper(kind), corpus, disputed))
         print(f"  datasketch {kind}: {rows[-1].seconds:.1f}s", file=sys.stderr)
     if args.in_process and not args.only_baseline:
         for kind in inputs:
-            rows.append(run_system("storydedup", kind, InProcessDeduper(kind), corpus))
+            rows.append(run_system("storydedup", kind, InProcessDeduper(kind), corpus, disputed))
             print(f"  storydedup (in process) {kind}: {rows[-1].seconds:.1f}s", file=sys.stderr)
     elif not args.only_baseline:
         for kind in inputs:
             namespace = f"quality-{kind}-{uuid.uuid4().hex[:8]}"
             with storydedup_server(namespace, args.redis_url) as address:
                 rows.append(
-                    run_system("storydedup", kind, StoryDedupDeduper(kind, address), corpus)
+                    run_system(
+                        "storydedup", kind, StoryDedupDeduper(kind, address), corpus, disputed
+                    )
                 )
             print(f"  storydedup {kind}: {rows[-1].seconds:.1f}s", file=sys.stderr)
     rows.sort(key=lambda r: (inputs.index(r.kind), r.system != "datasketch"))
-    print_table(rows, corpus)
+    print_table(rows, corpus, len(disputed))
     if args.json is not None:
         args.json.write_text(json.dumps(_rows_to_json(rows), indent=2) + "\n", encoding="utf-8")
     return 0
