@@ -641,6 +641,8 @@ def test_kept_paragraphs_come_from_the_input_in_order(lines: list[str]) -> None:
         "2of4A shopper looks at extension cords at a hardware store. (Elias Funez/The Union)",
         "Roughly 13,000 US troops remain in the country, 18 years on [File: Reuters]",
         "More than 4,000 people are expected to receive notice in coming weeks (Credit: iStock)",
+        "A man rides a donkey in the village opposite the settlement. Jaafar ASHTIYEH / AFP",
+        "The president waves from the car after arriving at the airport. Markus Schreiber AP Photo",
         "In this Nov. 11, 2017 file photo, the two presidents talk during the family photo "
         "session at the summit. The outcome of their first meeting is anybody's guess.",
     ],

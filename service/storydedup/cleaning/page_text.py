@@ -254,7 +254,8 @@ _COOKIE_RE = re.compile(
 # --- photo captions ---------------------------------------------------------------------------
 
 # A caption ends in its photo credit, "(Elias Funez/The Union via AP)", "(Credit: iStock)",
-# "[File: Reuters]", or opens the way agencies write them, "In this Nov. 11, 2017 file photo,",
+# "[File: Reuters]", "Jaafar ASHTIYEH / AFP", "Markus Schreiber AP Photo", or opens the way
+# agencies write them, "In this Nov. 11, 2017 file photo,",
 # "FILE - In this ..."; gallery captions carry their position glued on, "1of4A shopper looks".
 # Captions repeat on a page (once per gallery slide) and come and go between copies of one
 # story, so they are dropped wherever they are: inside a story they are noise for matching,
@@ -262,6 +263,10 @@ _COOKIE_RE = re.compile(
 _CREDIT_TAIL_RE = re.compile(
     r"[(\[][^()\[\]]{0,80}(?:\w/\w|\bphoto\b|\bcredit\b|\bfile\b|\bgetty\b|\bistock\b"
     r"|\bshutterstock\b|\bvia (?:ap|reuters|afp|getty)\b)[^()\[\]]{0,80}[)\]]$"
+)
+_CREDIT_END_RE = re.compile(
+    r"(?:\w ?/ ?(?:afp|ap|reuters|getty images|epa|epa-efe|xinhua|anadolu agency|dpa)"
+    r"|\bap photo)$"
 )
 _CAPTION_HEAD_RE = re.compile(
     r"(?:file\s*[-–—]+\s*)?in this (?:[a-z]{3,9}\.? \d{1,2},? \d{4},? |\d{4},? |file |undated "
@@ -550,6 +555,8 @@ def _is_caption(line: str, low: str) -> bool:
     if line.endswith((")", "]")) and _CREDIT_TAIL_RE.search(
         line.lower(), max(0, len(line) - _CAPTION_TAIL_CHARS)
     ):
+        return True
+    if line[-1].isalpha() and _CREDIT_END_RE.search(line[-40:].lower()):
         return True
     if low.startswith(("in this", "file")):
         return bool(_CAPTION_HEAD_RE.match(low))
