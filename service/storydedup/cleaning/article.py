@@ -1,7 +1,7 @@
 """What of an article is fingerprinted: the story text, without page chrome.
 
 HTML input goes through main-content extraction first; both kinds then lose
-the lines learned as their source's chrome (cleaning/chrome.py) and go
+the lines known as their source's chrome (cleaning/chrome.py) and go
 through the page-text cleaner, which leaves a clean body essentially as it
 is and strips menus, teasers, datelines, bylines and trailers from pages.
 The title is kept apart: syndicators rewrite headlines.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storydedup.cleaning.chrome import ChromeModel, line_key
+from storydedup.cleaning.chrome import line_key
 from storydedup.cleaning.html import HtmlExtractionError, extract_article
 from storydedup.cleaning.page_text import clean_page_text
 
@@ -30,23 +30,25 @@ class NoStoryTextError(ValueError):
 
 
 def story_from_text(
-    text: str, title: str = "", source: str = "", chrome: ChromeModel | None = None
+    text: str, title: str = "", chrome_lines: frozenset[int] = frozenset()
 ) -> StoryText:
+    """`chrome_lines`: the line keys known as chrome of the article's source."""
     lines = text.splitlines()
     keys = tuple(line_key(line) for line in lines)
-    known = chrome.chrome_keys(source, keys) if chrome is not None and source else set()
-    if known:
-        text = "\n".join(line for line, key in zip(lines, keys, strict=True) if key not in known)
+    if not chrome_lines.isdisjoint(keys):
+        text = "\n".join(
+            line for line, key in zip(lines, keys, strict=True) if key not in chrome_lines
+        )
     cleaned = clean_page_text(text, title)
     return StoryText(title=title, text="\n\n".join(cleaned.paragraphs), line_keys=keys)
 
 
 def story_from_html(
-    html: str, title: str = "", source: str = "", chrome: ChromeModel | None = None
+    html: str, title: str = "", chrome_lines: frozenset[int] = frozenset()
 ) -> StoryText:
     try:
         page = extract_article(html)
     except HtmlExtractionError as error:
         raise NoStoryTextError(str(error)) from error
-    story = story_from_text(page.text, title or page.title, source, chrome)
+    story = story_from_text(page.text, title or page.title, chrome_lines)
     return StoryText(title=title or page.title, text=story.text, line_keys=story.line_keys)

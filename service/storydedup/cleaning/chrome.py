@@ -73,6 +73,13 @@ class ChromeModel:
                 out.add(key)
         return out
 
+    def known(self, source: str) -> frozenset[int]:
+        """All line keys that are chrome of `source` now."""
+        lines = self._sources.get(source)
+        if lines is None:
+            return frozenset()
+        return frozenset(self.chrome_keys(source, lines.lines))
+
     def learn(self, source: str, keys: Sequence[int], cluster: int) -> None:
         """Records the lines of one article of `source` in `cluster`."""
         if not source:
