@@ -43,10 +43,9 @@ class MatchPolicy:
     min_prefix_shingles: int = 24
     # Containment of the smaller text in the larger at or above which it is
     # a copy of it, provided the resemblance is at least min_containment_jaccard
-    # (below it the containment estimate is mostly noise: at 0.2, 26 of 128
-    # values are equal)...
-    min_containment: float = 0.9
-    min_containment_jaccard: float = 0.2
+    # (below it the containment estimate is mostly noise)...
+    min_containment: float = 0.8
+    min_containment_jaccard: float = 0.25
     # ...and the smaller text has at least this many distinct shingles.
     min_containment_shingles: int = 60
     # A new article merges clusters only when it is a near-full copy of a
