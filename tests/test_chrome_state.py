@@ -84,10 +84,10 @@ async def test_lines_per_source_are_bounded(chrome: ChromeState) -> None:
         await chrome.learn([seen("a.com", [*MENU, 5000 + n], 10 + n)])
     assert await chrome.known(["a.com"]) == {"a.com": frozenset(MENU)}
     if isinstance(chrome, RedisChromeState):
-        # Trimmed in batches: at most an eighth over the bound, plus the counter.
+        # Trimmed in batches: at most a quarter over the bound, plus the counter.
         client = chrome._client
         lines = await client.hlen(chrome_key(chrome._prefix, "a.com")) - 1
-        assert lines <= SETTINGS.max_lines + SETTINGS.max_lines // 8
+        assert lines <= SETTINGS.max_lines + SETTINGS.max_lines // 4
 
 
 async def test_redis_state_is_one_hash_tagged_key_per_source_with_a_ttl(

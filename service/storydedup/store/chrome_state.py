@@ -10,7 +10,7 @@ Two adapters behave alike (tests/test_chrome_state.py runs both):
 
 Both are bounded and forget with age: at most `max_lines` lines per source,
 least recently seen first (Redis trims in batches, so a source may briefly
-hold an eighth more); a line not seen in the last `forget_after` articles of
+hold a quarter more); a line not seen in the last `forget_after` articles of
 its source is no longer chrome; a source not seen for `ttl_ms` is forgotten
 whole (Redis key TTL; in process, the least recently seen of more than
 `max_sources` sources go first).
@@ -90,12 +90,18 @@ class MemoryChromeState:
 
 
 def chrome_key(key_prefix: str, source: str) -> str:
-    """The hash of one source: the store's key prefix without its own hash tag
-    (namespaces hold no braces), then a tag made of a digest of the source
-    (sources may hold braces), so that Redis Cluster places each source's
-    hash by the source: "sd:default:chrome:{1f0e...}"."""
+    """The lines hash of one source: the store's key prefix without its own
+    hash tag (namespaces hold no braces), then a tag made of a digest of the
+    source (sources may hold braces), so that Redis Cluster places each
+    source's keys by the source: "sd:default:chrome:{1f0e...}". Its chrome
+    lines are in the same key with ":known" appended (same slot)."""
     untagged = key_prefix.replace("{", "").replace("}", "")
     return f"{untagged}chrome:{{{xxhash.xxh3_64_hexdigest(source.encode())}}}"
+
+
+def _keys(key_prefix: str, source: str) -> list[str]:
+    lines = chrome_key(key_prefix, source)
+    return [lines, lines + ":known"]
 
 
 def _script(name: str) -> str:
@@ -123,7 +129,7 @@ class RedisChromeState:
                     if not article.source:
                         continue
                     await self._learn(
-                        keys=[chrome_key(self._prefix, article.source)],
+                        keys=_keys(self._prefix, article.source),
                         args=[
                             article.cluster,
                             s.min_clusters,
@@ -145,8 +151,8 @@ class RedisChromeState:
             async with self._client.pipeline(transaction=False) as pipe:
                 for source in ordered:
                     await self._known(
-                        keys=[chrome_key(self._prefix, source)],
-                        args=[s.min_clusters, s.forget_after],
+                        keys=_keys(self._prefix, source),
+                        args=[s.forget_after],
                         client=pipe,
                     )
                 replies: list[Any] = await pipe.execute()

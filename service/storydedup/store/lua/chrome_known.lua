@@ -1,23 +1,15 @@
 -- The chrome lines of one source (store/chrome_state.py): those seen in at
--- least `min_clusters` clusters and within the last `forget_after` articles
--- of the source. Filtering here sends back a few dozen keys, not the hash.
+-- least `min_clusters` clusters (KEYS[2], kept by chrome_learn.lua) and
+-- within the last `forget_after` articles of the source.
 --
--- KEYS[1] the source's chrome hash (see chrome_learn.lua)
--- ARGV    min_clusters, forget_after
+-- KEYS[1] the source's lines (for its article count "n"), KEYS[2] its chrome
+-- ARGV    forget_after
 
-local min_clusters = tonumber(ARGV[1])
-local forget_after = tonumber(ARGV[2])
-local all = redis.call('HGETALL', KEYS[1])
-local n = 0
-for i = 1, #all, 2 do
-  if all[i] == 'n' then n = tonumber(all[i + 1]) end
-end
+local forget_after = tonumber(ARGV[1])
+local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
+local all = redis.call('HGETALL', KEYS[2])
 local out = {}
 for i = 1, #all, 2 do
-  local field, value = all[i], all[i + 1]
-  if field ~= 'n' and (#value - 4) / 4 >= min_clusters
-      and n - struct.unpack('<I4', value) <= forget_after then
-    out[#out + 1] = field
-  end
+  if n - struct.unpack('<I4', all[i + 1]) <= forget_after then out[#out + 1] = all[i] end
 end
 return out
