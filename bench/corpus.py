@@ -1057,6 +1057,24 @@ def adjudication_agreement(data_dir: Path = DEFAULT_DATA_DIR) -> dict[str, objec
     return out
 
 
+def disputed_pairs(data_dir: Path = DEFAULT_DATA_DIR) -> frozenset[tuple[str, str]]:
+    """Article-id pairs of the Helsinki part whose rule verdict (same or different) the
+    'disputes' of helsinki_adjudication.json contradict; sorted pairs."""
+    items = [
+        it for it in load_helsinki(data_dir) if it.publisher not in HELSINKI_EXCLUDED_PUBLISHERS
+    ]
+    labels = label_helsinki(items)
+    disputes = json.loads(ADJUDICATION_FILE.read_text(encoding="utf-8")).get("disputes", [])
+    out: set[tuple[str, str]] = set()
+    for dispute in disputes:
+        for a, b in itertools.product(dispute["a"], dispute["b"]):
+            rule = rule_verdict(labels, a, b)
+            if rule != "ambiguous" and rule != dispute["verdict"]:
+                x, y = sorted((f"hel-{a}", f"hel-{b}"))
+                out.add((x, y))
+    return frozenset(out)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR)
@@ -1069,6 +1087,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ADJUDICATION_FILE.exists():
         for key, value in adjudication_agreement(args.data).items():
             print(f"adjudication {key:29} {value}")
+        disputed = len(disputed_pairs(args.data))
+        print(f"{'disputed Helsinki pairs (rule contradicted)':42} {disputed}")
     return 0
 
 

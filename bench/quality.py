@@ -15,11 +15,14 @@ Run:
     uv run python bench/quality.py                  # both systems, all input kinds
     uv run python bench/quality.py --only-baseline  # no server needed
     uv run python bench/quality.py --limit 300      # first 300 arrivals only, for a quick look
+    uv run python bench/quality.py --in-process --no-baseline --inputs page_text clean
+                                                    # the pipeline without server or gRPC
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import math
 import os
@@ -41,9 +44,17 @@ if __package__ in (None, ""):
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from storydedup_client import Article
 
 from bench.baseline import DatasketchBaseline
-from bench.corpus import DEFAULT_DATA_DIR, SEED, BenchArticle, Corpus, build_corpus
+from bench.corpus import (
+    DEFAULT_DATA_DIR,
+    SEED,
+    BenchArticle,
+    Corpus,
+    build_corpus,
+    disputed_pairs,
+)
 from bench.machine import format_machine, machine_description
 from bench.metrics import Scores, evaluate
 
@@ -155,27 +166,29 @@ def storydedup_server(
         _stop(process)
 
 
+def client_article(a: BenchArticle, kind: InputKind) -> Article:
+    """The article as a pipeline sends it for one input kind."""
+    return Article(
+        id=a.article_id,
+        title=a.title,
+        text="" if kind == "html" else input_text(a, kind),
+        html=a.html if kind == "html" else "",
+        url=f"https://{a.source}/a/{a.article_id}",
+        source=a.source,
+        published_at=a.published_at,
+    )
+
+
 def ingest_with_client(
     address: str, articles: Sequence[BenchArticle], kind: InputKind
 ) -> dict[str, str]:
     """Send the articles through the storydedup client; the cluster each one landed in."""
-    from storydedup_client import Article, StoryDedupClient
+    from storydedup_client import StoryDedupClient
 
     clusters: dict[str, str] = {}
     with StoryDedupClient(address) as client:
         for start in range(0, len(articles), BATCH_SIZE):
-            batch = [
-                Article(
-                    id=a.article_id,
-                    title=a.title,
-                    text="" if kind == "html" else input_text(a, kind),
-                    html=a.html if kind == "html" else "",
-                    url=f"https://{a.source}/a/{a.article_id}",
-                    source=a.source,
-                    published_at=a.published_at,
-                )
-                for a in articles[start : start + BATCH_SIZE]
-            ]
+            batch = [client_article(a, kind) for a in articles[start : start + BATCH_SIZE]]
             for result in client.ingest_articles(batch):
                 clusters[result.article_id] = result.cluster_id
     return clusters
@@ -190,6 +203,39 @@ class StoryDedupDeduper:
 
     def assign(self, articles: Sequence[BenchArticle]) -> dict[str, str]:
         return ingest_with_client(self.address, articles, self.kind)
+
+
+class InProcessDeduper:
+    """The server's pipeline (Deduplicator over the in-process store) called directly, in
+    the same batches, without gRPC or a server process: the same clusters in a fraction of the
+    time, for iterating on matching quality. The benchmark of record is the gRPC run."""
+
+    def __init__(self, kind: InputKind) -> None:
+        self.kind = kind
+
+    def assign(self, articles: Sequence[BenchArticle]) -> dict[str, str]:
+        return asyncio.run(self._assign(articles))
+
+    async def _assign(self, articles: Sequence[BenchArticle]) -> dict[str, str]:
+        from storydedup.api.convert import cluster_id
+        from storydedup.clustering.policy import MatchPolicy
+        from storydedup.dedup import Deduplicator
+        from storydedup.fingerprints.fingerprint import Fingerprinter, FingerprintSettings
+        from storydedup.store.memory import MemoryStore
+
+        settings = FingerprintSettings()
+        store = MemoryStore(MatchPolicy())
+        await store.open(settings.store_settings())
+        dedup = Deduplicator(store, Fingerprinter(settings))
+        clusters: dict[str, str] = {}
+        for start in range(0, len(articles), BATCH_SIZE):
+            batch = [
+                dedup.prepare(client_article(a, self.kind).to_proto(), f"articles[{i}]")
+                for i, a in enumerate(articles[start : start + BATCH_SIZE])
+            ]
+            for outcome in await dedup.ingest(batch):
+                clusters[outcome.article_id] = cluster_id(outcome.cluster)
+        return clusters
 
 
 # --------------------------------------------------------------------------- harness
@@ -207,9 +253,14 @@ class Row:
 
 
 def score(
-    corpus: Corpus, articles: Sequence[BenchArticle], predicted: dict[str, str]
+    corpus: Corpus,
+    articles: Sequence[BenchArticle],
+    predicted: dict[str, str],
+    disputed: frozenset[tuple[str, str]] = frozenset(),
 ) -> tuple[Scores, dict[str, Scores]]:
-    """Scores on the whole corpus and on each subset (synthetic stories / Helsinki)."""
+    """Scores on the whole corpus and on each subset (synthetic stories / Helsinki), and, if
+    `disputed` pairs are given, on the Helsinki part without them and on everything without
+    them."""
     truth = {a.article_id: a.story_id for a in articles}
     kinds = {a.article_id: a.kind for a in articles}
     overall = evaluate(truth, predicted, kinds, corpus.excluded_pairs)
@@ -223,6 +274,15 @@ def score(
                 kinds,
                 corpus.excluded_pairs,
             )
+    if disputed and "helsinki" in subsets:
+        ids = {a.article_id for a in articles if a.kind == "helsinki"}
+        subsets["helsinki-read"] = evaluate(
+            {i: truth[i] for i in ids},
+            {i: predicted[i] for i in ids},
+            kinds,
+            corpus.excluded_pairs | disputed,
+        )
+        subsets["all-read"] = evaluate(truth, predicted, kinds, corpus.excluded_pairs | disputed)
     return overall, subsets
 
 
@@ -231,11 +291,12 @@ def run_system(
     kind: InputKind,
     deduper: Deduper,
     corpus: Corpus,
+    disputed: frozenset[tuple[str, str]] = frozenset(),
 ) -> Row:
     started = time.perf_counter()
     predicted = deduper.assign(corpus.articles)
     seconds = time.perf_counter() - started
-    overall, subsets = score(corpus, corpus.articles, predicted)
+    overall, subsets = score(corpus, corpus.articles, predicted, disputed)
     return Row(name, kind, overall, subsets, seconds)
 
 
@@ -243,7 +304,7 @@ def _fmt(value: float) -> str:
     return "  n/a" if math.isnan(value) else f"{value:.3f}"
 
 
-def print_table(rows: Sequence[Row], corpus: Corpus) -> None:
+def print_table(rows: Sequence[Row], corpus: Corpus, disputed: int = 0) -> None:
     header = (
         f"{'system':11} {'input':9} {'P':>6} {'R':>6} {'F1':>6} {'ARI':>6} "
         f"{'mixed':>6} {'roundups':>9} {'trunc R':>8} {'clusters':>8} {'articles':>8} "
@@ -274,6 +335,11 @@ def print_table(rows: Sequence[Row], corpus: Corpus) -> None:
         "Helsinki pairs with ambiguous labels (in different rule groups with 5-gram "
         "containment in [0.3, 0.8), or in one group only through a chain, containment < 0.3)."
     )
+    if disputed:
+        print(
+            f"helsinki-read / all-read: the same without the {disputed} Helsinki pairs whose "
+            "rule label the adjudication's 'disputes' contradict (docs/quality-corpus.md)."
+        )
     print(
         "mixed = clusters joining different stories; roundups = roundups whose cluster holds "
         ">= 2 other stories; trunc R = truncated copies in their story's cluster."
@@ -313,6 +379,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="only the first N arrivals")
     parser.add_argument("--redis-url", default=None, help="STORYDEDUP_REDIS_URL for the server")
     parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run storydedup's pipeline in this process (no server, no gRPC; for iterating)",
+    )
+    parser.add_argument("--no-baseline", action="store_true", help="skip the datasketch baseline")
+    parser.add_argument(
         "--inputs",
         nargs="+",
         choices=INPUT_KINDS,
@@ -334,21 +406,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print()
 
+    disputed = disputed_pairs(args.data) if args.limit is None else frozenset()
     rows: list[Row] = []
     inputs: list[InputKind] = list(args.inputs)
-    for kind in inputs:
-        rows.append(run_system("datasketch", kind, BaselineDeduper(kind), corpus))
+    for kind in inputs if not args.no_baseline else ():
+        rows.append(run_system("datasketch", kind, BaselineDeduper(kind), corpus, disputed))
         print(f"  datasketch {kind}: {rows[-1].seconds:.1f}s", file=sys.stderr)
-    if not args.only_baseline:
+    if args.in_process and not args.only_baseline:
+        for kind in inputs:
+            rows.append(run_system("storydedup", kind, InProcessDeduper(kind), corpus, disputed))
+            print(f"  storydedup (in process) {kind}: {rows[-1].seconds:.1f}s", file=sys.stderr)
+    elif not args.only_baseline:
         for kind in inputs:
             namespace = f"quality-{kind}-{uuid.uuid4().hex[:8]}"
             with storydedup_server(namespace, args.redis_url) as address:
                 rows.append(
-                    run_system("storydedup", kind, StoryDedupDeduper(kind, address), corpus)
+                    run_system(
+                        "storydedup", kind, StoryDedupDeduper(kind, address), corpus, disputed
+                    )
                 )
             print(f"  storydedup {kind}: {rows[-1].seconds:.1f}s", file=sys.stderr)
     rows.sort(key=lambda r: (inputs.index(r.kind), r.system != "datasketch"))
-    print_table(rows, corpus)
+    print_table(rows, corpus, len(disputed))
     if args.json is not None:
         args.json.write_text(json.dumps(_rows_to_json(rows), indent=2) + "\n", encoding="utf-8")
     return 0

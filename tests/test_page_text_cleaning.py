@@ -628,3 +628,36 @@ def test_kept_paragraphs_come_from_the_input_in_order(lines: list[str]) -> None:
     remaining = iter(line for line in lines if line)
     for paragraph in result.paragraphs:
         assert any(paragraph == line for line in remaining)
+
+
+# --- photo captions ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "caption",
+    [
+        "A shopper looks at extension cords at a hardware store, Tuesday, Nov. 19, 2019, in "
+        "Grass Valley, Calif. (Elias Funez/The Union via AP)",
+        "2of4A shopper looks at extension cords at a hardware store. (Elias Funez/The Union)",
+        "Roughly 13,000 US troops remain in the country, 18 years on [File: Reuters]",
+        "More than 4,000 people are expected to receive notice in coming weeks (Credit: iStock)",
+        "A man rides a donkey in the village opposite the settlement. Jaafar ASHTIYEH / AFP",
+        "The president waves from the car after arriving at the airport. Markus Schreiber AP Photo",
+        "In this Nov. 11, 2017 file photo, the two presidents talk during the family photo "
+        "session at the summit. The outcome of their first meeting is anybody's guess.",
+    ],
+)
+def test_photo_captions_are_dropped(caption: str) -> None:
+    result = clean_page_text("\n".join([caption, *BODY]))
+    assert result.paragraphs == BODY
+    assert (caption, "caption") in result.dropped
+
+
+def test_sentences_mentioning_photos_or_ending_in_brackets_are_story_text() -> None:
+    lines = (
+        "In this case the court said the photo was admissible as evidence, and the trial "
+        "will continue next week.",
+        "The senator (D-Minn.) said the bill would pass the chamber later this week, according "
+        "to two aides (who declined to be named).",
+    )
+    assert clean_page_text("\n".join([*lines, *BODY])).paragraphs == (*lines, *BODY)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import random
 
 import xxhash
 from storydedup.clustering.policy import MatchPolicy, compare
@@ -115,6 +116,25 @@ async def test_roundup_of_leads_does_not_join_or_merge(
     for seed in (1, 2, 3):
         view = await store.cluster_of_article(f"s{seed}")
         assert view is not None and [m.article_id for m in view.members] == [f"s{seed}"]
+
+
+async def test_wire_update_with_a_new_top_joins_through_a_shorter_copy(
+    store: IndexStore, fingerprinter: Fingerprinter
+) -> None:
+    # The full story ends in a long paragraph that a copy and the update both
+    # left out; the update rewrote the top. It resembles the copy (0.45) more
+    # than the full story (0.35, under min_jaccard), and the full story, the
+    # cluster's longest member, must confirm the join.
+    full = [*STORY_A, articles.paragraph(random.Random(99), sentences=14)]
+    rng = random.Random(103)
+    update = [articles.paragraph(rng) for _ in range(5)] + STORY_A[3:]
+    first = await ingest(store, fingerprinter, "full", articles.text(full), 1000.0)
+    await ingest(store, fingerprinter, "copy", articles.text(STORY_A), 2000.0)
+    outcome = await ingest(store, fingerprinter, "update", articles.text(update), 3000.0)
+    assert outcome.duplicate and outcome.cluster == first.cluster
+    by_id = {m.article_id: m for m in outcome.matches}
+    assert 0.4 <= by_id["copy"].jaccard < 0.6
+    assert "full" not in by_id
 
 
 async def test_same_content_again_changes_nothing(

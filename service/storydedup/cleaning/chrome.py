@@ -41,6 +41,8 @@ class _LineSeen:
 class _SourceLines:
     articles: int = 0
     lines: OrderedDict[int, _LineSeen] = field(default_factory=OrderedDict)
+    # The lines seen in min_clusters clusters: what `known` looks through.
+    chrome: set[int] = field(default_factory=set)
 
 
 class ChromeModel:
@@ -73,6 +75,13 @@ class ChromeModel:
                 out.add(key)
         return out
 
+    def known(self, source: str) -> frozenset[int]:
+        """All line keys that are chrome of `source` now."""
+        lines = self._sources.get(source)
+        if lines is None:
+            return frozenset()
+        return frozenset(self.chrome_keys(source, lines.chrome))
+
     def learn(self, source: str, keys: Sequence[int], cluster: int) -> None:
         """Records the lines of one article of `source` in `cluster`."""
         if not source:
@@ -90,11 +99,14 @@ class ChromeModel:
                 continue
             seen = known.lines.get(key)
             if seen is None:
-                known.lines[key] = _LineSeen([cluster], known.articles)
+                known.lines[key] = seen = _LineSeen([cluster], known.articles)
                 if len(known.lines) > self.max_lines:
-                    known.lines.popitem(last=False)
-                continue
-            known.lines.move_to_end(key)
-            seen.last_article = known.articles
-            if cluster not in seen.clusters and len(seen.clusters) < self.min_clusters:
-                seen.clusters.append(cluster)
+                    evicted, _ = known.lines.popitem(last=False)
+                    known.chrome.discard(evicted)
+            else:
+                known.lines.move_to_end(key)
+                seen.last_article = known.articles
+                if cluster not in seen.clusters and len(seen.clusters) < self.min_clusters:
+                    seen.clusters.append(cluster)
+            if len(seen.clusters) >= self.min_clusters:
+                known.chrome.add(key)

@@ -43,7 +43,8 @@ class CleanedText:
     `dropped` holds (line or part of a line, reason) in page order. Reasons: "menu", "short",
     "teaser", "sidebar" (prose outside the story), "section" ("Related", "Most Read"), "meta"
     (timestamps, "jane says:"), "comments", "duplicate", "title", "dateline", "byline",
-    "updated-line", "trailer", "notice" (cookies, newsletters, log-in prompts).
+    "updated-line", "trailer", "notice" (cookies, newsletters, log-in prompts), "caption"
+    (photo captions, by their credit or their agency wording).
     """
 
     paragraphs: tuple[str, ...]
@@ -249,6 +250,31 @@ _COOKIE_RE = re.compile(
     r"\b(?:we|this (?:web)?site|our (?:web)?site|website) (?:uses?|stores?|places?) cookies"
     r"|\bcookies? (?:policy|settings|preferences|consent)\b|\baccept (?:all )?cookies\b"
 )
+
+# --- photo captions ---------------------------------------------------------------------------
+
+# A caption ends in its photo credit, "(Elias Funez/The Union via AP)", "(Credit: iStock)",
+# "[File: Reuters]", "Jaafar ASHTIYEH / AFP", "Markus Schreiber AP Photo", or opens the way
+# agencies write them, "In this Nov. 11, 2017 file photo,",
+# "FILE - In this ..."; gallery captions carry their position glued on, "1of4A shopper looks".
+# Captions repeat on a page (once per gallery slide) and come and go between copies of one
+# story, so they are dropped wherever they are: inside a story they are noise for matching,
+# and before it they hide where the story starts.
+_CREDIT_TAIL_RE = re.compile(
+    r"[(\[][^()\[\]]{0,80}(?:\w/\w|\bphoto\b|\bcredit\b|\bfile\b|\bgetty\b|\bistock\b"
+    r"|\bshutterstock\b|\bvia (?:ap|reuters|afp|getty)\b)[^()\[\]]{0,80}[)\]]$"
+)
+_CREDIT_END_RE = re.compile(
+    r"(?:\w ?/ ?(?:afp|ap|reuters|getty images|epa|epa-efe|xinhua|anadolu agency|dpa)"
+    r"|\bap photo)$"
+)
+_CAPTION_HEAD_RE = re.compile(
+    r"(?:file\s*[-–—]+\s*)?in this (?:[a-z]{3,9}\.? \d{1,2},? \d{4},? |\d{4},? |file |undated "
+    r"|handout |aerial )*(?:photo|image|picture)\b|\d{1,2}\s*of\s*\d{1,2}[A-Z]"
+)
+_CAPTION_TAIL_CHARS = 170
+_MAX_CAPTION_WORDS = 150
+
 
 # --- line shapes ------------------------------------------------------------------------------
 
@@ -500,6 +526,8 @@ def _boilerplate_reason(line: str, low: str, tokens: list[str], words: int) -> s
         words <= _MAX_NOTICE_WORDS or line.startswith(("(", "©"))
     ):
         return "trailer"
+    if words <= _MAX_CAPTION_WORDS and _is_caption(line, low):
+        return "caption"
     if words > _MAX_NOTICE_WORDS:
         return "notice" if "cookie" in low and _COOKIE_RE.search(low) else ""
     if low.startswith(_BYLINE_PREFIXES) and (
@@ -521,6 +549,18 @@ def _boilerplate_reason(line: str, low: str, tokens: list[str], words: int) -> s
         if notice_re.search(low):
             return "notice"
     return ""
+
+
+def _is_caption(line: str, low: str) -> bool:
+    if line.endswith((")", "]")) and _CREDIT_TAIL_RE.search(
+        line.lower(), max(0, len(line) - _CAPTION_TAIL_CHARS)
+    ):
+        return True
+    if line[-1].isalpha() and _CREDIT_END_RE.search(line[-40:].lower()):
+        return True
+    if low.startswith(("in this", "file")):
+        return bool(_CAPTION_HEAD_RE.match(low))
+    return line[0].isdigit() and bool(_CAPTION_HEAD_RE.match(line, 0, 8))
 
 
 def _structural_kind(low: str, tokens: list[str], words: int) -> _Kind | None:

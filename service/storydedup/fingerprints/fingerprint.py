@@ -19,6 +19,36 @@ class EmptyTextError(ValueError):
     """The text has no words left to fingerprint."""
 
 
+# The lead and prefix sketches start after the leading lines that are not
+# story text: leftover chrome such as a timestamp ("| November 18, 2019
+# 12:01 PM") or a photo caption with its credit ("... (Credit: iStock)")
+# before the first paragraph would otherwise shift every prefix, and a
+# truncated copy would no longer start where its story starts. Both texts of
+# a pair skip the same kind of lines, so their starts still agree.
+# Shorter paragraphs are labels, timestamps or credits; 8 was best of 5, 8
+# and 12 on the quality benchmark (docs/matching.md).
+_MAX_JUNK_WORDS = 8
+_CREDIT_ENDS = (")", "]")
+# At most this many leading paragraphs are skipped.
+_MAX_SKIPPED_PARAGRAPHS = 4
+
+
+def _is_leading_junk(paragraph: str) -> bool:
+    stripped = paragraph.rstrip()
+    return stripped.endswith(_CREDIT_ENDS) or len(stripped.split()) < _MAX_JUNK_WORDS
+
+
+def lead_offset(text: str) -> int:
+    """Words before the first paragraph of `text` (paragraphs are separated by
+    blank lines) that is not leading junk; 0 when the first few all are."""
+    skipped = 0
+    for paragraph in text.split("\n\n", _MAX_SKIPPED_PARAGRAPHS)[:_MAX_SKIPPED_PARAGRAPHS]:
+        if not _is_leading_junk(paragraph):
+            return skipped
+        skipped += len(words(paragraph))
+    return 0
+
+
 @dataclass(frozen=True, slots=True)
 class FingerprintSettings:
     """Defaults chosen on the quality benchmark (docs/matching.md)."""
@@ -77,9 +107,14 @@ class Fingerprinter:
         # text's shingle positions is the minimum over its shingle set.
         rows = self._hasher.permuted(ordered)
         body = rows.min(axis=0)
-        lead = rows[: s.lead_shingles, : s.banding.lead_values].min(axis=0)
-        running_min = np.minimum.accumulate(rows[: PREFIX_LEVELS[-1], :PREFIX_VALUES], axis=0)
-        levels = [length for length in PREFIX_LEVELS if length <= len(ordered)]
+        start = lead_offset(text)
+        if start >= len(ordered):
+            start = 0
+        lead = rows[start : start + s.lead_shingles, : s.banding.lead_values].min(axis=0)
+        running_min = np.minimum.accumulate(
+            rows[start : start + PREFIX_LEVELS[-1], :PREFIX_VALUES], axis=0
+        )
+        levels = [length for length in PREFIX_LEVELS if length <= len(ordered) - start]
         return Probe(
             # Verification compares 8-bit slices of the values: a quarter of
             # the memory, and the 1/256 chance of a false equal raises an

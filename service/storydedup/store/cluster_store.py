@@ -70,6 +70,7 @@ from storydedup.clustering.policy import (
     Similarity,
     choose_cluster,
     compare,
+    confirms,
     is_match,
 )
 from storydedup.store.base import (
@@ -477,7 +478,8 @@ class RedisClusterStore:
             top = longest[cluster]
             if top.ref in matched or top.record.shingle_count <= probe.shingle_count:
                 return True
-            return self._judge(probe, top.record)[1]
+            sim = self._judge(probe, top.record)[0]
+            return confirms(self._policy, sim, probe.shingle_count, top.record.shingle_count)
 
         ranked = [(c, Similarity(m.jaccard, m.containment)) for c, (m, _) in best.items()]
         return choose_cluster(self._policy, ranked, confirmed)

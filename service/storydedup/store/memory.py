@@ -20,6 +20,7 @@ from storydedup.clustering.policy import (
     Similarity,
     choose_cluster,
     compare,
+    confirms,
     is_match,
 )
 from storydedup.store.base import (
@@ -204,7 +205,8 @@ class MemoryStore:
             record = self._records[longest]
             if longest in matched or record.shingle_count <= probe.shingle_count:
                 return True
-            return self._judge(probe, record)[1]
+            sim = self._judge(probe, record)[0]
+            return confirms(self._policy, sim, probe.shingle_count, record.shingle_count)
 
         return choose_cluster(self._policy, _best_by_cluster(matches), confirmed)
 

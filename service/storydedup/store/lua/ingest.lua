@@ -125,8 +125,10 @@ end
 -- Cluster c may be joined through its best match `best` (clustering/policy.py):
 -- that member is not shorter than the new article, or the longest of the
 -- cluster's first CONFIRM_MEMBERS members matched, is not longer than the new
--- article, or matches it now.
+-- article, or confirms it now (matches it, or resembles it at least
+-- CONFIRM_JACCARD).
 local CONFIRM_MEMBERS = 32
+local CONFIRM_JACCARD = 0.3
 local function confirmed(c, best, matched)
   if best.rec.shingles >= nsh then return true end
   local key = cluster_key(c)
@@ -146,7 +148,8 @@ local function confirmed(c, best, matched)
     end
   end
   if matched[longest] or longest_rec.shingles <= nsh then return true end
-  return judge(longest_rec).match
+  local f = judge(longest_rec)
+  return f.j >= CONFIRM_JACCARD or f.match
 end
 
 -- Where the article goes: join (nil for a new cluster) and clusters to fold in.
