@@ -156,6 +156,13 @@ def test_workers_share_the_port_and_stop_together(redis_aof: RedisServer) -> Non
     server = ServerProcess(env).start()
     try:
         assert "started 2 worker processes" in server.log()
+        # Health answered SERVING from one worker; the other may still be
+        # opening the store (a connection it accepts meanwhile gets
+        # UNAVAILABLE, retryable). Both ready before the calls:
+        deadline = time.monotonic() + 30
+        while server.full_log().count("index store reachable: serving") < 2:
+            assert time.monotonic() < deadline, server.full_log()[-2000:]
+            time.sleep(0.1)
         # Several channels: the kernel spreads connections over the workers,
         # and both answer from the one shared index.
         ids = []
