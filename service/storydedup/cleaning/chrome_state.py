@@ -55,21 +55,25 @@ class LocalChromeState:
 
 
 class ChromeCache:
-    """A local view of shared chrome: the chrome keys last looked up per
-    source, for the most recently used `max_sources` sources."""
+    """A local view of shared chrome: each source's chrome lines as of the
+    last lookup, tagged with how many articles the source had then, for the
+    most recently used `max_sources` sources."""
 
     def __init__(self, max_sources: int = 20000) -> None:
         self.max_sources = max_sources
-        self._known: OrderedDict[str, set[int]] = OrderedDict()
+        self._known: OrderedDict[str, tuple[int, frozenset[int]]] = OrderedDict()
 
     def chrome_keys(self, source: str, keys: Iterable[int]) -> set[int]:
         known = self._known.get(source)
-        return set() if known is None else known.intersection(keys)
+        return set() if known is None else {k for k in keys if k in known[1]}
 
-    def update(self, source: str, asked: Iterable[int], chrome: set[int]) -> None:
-        known = self._known.setdefault(source, set())
+    def version(self, source: str) -> int:
+        """Articles of the source when last looked up; -1 if never."""
+        known = self._known.get(source)
+        return -1 if known is None else known[0]
+
+    def replace(self, source: str, version: int, chrome: frozenset[int]) -> None:
+        self._known[source] = (version, chrome)
         self._known.move_to_end(source)
-        known.difference_update(asked)
-        known.update(chrome)
         if len(self._known) > self.max_sources:
             self._known.popitem(last=False)

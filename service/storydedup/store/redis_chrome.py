@@ -1,8 +1,10 @@
 """Learned chrome in Redis, shared by every server replica of a namespace
 (cleaning/chrome_state.py has the port, lua/chrome.lua the rules).
 
-One hash and one zset per source, in a hash slot of their own on a Redis
-Cluster, or in the namespace's slot on one Redis. The state is bounded per
+One hash and two zsets per source, in a hash slot of their own on a Redis
+Cluster, or in the namespace's slot on one Redis. A lookup returns the
+source's chrome lines (tens, not the page's hundreds of lines), and nothing
+when the source has learned nothing since the caller's last lookup. The state is bounded per
 source (max_lines, oldest first), lines are forgotten when their source has
 not printed them for forget_after articles, and a source's keys expire when
 it has published nothing for ttl_ms (by default the retention window).
@@ -45,7 +47,7 @@ def single_redis_keys(namespace: str) -> Callable[[str], list[bytes]]:
 
     def keys(source: str) -> list[bytes]:
         ref = source_ref(source)
-        return [prefix + b"h:" + ref, prefix + b"r:" + ref]
+        return [prefix + b"h:" + ref, prefix + b"r:" + ref, prefix + b"x:" + ref]
 
     return keys
 
@@ -57,7 +59,7 @@ def cluster_keys(namespace: str) -> Callable[[str], list[bytes]]:
     def keys(source: str) -> list[bytes]:
         ref = source_ref(source)
         tag = b"{" + ref[:2].hex().encode() + b"}" + ref[2:]
-        return [prefix + b"h" + tag, prefix + b"r" + tag]
+        return [prefix + b"h" + tag, prefix + b"r" + tag, prefix + b"x" + tag]
 
     return keys
 
@@ -94,27 +96,20 @@ class RedisChromeState:
             raise StoreUnavailableError(f"Redis unavailable: {type(error).__name__}") from error
 
     async def lookup(self, queries: Sequence[tuple[str, Sequence[int]]]) -> list[set[int]]:
-        asked: dict[str, set[int]] = {}
-        for source, line_keys in queries:
-            if source:
-                asked.setdefault(source, set()).update(k for k in line_keys if k)
-        sources = list(asked)
+        sources = sorted({source for source, _ in queries if source})
         replies = await self._pipeline(
             [
                 (
                     self._keys(source),
-                    [
-                        "lookup",
-                        self._min_clusters,
-                        self._forget_after,
-                        *(k.to_bytes(8, "big") for k in sorted(asked[source])),
-                    ],
+                    ["lookup", self._forget_after, self._cache.version(source)],
                 )
                 for source in sources
             ]
         )
         for source, reply in zip(sources, replies, strict=True):
-            self._cache.update(source, asked[source], {int.from_bytes(k, "big") for k in reply})
+            if len(reply) > 1 or int(reply[0]) != self._cache.version(source):
+                chrome = frozenset(int.from_bytes(k, "big") for k in reply[1:])
+                self._cache.replace(source, int(reply[0]), chrome)
         return [self._cache.chrome_keys(source, keys) for source, keys in queries]
 
     async def learn(self, seen: Sequence[tuple[str, Sequence[int], int]]) -> None:
@@ -125,7 +120,6 @@ class RedisChromeState:
                     [
                         "learn",
                         self._min_clusters,
-                        self._forget_after,
                         self._max_lines,
                         self._ttl_ms,
                         cluster.to_bytes(6, "big"),
