@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import random
 import sys
 import time
@@ -45,18 +46,25 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 BATCH = 50
 
 
-def stream(count: int, hot_stories: int, hot_copies: int, seed: int) -> list[Article]:
+def stream(
+    count: int, hot_stories: int, hot_copies: int, seed: int, editions: int = 1
+) -> list[Article]:
     """`count` pages in arrival order, of which hot_stories × hot_copies are
-    copies of a few big stories spread through the stream."""
+    copies of a few big stories spread through the stream. With `editions`
+    above 1, each outlet publishes under that many source names (regional
+    editions sharing one page template), as an aggregator with hundreds of
+    sources sees; learned chrome is kept per source."""
     source = bbc_source(DATA) if DATA.exists() else synthetic_source(seed)
     base = build_articles(source, count - hot_stories * hot_copies, seed)
     originals = [b for b in base if b.kind == "original"][:hot_stories]
     rng = random.Random(seed)
-    pages: list[Article] = [b.article for b in base]
+    pages: list[Article] = [_edition(b.article, editions) for b in base]
     for story, original in enumerate(originals):
-        copies = [_copy(original, story, n, base, rng) for n in range(hot_copies)]
+        copies = [
+            _edition(_copy(original, story, n, base, rng), editions) for n in range(hot_copies)
+        ]
         # Each big story breaks early and draws its copies over what follows.
-        start = pages.index(original.article) + 1
+        start = next(i for i, p in enumerate(pages) if p.id == original.article.id) + 1
         for n, page in enumerate(copies):
             at = start + (n * (len(pages) - start)) // hot_copies
             pages.insert(min(at + n, len(pages)), page)
@@ -79,6 +87,13 @@ def _copy(
         source=host.source,
         published_at=original.article.published_at,
     )
+
+
+def _edition(page: Article, editions: int) -> Article:
+    if editions <= 1:
+        return page
+    edition = int.from_bytes(page.id.encode()[-2:], "big") % editions
+    return dataclasses.replace(page, source=f"{page.source}/edition-{edition}")
 
 
 def shard_stats(cluster: LocalRedisCluster) -> dict[int, dict[str, float]]:
@@ -132,10 +147,13 @@ def main() -> None:
     parser.add_argument("--replicas", type=int, default=3, help="storydedup server processes")
     parser.add_argument("--clients", type=int, default=6)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--editions", type=int, default=1, help="source names per outlet (12 outlets)"
+    )
     args = parser.parse_args()
 
     hot = min(args.hot_copies, args.articles // (2 * args.hot_stories))
-    pages = stream(args.articles, args.hot_stories, hot, args.seed)
+    pages = stream(args.articles, args.hot_stories, hot, args.seed, args.editions)
     cluster = LocalRedisCluster().start()
     servers = [
         ServerProcess(
@@ -162,7 +180,8 @@ def main() -> None:
 
     print(format_machine(machine_description(redis_version=None)))
     print(
-        f"\n{len(pages):,} articles ({args.hot_stories} big stories × {hot} copies) through "
+        f"\n{len(pages):,} articles from {len({p.source for p in pages})} sources "
+        f"({args.hot_stories} big stories × {hot} copies) through "
         f"{args.replicas} server processes on 3 masters + 3 replicas, {args.clients} clients "
         f"sending batches of {BATCH}: {len(pages) / seconds:,.0f} articles/s\n"
     )
