@@ -14,12 +14,16 @@ from dataclasses import dataclass
 
 import grpc
 import pytest
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from storydedup.cleaning.chrome_state import ChromeState
 from storydedup.clustering.policy import MatchPolicy, compare, is_match
 from storydedup.dedup import Deduplicator
 from storydedup.fingerprints.fingerprint import Fingerprinter, FingerprintSettings
 from storydedup.store.base import IndexStore
 from storydedup.store.cluster_store import RedisClusterStore
 from storydedup.store.memory import MemoryStore
+from storydedup.store.redis_chrome import RedisChromeState, cluster_keys, single_redis_keys
 from storydedup.store.redis_store import RedisStore
 from storydedup.v1 import storydedup_pb2 as pb
 from storydedup.v1 import storydedup_pb2_grpc as pb_grpc
@@ -36,6 +40,7 @@ ROUNDS = 50
 SAME_ID_CLIENTS = 8
 SAME_ID_ROUNDS = 6
 CALL_TIMEOUT = 60.0
+DAY_MS = 86_400_000.0
 
 pytestmark = pytest.mark.slow
 
@@ -49,6 +54,16 @@ class Backend:
         if self.cluster:
             return RedisClusterStore.from_url(self.url, NAMESPACE, MatchPolicy())
         return RedisStore.from_url(self.url, NAMESPACE, MatchPolicy())
+
+    def chrome(self) -> tuple[ChromeState, Redis | RedisCluster]:
+        """The servers' learned chrome, read from where they keep it, and
+        the connection to close afterwards."""
+        if self.cluster:
+            cluster_client = RedisCluster.from_url(self.url)
+            keys = cluster_keys(NAMESPACE)
+            return RedisChromeState(cluster_client, keys, DAY_MS), cluster_client
+        client = Redis.from_url(self.url)
+        return RedisChromeState(client, single_redis_keys(NAMESPACE), DAY_MS), client
 
     def assert_consistent(self) -> None:
         assert_namespace_consistent(self.url, NAMESPACE, self.cluster)
@@ -130,10 +145,16 @@ async def released_together(
 _fingerprinter = Fingerprinter(FingerprintSettings())
 
 
-def all_pairs_match(requests: list[pb.IngestArticleRequest]) -> bool:
-    """Whether every copy is verified as a copy of every other one."""
-    dedup = Deduplicator(MemoryStore(MatchPolicy()), _fingerprinter)
-    probes = [dedup.prepare(r.article, "article").item.probe for r in requests]
+async def all_pairs_match(backend: Backend, requests: list[pb.IngestArticleRequest]) -> bool:
+    """Whether every copy is verified as a copy of every other one, as the
+    servers fingerprint them: cleaned with the chrome they have learned."""
+    chrome, connection = backend.chrome()
+    try:
+        dedup = Deduplicator(MemoryStore(MatchPolicy()), _fingerprinter, chrome_state=chrome)
+        prepared = [dedup.prepare(r.article, "article") for r in requests]
+        probes = [p.item.probe for p in await dedup.with_current_chrome(prepared)]
+    finally:
+        await connection.aclose()
     policy = MatchPolicy()
     return all(
         is_match(
@@ -182,7 +203,7 @@ async def test_simultaneous_copies_of_a_story_end_in_one_cluster(
             )
             assert {info.cluster_id for info in infos} == {cluster.cluster_id}
             answered = sorted({r.cluster_id for r in results})
-            if all_pairs_match(requests):
+            if await all_pairs_match(backend, requests):
                 # ...which every call answered: the first one in founded it
                 # (the one non-duplicate), the 31 others joined it, none raced
                 # into a cluster of its own that a later copy had to merge.

@@ -85,15 +85,21 @@ class Deduplicator:
     def chrome(self) -> ChromeLines:
         return self.chrome_state.lines
 
-    async def ingest(self, prepared: Sequence[PreparedArticle]) -> list[IngestOutcome]:
-        # Chrome learned elsewhere since these were cleaned (by another
-        # replica sharing the state) changes what is fingerprinted: clean
-        # those again, so that every replica indexes what one would.
+    async def with_current_chrome(
+        self, prepared: Sequence[PreparedArticle]
+    ) -> list[PreparedArticle]:
+        """The articles as cleaned with the chrome known now: chrome learned
+        elsewhere since they were cleaned (by another replica sharing the
+        state) changes what is fingerprinted, so those are cleaned again and
+        every replica indexes what one would."""
         current = await self.chrome_state.lookup([(p.source, p.line_keys) for p in prepared])
-        prepared = [
+        return [
             p if p.chrome_used == now else self.prepare(p.article, p.field)
             for p, now in zip(prepared, current, strict=True)
         ]
+
+    async def ingest(self, prepared: Sequence[PreparedArticle]) -> list[IngestOutcome]:
+        prepared = await self.with_current_chrome(prepared)
         outcomes = await self.store.ingest([p.item for p in prepared])
         learned = [
             (p.source, p.line_keys, outcome.cluster)
