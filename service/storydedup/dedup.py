@@ -76,9 +76,8 @@ class Deduplicator:
             published_ms=published_ms(article),
             metadata=convert.metadata(article, story.title),
         )
-        used = self.chrome.chrome_keys(article.source, story.line_keys) if article.source else set()
         return PreparedArticle(
-            item, article.source, story.line_keys, article, field, frozenset(used)
+            item, article.source, story.line_keys, article, field, story.chrome_keys
         )
 
     @property

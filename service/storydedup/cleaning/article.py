@@ -24,6 +24,8 @@ class StoryText:
     # Keys of the input's lines, for learning the source's chrome once the
     # article's cluster is known.
     line_keys: tuple[int, ...] = ()
+    # Which of them were left out as the source's learned chrome.
+    chrome_keys: frozenset[int] = frozenset()
 
 
 class NoStoryTextError(ValueError):
@@ -39,7 +41,12 @@ def story_from_text(
     if known:
         text = "\n".join(line for line, key in zip(lines, keys, strict=True) if key not in known)
     cleaned = clean_page_text(text, title)
-    return StoryText(title=title, text="\n\n".join(cleaned.paragraphs), line_keys=keys)
+    return StoryText(
+        title=title,
+        text="\n\n".join(cleaned.paragraphs),
+        line_keys=keys,
+        chrome_keys=frozenset(known),
+    )
 
 
 def story_from_html(
@@ -50,4 +57,9 @@ def story_from_html(
     except HtmlExtractionError as error:
         raise NoStoryTextError(str(error)) from error
     story = story_from_text(page.text, title or page.title, source, chrome)
-    return StoryText(title=title or page.title, text=story.text, line_keys=story.line_keys)
+    return StoryText(
+        title=title or page.title,
+        text=story.text,
+        line_keys=story.line_keys,
+        chrome_keys=story.chrome_keys,
+    )
