@@ -22,10 +22,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from storydedup.store.base import PREFIX_LEVELS, PREFIX_VALUES
+from storydedup.store.base import PREFIX_LEVELS, PREFIX_VALUES, Probe
+
+if TYPE_CHECKING:
+    from storydedup.store.records import ArticleRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +140,20 @@ def is_match(policy: MatchPolicy, sim: Similarity, shingles_a: int, shingles_b: 
         and sim.containment >= policy.min_containment
         and smaller >= policy.min_containment_shingles
     )
+
+
+def judge(policy: MatchPolicy, probe: Probe, record: ArticleRecord) -> tuple[Similarity, bool]:
+    """Similarity of a new article's fingerprint to a stored article, and
+    whether it is a match."""
+    sim = compare(
+        probe.signature,
+        record.signature,
+        probe.shingle_count,
+        record.shingle_count,
+        probe.prefix,
+        record.prefix,
+    )
+    return sim, is_match(policy, sim, probe.shingle_count, record.shingle_count)
 
 
 # Members (earliest published first) looked at to find a cluster's longest

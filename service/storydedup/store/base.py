@@ -5,7 +5,7 @@ contract tests run every behaviour against both."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -110,6 +110,21 @@ class StoreSettings:
 
     def as_fields(self) -> dict[str, str]:
         return {name: str(getattr(self, name)) for name in self.__dataclass_fields__}
+
+    def check_stored(self, stored: Mapping[bytes, bytes], namespace: str) -> None:
+        """Raises StoreLayoutError when a namespace's stored settings (a
+        Redis hash, field -> value) differ from these."""
+        differing = {
+            name: stored.get(name.encode(), b"").decode()
+            for name, value in self.as_fields().items()
+            if stored.get(name.encode(), b"").decode() != value
+        }
+        if differing:
+            raise StoreLayoutError(
+                f"namespace {namespace!r} was created with other fingerprint settings "
+                f"({', '.join(f'{k}={v}' for k, v in sorted(differing.items()))}); "
+                "use those settings or another namespace"
+            )
 
 
 class IndexStore(Protocol):

@@ -20,7 +20,8 @@ def article_ref(article_id: str) -> bytes:
     return hashlib.blake2b(article_id.encode("utf-8"), digest_size=REF_BYTES).digest()
 
 
-def _tag(two: bytes) -> bytes:
+def hash_tag(two: bytes) -> bytes:
+    """`{xxxx}`: keys with the same two bytes share a Redis Cluster slot."""
     return b"{" + two.hex().encode() + b"}"
 
 
@@ -58,27 +59,27 @@ class ClusterKeys:
         self.p = f"sd:{namespace}:".encode()
 
     def record(self, ref: bytes) -> bytes:
-        return self.p + b"a" + _tag(ref[:2]) + ref[2:]
+        return self.p + b"a" + hash_tag(ref[:2]) + ref[2:]
 
     def article_lock(self, ref: bytes) -> bytes:
-        return self.p + b"k" + _tag(ref[:2]) + ref[2:]
+        return self.p + b"k" + hash_tag(ref[:2]) + ref[2:]
 
     # A bucket ref is a 3-byte group, of which only the low bits vary, and a
     # 3-byte field (fingerprints/lsh.py); the slot is chosen by two bytes of
     # the field, which are uniform, so buckets spread over every shard.
     def bucket(self, bucket_ref: bytes) -> tuple[bytes, bytes]:
-        return self.p + b"b" + _tag(bucket_ref[3:5]), bucket_ref[:3] + bucket_ref[5:]
+        return self.p + b"b" + hash_tag(bucket_ref[3:5]), bucket_ref[:3] + bucket_ref[5:]
 
     def bucket_lock(self, bucket_ref: bytes) -> bytes:
-        return self.p + b"l" + _tag(bucket_ref[3:5]) + bucket_ref[:3] + bucket_ref[5:]
+        return self.p + b"l" + hash_tag(bucket_ref[3:5]) + bucket_ref[:3] + bucket_ref[5:]
 
     def cluster(self, cluster: int) -> list[bytes]:
-        tag = _tag((cluster & 0xFFFF).to_bytes(2, "big"))
+        tag = hash_tag((cluster & 0xFFFF).to_bytes(2, "big"))
         name = cluster.to_bytes(6, "big")
         return [self.p + kind + tag + name for kind in (b"c", b"f", b"g")]
 
     def expiry(self, partition: int) -> tuple[bytes, bytes, bytes]:
-        tag = _tag(bytes((partition, 0)))
+        tag = hash_tag(bytes((partition, 0)))
         return self.p + b"s" + tag, self.p + b"t" + tag, self.p + b"e" + tag
 
     @property

@@ -51,6 +51,7 @@ An article's ref is 8 bytes of BLAKE2b of its ID; cluster IDs are random
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import secrets
@@ -69,9 +70,8 @@ from storydedup.clustering.policy import (
     MatchPolicy,
     Similarity,
     choose_cluster,
-    compare,
     confirms,
-    is_match,
+    judge,
 )
 from storydedup.store.base import (
     ClusterView,
@@ -81,7 +81,6 @@ from storydedup.store.base import (
     MatchInfo,
     Probe,
     SimilarOutcome,
-    StoreLayoutError,
     StoreSettings,
     StoreUnavailableError,
 )
@@ -96,18 +95,14 @@ from storydedup.store.cluster_layout import (
 )
 from storydedup.store.memory import DEFAULT_EXPIRY_SLOT_MS, wall_clock_ms
 from storydedup.store.records import ArticleRecord
+from storydedup.store.unavailable import CLUSTER_UNAVAILABLE
 
 T = TypeVar("T")
 
-_UNAVAILABLE = (
-    redis_errors.ConnectionError,
-    redis_errors.TimeoutError,
-    redis_errors.BusyLoadingError,
-    redis_errors.ClusterDownError,
-    redis_errors.TryAgainError,
-    redis_errors.MasterDownError,
-    redis_errors.RedisClusterException,
-    OSError,
+# Releasing or extending a lock is best effort: a lock left behind expires.
+_LOCK_UPKEEP_ERRORS: tuple[type[BaseException], ...] = (
+    *CLUSTER_UNAVAILABLE,
+    redis_errors.RedisError,
 )
 
 EXPIRY_PARTITIONS = 256
@@ -177,7 +172,7 @@ class RedisClusterStore:
     async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
         try:
             return await operation()
-        except _UNAVAILABLE as error:
+        except CLUSTER_UNAVAILABLE as error:
             raise StoreUnavailableError(
                 f"Redis Cluster unavailable: {type(error).__name__}"
             ) from error
@@ -225,18 +220,7 @@ class RedisClusterStore:
             stored: dict[Any, Any] = await self._client.hgetall(self._keys.meta)
             return stored
 
-        stored = await self._call(bind)
-        differing = {
-            name: stored.get(name.encode(), b"").decode()
-            for name, value in wanted.items()
-            if stored.get(name.encode(), b"").decode() != value
-        }
-        if differing:
-            raise StoreLayoutError(
-                f"namespace {self._keys.p.decode()!r} was created with other fingerprint "
-                f"settings ({', '.join(f'{k}={v}' for k, v in sorted(differing.items()))}); "
-                "use those settings or another namespace"
-            )
+        settings.check_stored(await self._call(bind), self._keys.p.decode())
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -278,18 +262,17 @@ class RedisClusterStore:
         finally:
             watchdog.cancel()
             if held:
-                try:
+                # Whatever is not released expires after LOCK_TTL_MS.
+                with contextlib.suppress(*_LOCK_UPKEEP_ERRORS):
                     await self._release(held, token)
-                except (*_UNAVAILABLE, redis_errors.RedisError):
-                    pass  # they expire after LOCK_TTL_MS
 
     async def _keep_alive(self, held: list[bytes], token: bytes) -> None:
         while True:
             await asyncio.sleep(LOCK_TTL_MS / 3000)
-            try:
+            # On failure the next beat tries again; the lock expires if
+            # Redis stays away.
+            with contextlib.suppress(*_LOCK_UPKEEP_ERRORS):
                 await self._run([self._script("refresh", [k], token, LOCK_TTL_MS) for k in held])
-            except (*_UNAVAILABLE, redis_errors.RedisError):
-                pass  # the next beat tries again; the lock expires if Redis stays away
 
     async def _release(self, keys: Sequence[bytes], token: bytes) -> None:
         if keys:
@@ -320,6 +303,9 @@ class RedisClusterStore:
                     roots[cluster] = head
                     del at[cluster]
         return roots
+
+    async def _root(self, cluster: int) -> int:
+        return (await self._roots([cluster]))[cluster]
 
     async def _tree(self, root: int) -> list[int]:
         """The root and every cluster merged into it, however deep."""
@@ -372,7 +358,7 @@ class RedisClusterStore:
             stored = await self._committed(article_id)
             if stored is None:
                 return None
-            root = (await self._roots([stored.cluster]))[stored.cluster]
+            root = await self._root(stored.cluster)
             return dataclasses.replace(stored.record, cluster=root)
 
         return await self._call(run)
@@ -389,7 +375,7 @@ class RedisClusterStore:
             stored = await self._committed(article_id)
             if stored is None:
                 return None
-            root = (await self._roots([stored.cluster]))[stored.cluster]
+            root = await self._root(stored.cluster)
             return self._view(root, await self._members(root))
 
         return await self._call(run)
@@ -444,15 +430,7 @@ class RedisClusterStore:
         ]
 
     def _judge(self, probe: Probe, record: ArticleRecord) -> tuple[Similarity, bool]:
-        sim = compare(
-            probe.signature,
-            record.signature,
-            probe.shingle_count,
-            record.shingle_count,
-            probe.prefix,
-            record.prefix,
-        )
-        return sim, is_match(self._policy, sim, probe.shingle_count, record.shingle_count)
+        return judge(self._policy, probe, record)
 
     async def _choose(
         self, probe: Probe, matches: Sequence[tuple[MatchInfo, StoredArticle]]
@@ -538,8 +516,9 @@ class RedisClusterStore:
                 metadata=item.metadata,
                 prefix=item.probe.prefix,
             )
-            cluster = await self._write(ref, record, cluster, now, create=choice.join is None)
-            members = await self._members(cluster, 1)
+            cluster = await self._write(ref, record, cluster)
+            # A new cluster's canonical article is the article itself.
+            members = await self._members(cluster, 1) if choice.join is not None else []
             reported = tuple(
                 dataclasses.replace(m, cluster=cluster) if m.cluster in merged else m
                 for m, _ in matches[: self._policy.max_matches]
@@ -556,7 +535,7 @@ class RedisClusterStore:
     async def _unchanged(self, item: IngestItem, existing: StoredArticle) -> IngestOutcome:
         contents = await self._bucket_contents(item.probe)
         matches = await self._verified(item.probe, contents, existing.ref)
-        root = (await self._roots([existing.cluster]))[existing.cluster]
+        root = await self._root(existing.cluster)
         members = await self._members(root, 1)
         return IngestOutcome(
             article_id=item.article_id,
@@ -602,21 +581,17 @@ class RedisClusterStore:
         reply: list[Any] = results[0]
         return reply
 
-    async def _write(
-        self, ref: bytes, record: ArticleRecord, cluster: int | None, now: float, create: bool
-    ) -> int:
+    async def _write(self, ref: bytes, record: ArticleRecord, cluster: int | None) -> int:
         """Writes the article in commit order; returns its cluster's root."""
         if cluster is None:
             cluster = await self._new_cluster(ref, record)
         else:
-            await self._set_record(ref, PENDING, cluster, record, now)
+            await self._set_pending(ref, cluster, record)
             while True:
                 reply = await self._cluster_op(cluster, "join", ref, repr(record.published_ms))
                 if reply[0] == 1:
                     break
-                cluster = (await self._roots([int.from_bytes(reply[1], "big")]))[
-                    int.from_bytes(reply[1], "big")
-                ]
+                cluster = await self._root(int.from_bytes(reply[1], "big"))
         await self._run(
             [
                 self._script("bucket", [key], "add", field, ref)
@@ -630,24 +605,22 @@ class RedisClusterStore:
     async def _new_cluster(self, ref: bytes, record: ArticleRecord) -> int:
         while True:
             cluster = secrets.randbits(48) or 1
-            await self._set_record(ref, PENDING, cluster, record, record.ingested_ms)
+            await self._set_pending(ref, cluster, record)
             reply = await self._cluster_op(cluster, "create", ref, repr(record.published_ms))
             if reply[0] == 1:
                 return cluster
 
-    async def _set_record(
-        self, ref: bytes, state: int, cluster: int, record: ArticleRecord, now: float
-    ) -> None:
+    async def _set_pending(self, ref: bytes, cluster: int, record: ArticleRecord) -> None:
         """The pending record goes first, with its expiry entry, so that
         whatever follows can be found and undone."""
-        slot_start = (now // self._slot_ms) * self._slot_ms
+        slot_start = (record.ingested_ms // self._slot_ms) * self._slot_ms
         slot = f"{slot_start:.0f}:{self._slot_ms:.0f}".encode()
         zset, strings, _ = self._keys.expiry(ref[0])
 
         slot_end = repr(slot_start + self._slot_ms)
         await self._run(
             [
-                ("SET", self._keys.record(ref), StoredArticle.pack(state, cluster, record)),
+                ("SET", self._keys.record(ref), StoredArticle.pack(PENDING, cluster, record)),
                 self._script("expiry", [zset, strings + slot], "add", slot, slot_end, ref),
             ]
         )
@@ -683,7 +656,7 @@ class RedisClusterStore:
                 stored = (await self._records([ref])).get(ref)
                 if stored is None or stored.record.article_id != article_id:
                     return None
-                root = (await self._roots([stored.cluster]))[stored.cluster]
+                root = await self._root(stored.cluster)
                 await self._remove(stored)
                 if not stored.committed:
                     return None

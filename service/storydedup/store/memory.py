@@ -19,9 +19,8 @@ from storydedup.clustering.policy import (
     MatchPolicy,
     Similarity,
     choose_cluster,
-    compare,
     confirms,
-    is_match,
+    judge,
 )
 from storydedup.store.base import (
     ClusterView,
@@ -178,16 +177,7 @@ class MemoryStore:
         return found
 
     def _judge(self, probe: Probe, record: ArticleRecord) -> tuple[Similarity, bool]:
-        """Similarity of the probe to a stored article, and whether it is a match."""
-        sim = compare(
-            probe.signature,
-            record.signature,
-            probe.shingle_count,
-            record.shingle_count,
-            probe.prefix,
-            record.prefix,
-        )
-        return sim, is_match(self._policy, sim, probe.shingle_count, record.shingle_count)
+        return judge(self._policy, probe, record)
 
     def _choose(self, probe: Probe, matches: list[tuple[MatchInfo, int]]) -> ClusterChoice:
         matched = {number for _, number in matches}

@@ -17,24 +17,16 @@ from importlib import resources
 from typing import Any
 
 import xxhash
-from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
 from storydedup.cleaning.chrome import ChromeModel
 from storydedup.cleaning.chrome_state import ChromeCache, ChromeLines
 from storydedup.store.base import StoreUnavailableError
+from storydedup.store.cluster_layout import hash_tag
+from storydedup.store.unavailable import CLUSTER_UNAVAILABLE
 
 _SCRIPT = (resources.files("storydedup.store") / "lua" / "chrome.lua").read_text()
-_UNAVAILABLE = (
-    redis_errors.ConnectionError,
-    redis_errors.TimeoutError,
-    redis_errors.BusyLoadingError,
-    redis_errors.ClusterDownError,
-    redis_errors.TryAgainError,
-    redis_errors.RedisClusterException,
-    OSError,
-)
 
 
 def source_ref(source: str) -> bytes:
@@ -58,7 +50,7 @@ def cluster_keys(namespace: str) -> Callable[[str], list[bytes]]:
 
     def keys(source: str) -> list[bytes]:
         ref = source_ref(source)
-        tag = b"{" + ref[:2].hex().encode() + b"}" + ref[2:]
+        tag = hash_tag(ref[:2]) + ref[2:]
         return [prefix + b"h" + tag, prefix + b"r" + tag, prefix + b"x" + tag]
 
     return keys
@@ -92,7 +84,7 @@ class RedisChromeState:
                 pipe.eval(_SCRIPT, len(keys), *keys, *args)
             results: list[Any] = await pipe.execute()
             return results
-        except _UNAVAILABLE as error:
+        except CLUSTER_UNAVAILABLE as error:
             raise StoreUnavailableError(f"Redis unavailable: {type(error).__name__}") from error
 
     async def lookup(self, queries: Sequence[tuple[str, Sequence[int]]]) -> list[set[int]]:

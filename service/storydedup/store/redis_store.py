@@ -31,7 +31,6 @@ from importlib import resources
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
-from redis import exceptions as redis_errors
 
 from storydedup.clustering.policy import MatchPolicy, estimate
 from storydedup.store.base import (
@@ -42,24 +41,15 @@ from storydedup.store.base import (
     MatchInfo,
     Probe,
     SimilarOutcome,
-    StoreLayoutError,
     StoreSettings,
     StoreUnavailableError,
 )
 from storydedup.store.consistency import check_redis_namespace
 from storydedup.store.memory import DEFAULT_EXPIRY_SLOT_MS, wall_clock_ms
 from storydedup.store.records import ArticleRecord
+from storydedup.store.unavailable import REDIS_UNAVAILABLE
 
 T = TypeVar("T")
-
-_UNAVAILABLE = (
-    redis_errors.ConnectionError,
-    redis_errors.TimeoutError,
-    redis_errors.BusyLoadingError,
-    redis_errors.ClusterDownError,
-    redis_errors.TryAgainError,
-    OSError,
-)
 
 
 def key_prefix(namespace: str) -> str:
@@ -121,7 +111,7 @@ class RedisStore:
     async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
         try:
             return await operation()
-        except _UNAVAILABLE as error:
+        except REDIS_UNAVAILABLE as error:
             raise StoreUnavailableError(f"Redis unavailable: {type(error).__name__}") from error
 
     async def open(self, settings: StoreSettings) -> None:
@@ -137,18 +127,7 @@ class RedisStore:
             stored: dict[bytes, bytes] = results[-1]
             return stored
 
-        stored = await self._call(bind)
-        differing = {
-            name: stored.get(name.encode(), b"").decode()
-            for name, value in wanted.items()
-            if stored.get(name.encode(), b"").decode() != value
-        }
-        if differing:
-            raise StoreLayoutError(
-                f"namespace {self._prefix!r} was created with other fingerprint settings "
-                f"({', '.join(f'{k}={v}' for k, v in sorted(differing.items()))}); "
-                "use those settings or another namespace"
-            )
+        settings.check_stored(await self._call(bind), self._prefix)
         self._num_perm = settings.num_perm
 
     async def close(self) -> None:
@@ -231,7 +210,7 @@ class RedisStore:
         replies = await self._call(run)
         outcomes = []
         for item, reply in zip(items, replies, strict=True):
-            if isinstance(reply, _UNAVAILABLE):
+            if isinstance(reply, REDIS_UNAVAILABLE):
                 raise StoreUnavailableError(f"Redis unavailable: {type(reply).__name__}")
             if isinstance(reply, Exception):
                 raise reply
