@@ -72,3 +72,36 @@ async def test_redis_chrome_learns_and_forgets_as_the_local_model(
         assert now == (await local.lookup(query))[0]
         assert set(chrome[source]) <= now
     await client.aclose()
+
+
+async def test_a_source_holds_a_bounded_number_of_lines_and_keeps_its_live_chrome(
+    redis_server: RedisServer, namespace: str
+) -> None:
+    # Every page brings 12 lines never seen before: without eviction the
+    # state would grow by 12 lines a page.
+    rules = ChromeModel(min_clusters=3, max_lines=100, forget_after=10_000)
+    model = ChromeModel(min_clusters=3, max_lines=100, forget_after=10_000)
+    client = Redis.from_url(redis_server.url)
+    keys = single_redis_keys(namespace)
+    shared = RedisChromeState(client, keys, DAY_MS, rules)
+    rng = random.Random(5)
+    menu = [rng.getrandbits(63) for _ in range(6)]
+    counts = []
+    for page in range(200):
+        story = [rng.getrandbits(63) for _ in range(12)]
+        await shared.learn([("a.example", [*menu, *story], page)])
+        model.learn("a.example", [*menu, *story], page)
+        held = await client.hlen(keys("a.example")[0]) - 1  # less the article counter
+        assert held == model.line_count("a.example")
+        counts.append(held)
+    # Up to max_lines and a quarter; eviction takes whole pages' lines, so
+    # it leaves at least max_lines less one page's worth.
+    assert max(counts) <= 125
+    assert min(counts[100:]) > 100 - 18
+    # The menu, on every page, is never the oldest: it stays chrome; the
+    # last page's story lines are kept too.
+    [chrome] = await shared.lookup([("a.example", [*menu, *story])])
+    assert chrome == set(menu)
+    for line in story:
+        assert await client.hexists(keys("a.example")[0], line.to_bytes(8, "big"))
+    await client.aclose()

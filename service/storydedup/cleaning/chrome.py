@@ -7,15 +7,19 @@ of that source: counting clusters rather than pages keeps the repeated
 paragraphs of one story's updates (several versions in one cluster) from
 being taken for chrome.
 
-The state is bounded: at most `max_lines` lines per source (the least
-recently seen go first) and `max_sources` sources (likewise), and a line not
-seen for `forget_after` articles of its source is forgotten, so chrome that
-an outlet has retired stops being removed.
+The state is bounded and a line not seen for `forget_after` articles of its
+source is forgotten, so chrome that an outlet has retired stops being
+removed. A source holds up to `max_lines` lines plus a quarter: past that,
+the lines seen longest ago go, all lines last seen in one article at a time,
+until at most `max_lines` remain. Evicting in bulk lets the Redis state
+(store/lua/chrome.lua) keep no recency index: a line costs two hash
+operations per page there, not a sorted-set update. At most `max_sources`
+sources are kept, the least recently seen going first.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -40,7 +44,7 @@ class _LineSeen:
 @dataclass(slots=True)
 class _SourceLines:
     articles: int = 0
-    lines: OrderedDict[int, _LineSeen] = field(default_factory=OrderedDict)
+    lines: dict[int, _LineSeen] = field(default_factory=dict)
     # The lines seen in min_clusters clusters: what `known` looks through.
     chrome: set[int] = field(default_factory=set)
 
@@ -82,6 +86,11 @@ class ChromeModel:
             return frozenset()
         return frozenset(self.chrome_keys(source, lines.chrome))
 
+    def line_count(self, source: str) -> int:
+        """Lines of `source` the model holds."""
+        known = self._sources.get(source)
+        return 0 if known is None else len(known.lines)
+
     def learn(self, source: str, keys: Sequence[int], cluster: int) -> None:
         """Records the lines of one article of `source` in `cluster`."""
         if not source:
@@ -100,13 +109,24 @@ class ChromeModel:
             seen = known.lines.get(key)
             if seen is None:
                 known.lines[key] = seen = _LineSeen([cluster], known.articles)
-                if len(known.lines) > self.max_lines:
-                    evicted, _ = known.lines.popitem(last=False)
-                    known.chrome.discard(evicted)
             else:
-                known.lines.move_to_end(key)
                 seen.last_article = known.articles
                 if cluster not in seen.clusters and len(seen.clusters) < self.min_clusters:
                     seen.clusters.append(cluster)
             if len(seen.clusters) >= self.min_clusters:
                 known.chrome.add(key)
+        if len(known.lines) > self.max_lines + self.max_lines // 4:
+            self._evict(known)
+
+    def _evict(self, known: _SourceLines) -> None:
+        per_article = Counter(seen.last_article for seen in known.lines.values())
+        held = len(known.lines)
+        cutoff = -1
+        for last in sorted(per_article):
+            if held <= self.max_lines:
+                break
+            cutoff = last
+            held -= per_article[last]
+        for key in [k for k, seen in known.lines.items() if seen.last_article <= cutoff]:
+            del known.lines[key]
+            known.chrome.discard(key)

@@ -1,11 +1,11 @@
 """Learned chrome in Redis, shared by every server replica of a namespace
 (cleaning/chrome_state.py has the port, lua/chrome.lua the rules).
 
-One hash and two zsets per source, in a hash slot of their own on a Redis
+One hash and one set per source, in a hash slot of their own on a Redis
 Cluster, or in the namespace's slot on one Redis. A lookup returns the
 source's chrome lines (tens, not the page's hundreds of lines), and nothing
 when the source has learned nothing since the caller's last lookup. The state is bounded per
-source (max_lines, oldest first), lines are forgotten when their source has
+source (max_lines and a quarter, oldest first), lines are forgotten when their source has
 not printed them for forget_after articles, and a source's keys expire when
 it has published nothing for ttl_ms (by default the retention window).
 """
@@ -29,6 +29,10 @@ from storydedup.store.unavailable import CLUSTER_UNAVAILABLE
 _SCRIPT = (resources.files("storydedup.store") / "lua" / "chrome.lua").read_text()
 
 
+# Key names: "y" the lines hash, "z" the chrome set. (The layout before,
+# "h"/"r"/"x" with a recency zset, is left to expire with its TTL.)
+
+
 def source_ref(source: str) -> bytes:
     return xxhash.xxh64_digest(source.encode("utf-8", "replace"))
 
@@ -39,7 +43,7 @@ def single_redis_keys(namespace: str) -> Callable[[str], list[bytes]]:
 
     def keys(source: str) -> list[bytes]:
         ref = source_ref(source)
-        return [prefix + b"h:" + ref, prefix + b"r:" + ref, prefix + b"x:" + ref]
+        return [prefix + b"y:" + ref, prefix + b"z:" + ref]
 
     return keys
 
@@ -51,7 +55,7 @@ def cluster_keys(namespace: str) -> Callable[[str], list[bytes]]:
     def keys(source: str) -> list[bytes]:
         ref = source_ref(source)
         tag = hash_tag(ref[:2]) + ref[2:]
-        return [prefix + b"h" + tag, prefix + b"r" + tag, prefix + b"x" + tag]
+        return [prefix + b"y" + tag, prefix + b"z" + tag]
 
     return keys
 
