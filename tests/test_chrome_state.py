@@ -11,10 +11,15 @@ import pytest
 import xxhash
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
-from storydedup.cleaning.chrome import ChromeModel
+from storydedup.cleaning.chrome import ChromeModel, line_key
 from storydedup.cleaning.chrome_state import ChromeState, LocalChromeState
+from storydedup.dedup import Deduplicator, PreparedArticle
 from storydedup.store.redis_chrome import RedisChromeState, cluster_keys, single_redis_keys
+from storydedup.v1 import storydedup_pb2 as pb
+from storydedup_client import Article, AsyncStoryDedupClient
 
+from tests.conftest import running_server
+from tests.support import articles
 from tests.support.redis_cluster import LocalRedisCluster
 from tests.support.redis_server import RedisServer
 
@@ -105,3 +110,39 @@ async def test_a_source_holds_a_bounded_number_of_lines_and_keeps_its_live_chrom
     for line in story:
         assert await client.hexists(keys("a.example")[0], line.to_bytes(8, "big"))
     await client.aclose()
+
+
+async def test_a_batch_is_cleaned_once_with_the_chrome_learned_before_it(
+    redis_server: RedisServer, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    menu = ["Harbour Herald", "World", "Business", "Sign in", "Most read", "© Harbour Herald"]
+
+    def page(article_id: str, story: int) -> Article:
+        body = articles.text(articles.story(story, paragraphs=6))
+        text = "\n".join([*menu[:5], body, menu[5]])
+        return Article(id=article_id, text=text, source="herald.example")
+
+    prepared: list[str] = []
+    prepare = Deduplicator.prepare
+
+    def counting(self: Deduplicator, article: pb.Article, field: str) -> PreparedArticle:
+        prepared.append(article.id)
+        return prepare(self, article, field)
+
+    monkeypatch.setattr(Deduplicator, "prepare", counting)
+    raw = {"port": "0", "namespace": namespace, "redis_url": redis_server.url}
+    async with (
+        running_server(raw) as running,
+        AsyncStoryDedupClient(f"127.0.0.1:{running.port}", timeout=30) as client,
+    ):
+        await client.ingest_articles([page(f"first-{i}", 40 + i) for i in range(4)])
+        # The menu was seen in four clusters: it is chrome from now on.
+        prepared.clear()
+        await client.ingest_articles([page(f"second-{i}", 50 + i) for i in range(4)])
+        assert sorted(prepared) == [f"second-{i}" for i in range(4)]
+        # (and it is: otherwise nothing would have been cleaned twice)
+        shared = RedisChromeState(
+            Redis.from_url(redis_server.url), single_redis_keys(namespace), DAY_MS
+        )
+        keys = [line_key(line) for line in menu]
+        assert await shared.lookup([("herald.example", keys)]) == [set(keys)]

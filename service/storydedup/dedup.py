@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from storydedup.api import convert
@@ -83,6 +83,13 @@ class Deduplicator:
     @property
     def chrome(self) -> ChromeLines:
         return self.chrome_state.lines
+
+    async def refresh_chrome(self, sources: Iterable[str]) -> None:
+        """Brings the local chrome view of these sources up to date, so that
+        a batch is cleaned once with the chrome it will be checked against:
+        with a shared state, the previous batch's lessons would otherwise
+        have most of the next batch cleaned twice."""
+        await self.chrome_state.lookup([(source, ()) for source in set(sources)])
 
     async def with_current_chrome(
         self, prepared: Sequence[PreparedArticle]

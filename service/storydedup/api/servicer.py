@@ -89,6 +89,8 @@ class StoryDedupServicer:
         async def call() -> pb.IngestArticlesResponse:
             request = parse(pb.IngestArticlesRequest, raw)
             check_batch_size(len(request.articles), self._limits)
+            if len(request.articles) > 1:
+                await self._dedup.refresh_chrome(a.source for a in request.articles)
             # Every article is checked and fingerprinted before any is
             # written: a bad one fails the call with nothing indexed.
             items = []
