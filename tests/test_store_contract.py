@@ -7,6 +7,7 @@ import dataclasses
 import itertools
 import random
 
+import pytest
 import xxhash
 from storydedup.clustering.policy import MatchPolicy, compare
 from storydedup.fingerprints.fingerprint import Fingerprinter
@@ -296,6 +297,38 @@ async def test_expire_removes_old_articles_completely(
         assert view is not None and [m.article_id for m in view.members] == ["new-copy"], kind
         assert await store.check() == [], kind
         await store.close()
+
+
+@pytest.mark.parametrize("backend", ["redis", "cluster"])
+async def test_redis_stores_work_on_after_the_script_cache_is_emptied(
+    request: pytest.FixtureRequest, backend: str, namespace: str, fingerprinter: Fingerprinter
+) -> None:
+    """Scripts run by SHA1; a Redis that lost them (a restart, a failover,
+    SCRIPT FLUSH) gets them again, and every call of the batch runs once."""
+    store: RedisStore | RedisClusterStore
+    if backend == "redis":
+        server: RedisServer = request.getfixturevalue("redis_server")
+        store = RedisStore.from_url(server.url, namespace, MatchPolicy())
+    else:
+        nodes: LocalRedisCluster = request.getfixturevalue("redis_cluster")
+        store = RedisClusterStore.from_url(nodes.url, namespace, MatchPolicy())
+    await store.open(fingerprinter.settings.store_settings())
+    first = await ingest(store, fingerprinter, "f1", articles.text(STORY_A))
+    await store.client.script_flush()
+    outcomes = await store.ingest(
+        [
+            item(fingerprinter, "f2", articles.text(articles.edited(STORY_A, seed=4, share=0.03))),
+            item(fingerprinter, "f3", articles.text(STORY_B)),
+            item(fingerprinter, "f4", articles.text(STORY_B[:5])),
+        ]
+    )
+    assert [o.duplicate for o in outcomes] == [True, False, True]
+    assert outcomes[0].cluster == first.cluster and outcomes[2].cluster == outcomes[1].cluster
+    await store.client.script_flush()
+    view = await store.cluster_of_article("f4")
+    assert view is not None and [m.article_id for m in view.members] == ["f3", "f4"]
+    assert await store.check() == []
+    await store.close()
 
 
 async def test_redis_leaves_no_keys_after_everything_expired(

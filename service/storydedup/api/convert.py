@@ -51,7 +51,10 @@ _DICTIONARY = (
 
 
 def _deflate(data: bytes) -> bytes:
-    compressor = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, _DICTIONARY)
+    # A 512-byte window and the least memory: as short an output for
+    # metadata of this size, at 4.4 instead of 7 us (setting up zlib's
+    # default 32 KiB window is most of the cost).
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -9, 1, zlib.Z_DEFAULT_STRATEGY, _DICTIONARY)
     return compressor.compress(data) + compressor.flush()
 
 

@@ -53,12 +53,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import hashlib
 import secrets
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from importlib import resources
 from typing import Any, TypeVar
 
 from redis import exceptions as redis_errors
@@ -95,6 +93,7 @@ from storydedup.store.cluster_layout import (
 )
 from storydedup.store.memory import DEFAULT_EXPIRY_SLOT_MS, wall_clock_ms
 from storydedup.store.records import ArticleRecord
+from storydedup.store.scripts import LuaScript, load, pipelined
 from storydedup.store.unavailable import CLUSTER_UNAVAILABLE
 
 T = TypeVar("T")
@@ -119,10 +118,6 @@ class ClusterLockTimeoutError(StoreUnavailableError):
     """Locks stayed taken for LOCK_WAIT_S; retryable."""
 
 
-def _script_source(name: str) -> str:
-    return (resources.files("storydedup.store") / "lua" / "cluster" / f"{name}.lua").read_text()
-
-
 class RedisClusterStore:
     def __init__(
         self,
@@ -137,12 +132,9 @@ class RedisClusterStore:
         self._policy = policy
         self._clock_ms = clock_ms
         self._slot_ms = expiry_slot_ms
-        self._sources = {name: _script_source(name) for name in ("bucket", "cluster", "expiry")}
-        self._sources["release"] = _script_source("release")
-        self._sources["refresh"] = _script_source("refresh")
-        self._shas = {
-            name: hashlib.sha1(source.encode()).hexdigest()
-            for name, source in self._sources.items()
+        self._scripts = {
+            name: LuaScript.read("cluster", f"{name}.lua")
+            for name in ("bucket", "cluster", "expiry", "release", "refresh")
         }
         self._expiry_next = 0
 
@@ -177,36 +169,18 @@ class RedisClusterStore:
                 f"Redis Cluster unavailable: {type(error).__name__}"
             ) from error
 
-    async def _load_scripts(self) -> None:
-        for source in self._sources.values():
-            await self._client.execute_command(
-                "SCRIPT LOAD", source, target_nodes=RedisCluster.ALL_NODES
-            )
-
     async def _run(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
-        """Commands in one pipeline (one round trip per shard, in parallel).
-        Scripts missing on a node (after a failover or SCRIPT FLUSH) are
-        loaded on every node and the pipeline runs again, which every step
-        here allows: each is idempotent."""
+        """Commands in one pipeline (one round trip per shard, in parallel)."""
         if not commands:
             return []
-        for attempt in range(2):
-            pipe = self._client.pipeline()
-            for command in commands:
-                pipe.execute_command(*command)
-            results: list[Any] = await pipe.execute(raise_on_error=False)
-            missing = any(isinstance(r, redis_errors.NoScriptError) for r in results)
-            if missing and attempt == 0:
-                await self._load_scripts()
-                continue
-            for result in results:
-                if isinstance(result, Exception):
-                    raise result
-            return results
-        raise AssertionError("unreachable")
+        results = await pipelined(self._client, commands, self._scripts.values())
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        return results
 
     def _script(self, name: str, keys: Sequence[bytes], *args: Any) -> tuple[Any, ...]:
-        return ("EVALSHA", self._shas[name], len(keys), *keys, *args)
+        return self._scripts[name].command(keys, *args)
 
     # -- binding ------------------------------------------------------------
 
@@ -214,7 +188,7 @@ class RedisClusterStore:
         wanted = settings.as_fields()
 
         async def bind() -> dict[Any, Any]:
-            await self._load_scripts()
+            await load(self._client, self._scripts.values())
             for name, value in wanted.items():
                 await self._client.hsetnx(self._keys.meta, name, value)
             stored: dict[Any, Any] = await self._client.hgetall(self._keys.meta)

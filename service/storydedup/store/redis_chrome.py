@@ -13,7 +13,6 @@ it has published nothing for ttl_ms (by default the retention window).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from importlib import resources
 from typing import Any
 
 import xxhash
@@ -24,9 +23,10 @@ from storydedup.cleaning.chrome import ChromeModel
 from storydedup.cleaning.chrome_state import ChromeCache, ChromeLines
 from storydedup.store.base import StoreUnavailableError
 from storydedup.store.cluster_layout import hash_tag
+from storydedup.store.scripts import LuaScript, pipelined
 from storydedup.store.unavailable import CLUSTER_UNAVAILABLE
 
-_SCRIPT = (resources.files("storydedup.store") / "lua" / "chrome.lua").read_text()
+_SCRIPT = LuaScript.read("chrome.lua")
 
 
 # Key names: "y" the lines hash, "z" the chrome set. (The layout before,
@@ -83,13 +83,17 @@ class RedisChromeState:
 
     async def _pipeline(self, calls: Sequence[tuple[list[bytes], list[Any]]]) -> list[Any]:
         try:
-            pipe = self._client.pipeline()
-            for keys, args in calls:
-                pipe.eval(_SCRIPT, len(keys), *keys, *args)
-            results: list[Any] = await pipe.execute()
-            return results
+            replies = await pipelined(
+                self._client, [_SCRIPT.command(keys, *args) for keys, args in calls], [_SCRIPT]
+            )
         except CLUSTER_UNAVAILABLE as error:
             raise StoreUnavailableError(f"Redis unavailable: {type(error).__name__}") from error
+        for reply in replies:
+            if isinstance(reply, CLUSTER_UNAVAILABLE):
+                raise StoreUnavailableError(f"Redis unavailable: {type(reply).__name__}")
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
 
     async def lookup(self, queries: Sequence[tuple[str, Sequence[int]]]) -> list[set[int]]:
         sources = sorted({source for source, _ in queries if source})

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Awaitable, Callable, Sequence
-from importlib import resources
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
@@ -47,6 +46,7 @@ from storydedup.store.base import (
 from storydedup.store.consistency import check_redis_namespace
 from storydedup.store.memory import DEFAULT_EXPIRY_SLOT_MS, wall_clock_ms
 from storydedup.store.records import ArticleRecord
+from storydedup.store.scripts import LuaScript, call, pipelined
 from storydedup.store.unavailable import REDIS_UNAVAILABLE
 
 T = TypeVar("T")
@@ -56,9 +56,9 @@ def key_prefix(namespace: str) -> str:
     return f"sd:{{{namespace}}}:"
 
 
-def _script_source(name: str) -> str:
-    lua = resources.files("storydedup.store") / "lua"
-    return (lua / "common.lua").read_text() + "\n" + (lua / f"{name}.lua").read_text()
+def _script(name: str) -> LuaScript:
+    common, own = LuaScript.read("common.lua"), LuaScript.read(f"{name}.lua")
+    return LuaScript(common.source + "\n" + own.source)
 
 
 def _member_number(raw: bytes) -> int:
@@ -82,10 +82,11 @@ class RedisStore:
         self._policy = policy
         self._clock_ms = clock_ms
         self._num_perm = 0
-        self._ingest = client.register_script(_script_source("ingest"))
-        self._delete = client.register_script(_script_source("delete"))
-        self._expire = client.register_script(_script_source("expire"))
-        self._view = client.register_script(_script_source("view"))
+        self._ingest = _script("ingest")
+        self._delete = _script("delete")
+        self._expire = _script("expire")
+        self._view = _script("view")
+        self._scripts = (self._ingest, self._delete, self._expire, self._view)
 
     @classmethod
     def from_url(
@@ -188,11 +189,12 @@ class RedisStore:
         async def run() -> list[Any]:
             # Not a MULTI: each script is atomic on its own and Redis runs the
             # pipeline's calls in order, so later articles see earlier ones.
-            async with self._client.pipeline(transaction=False) as pipe:
-                for item in items:
-                    await self._ingest(
-                        keys=[self._ids_key],
-                        args=self._script_args(
+            return await pipelined(
+                self._client,
+                [
+                    self._ingest.command(
+                        [self._ids_key],
+                        *self._script_args(
                             "ingest",
                             now,
                             self._policy.max_matches,
@@ -202,10 +204,11 @@ class RedisStore:
                             item.published_ms,
                             item.metadata,
                         ),
-                        client=pipe,
                     )
-                results: list[Any] = await pipe.execute(raise_on_error=False)
-            return results
+                    for item in items
+                ],
+                self._scripts,
+            )
 
         replies = await self._call(run)
         outcomes = []
@@ -252,7 +255,9 @@ class RedisStore:
         args = self._script_args("probe", self._clock_ms(), limit, "", b"", probe, 0.0, b"")
 
         async def run() -> list[Any]:
-            reply: list[Any] = await self._ingest(keys=[self._ids_key], args=args)
+            reply: list[Any] = await call(
+                self._client, self._ingest.command([self._ids_key], *args), self._scripts
+            )
             return reply
 
         reply = await self._call(run)
@@ -263,8 +268,10 @@ class RedisStore:
 
     async def _read(self, what: str, key: str) -> list[Any] | None:
         async def run() -> list[Any] | None:
-            reply: list[Any] | None = await self._view(
-                keys=[self._ids_key], args=[self._prefix, what, key]
+            reply: list[Any] | None = await call(
+                self._client,
+                self._view.command([self._ids_key], self._prefix, what, key),
+                self._scripts,
             )
             return reply
 
@@ -291,8 +298,10 @@ class RedisStore:
 
     async def delete(self, article_id: str) -> DeleteOutcome | None:
         async def run() -> list[Any] | None:
-            reply: list[Any] | None = await self._delete(
-                keys=[self._ids_key], args=[self._prefix, article_id]
+            reply: list[Any] | None = await call(
+                self._client,
+                self._delete.command([self._ids_key], self._prefix, article_id),
+                self._scripts,
             )
             return reply
 
@@ -301,8 +310,10 @@ class RedisStore:
 
     async def expire(self, cutoff_ms: float, budget: int) -> int:
         async def run() -> int:
-            removed: int = await self._expire(
-                keys=[self._ids_key], args=[self._prefix, repr(cutoff_ms), budget]
+            removed: int = await call(
+                self._client,
+                self._expire.command([self._ids_key], self._prefix, repr(cutoff_ms), budget),
+                self._scripts,
             )
             return removed
 
