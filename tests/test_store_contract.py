@@ -11,10 +11,16 @@ import pytest
 import xxhash
 from storydedup.clustering.policy import MatchPolicy, compare
 from storydedup.fingerprints.fingerprint import Fingerprinter
-from storydedup.store.base import DeleteOutcome, IndexStore, IngestItem, IngestOutcome
+from storydedup.store.base import (
+    BUCKET_MEMBERS,
+    DeleteOutcome,
+    IndexStore,
+    IngestItem,
+    IngestOutcome,
+)
 from storydedup.store.cluster_store import RedisClusterStore
 from storydedup.store.memory import MemoryStore
-from storydedup.store.redis_store import RedisStore
+from storydedup.store.redis_store import RedisStore, key_prefix
 
 from tests.support import articles
 from tests.support.redis_cluster import LocalRedisCluster
@@ -439,3 +445,32 @@ def _renamed(outcome: object, known: dict[int, int]) -> object:
     if isinstance(outcome, DeleteOutcome):
         return dataclasses.replace(outcome, cluster=name(outcome.cluster))
     return outcome
+
+
+async def test_a_big_story_keeps_joining_with_bounded_buckets(
+    store: IndexStore, fingerprinter: Fingerprinter, namespace: str
+) -> None:
+    copies = BUCKET_MEMBERS + 10
+    outcomes = [
+        await ingest(
+            store,
+            fingerprinter,
+            f"big-{i}",
+            articles.text(articles.edited(STORY_A, seed=100 + i, share=0.02)),
+            1000.0 + i,
+        )
+        for i in range(copies)
+    ]
+    assert {o.cluster for o in outcomes} == {outcomes[0].cluster}
+    assert sum(o.duplicate for o in outcomes) == copies - 1
+    # The oldest copies left the buckets they share with newer ones; they
+    # still leave the index whole when deleted, and a check finds nothing.
+    assert await store.delete("big-0") is not None
+    assert await store.check() == []
+    if isinstance(store, RedisStore):
+        longest = 0
+        async for key in store.client.scan_iter(match=f"{key_prefix(namespace)}b:*"):
+            values = await store.client.hvals(key)
+            longest = max(longest, *(len(v) for v in values))
+        # 4 bytes an article: the hashes stay listpacks (values <= 64 bytes).
+        assert longest == 4 * BUCKET_MEMBERS

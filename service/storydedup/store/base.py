@@ -28,6 +28,16 @@ class StoreLayoutError(Exception):
 PREFIX_LEVELS = (8, 16, 32, 64, 128, 256)
 PREFIX_VALUES = 16
 
+# An LSH bucket lists the newest this-many articles that fell into it. A
+# big story's copies share their buckets: unbounded, those lists grow with
+# the story, and a Redis hash of buckets holding a value over 64 bytes
+# (hash-max-listpack-value) leaves the compact listpack encoding for good;
+# at 100,000 articles 5% of the bucket hashes had, costing ~70 B per
+# article. 15 of a story's copies are as good a set of candidates as all of
+# them (max_candidates are verified anyway), and the newest are the last to
+# expire. Mirrored in lua/common.lua and lua/cluster/bucket.lua.
+BUCKET_MEMBERS = 15
+
 
 @dataclass(frozen=True, slots=True)
 class Probe:

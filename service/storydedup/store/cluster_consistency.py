@@ -18,7 +18,8 @@ from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
 
-from storydedup.store.cluster_layout import REF_BYTES, StoredArticle
+from storydedup.store.base import BUCKET_MEMBERS
+from storydedup.store.cluster_layout import REF_BYTES, ClusterKeys, StoredArticle
 
 
 @dataclass
@@ -74,16 +75,27 @@ async def inspect_cluster_namespace(client: RedisCluster, prefix: bytes) -> Clus
         for name, listed in (await fetch("SMEMBERS", keys.get(b"g", []))).items()
     }
 
-    in_buckets: Counter[bytes] = Counter()
+    buckets: dict[tuple[bytes, bytes], list[bytes]] = {}
     for key, _ in keys.get(b"b", []):
         values: dict[Any, Any] = await client.hgetall(key)
-        for value in values.values():
-            for i in range(0, len(value), REF_BYTES):
-                ref = bytes(value[i : i + REF_BYTES])
-                if ref in committed:
-                    in_buckets[ref] += 1
-                else:
-                    result.leftovers["bucket entries without a committed record"] += 1
+        for name, value in values.items():
+            listed = [bytes(value[i : i + REF_BYTES]) for i in range(0, len(value), REF_BYTES)]
+            buckets[key, bytes(name)] = listed
+            result.leftovers["bucket entries without a committed record"] += sum(
+                ref not in committed for ref in listed
+            )
+    layout = ClusterKeys.from_prefix(prefix)
+
+    def pushed_out(stored: StoredArticle, listed: list[bytes]) -> bool:
+        """A bucket keeps the BUCKET_MEMBERS articles added to it last: one not
+        listed was pushed out if the bucket is full, or (when some left it
+        since) lists one ingested after it. Concurrent ingests add in lock
+        order, not by ingest time, so a full bucket is the main sign."""
+        return len(listed) >= BUCKET_MEMBERS or any(
+            other not in committed
+            or committed[other].record.ingested_ms >= stored.record.ingested_ms
+            for other in listed
+        )
 
     expiring: set[bytes] = set()
     for key, _ in keys.get(b"t", []):
@@ -95,11 +107,12 @@ async def inspect_cluster_namespace(client: RedisCluster, prefix: bytes) -> Clus
         label = repr(stored.record.article_id)
         if ref not in members.get(stored.cluster, set()):
             result.findings.append(f"article {label} missing from its cluster {stored.cluster}")
-        if in_buckets[ref] != len(stored.record.bucket_refs):
-            result.findings.append(
-                f"article {label} is in {in_buckets[ref]} buckets, "
-                f"not {len(stored.record.bucket_refs)}"
-            )
+        for bucket_ref in stored.record.bucket_refs:
+            listed = buckets.get(layout.bucket(bucket_ref), [])
+            if listed.count(ref) > 1 or (ref not in listed and not pushed_out(stored, listed)):
+                result.findings.append(
+                    f"article {label} not listed once in its bucket {bucket_ref.hex()}"
+                )
         if ref not in expiring:
             result.findings.append(f"article {label} has no expiry entry")
     for cluster, listed in members.items():

@@ -72,6 +72,7 @@ from storydedup.clustering.policy import (
     judge,
 )
 from storydedup.store.base import (
+    BUCKET_MEMBERS,
     ClusterView,
     DeleteOutcome,
     IngestItem,
@@ -568,7 +569,7 @@ class RedisClusterStore:
                 cluster = await self._root(int.from_bytes(reply[1], "big"))
         await self._run(
             [
-                self._script("bucket", [key], "add", field, ref)
+                self._script("bucket", [key], "add", field, ref, BUCKET_MEMBERS)
                 for key, field in map(self._keys.bucket, record.bucket_refs)
             ]
         )

@@ -23,6 +23,7 @@ from storydedup.clustering.policy import (
     judge,
 )
 from storydedup.store.base import (
+    BUCKET_MEMBERS,
     ClusterView,
     DeleteOutcome,
     IngestItem,
@@ -132,7 +133,10 @@ class MemoryStore:
         self._records[number] = record
         self._numbers[item.article_id] = number
         for ref in record.bucket_refs:
-            self._buckets.setdefault(ref, []).append(number)
+            bucket = self._buckets.setdefault(ref, [])
+            bucket.append(number)
+            if len(bucket) > BUCKET_MEMBERS:
+                del bucket[0]
         self._clusters.setdefault(cluster, set()).add(number)
         slot_end = (now // self._slot_ms) * self._slot_ms + self._slot_ms
         self._slots.setdefault(slot_end, []).append(number)
@@ -247,10 +251,11 @@ class MemoryStore:
         record = self._records.pop(number)
         del self._numbers[record.article_id]
         for ref in record.bucket_refs:
-            bucket = self._buckets[ref]
-            bucket.remove(number)
-            if not bucket:
-                del self._buckets[ref]
+            bucket = self._buckets.get(ref, [])
+            if number in bucket:  # not when newer articles pushed it out
+                bucket.remove(number)
+                if not bucket:
+                    del self._buckets[ref]
         members = self._clusters[record.cluster]
         members.discard(number)
         if not members:

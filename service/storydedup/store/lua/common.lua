@@ -41,6 +41,14 @@ local function bucket_of(ref)
   return P .. 'b:' .. string.sub(ref, 1, 3), string.sub(ref, 4, REF)
 end
 
+-- A bucket lists its newest BUCKET_MEMBERS articles (store/base.py says why).
+local BUCKET_MEMBERS = 15
+local function bucket_add(key, field, m)
+  local packed = (redis.call('HGET', key, field) or '') .. m
+  if #packed > 4 * BUCKET_MEMBERS then packed = string.sub(packed, -4 * BUCKET_MEMBERS) end
+  redis.call('HSET', key, field, packed)
+end
+
 -- Clusters: a sorted set of members (scored by publication time) exists
 -- when the cluster has two or more members, or one member that is not its
 -- founder; a lone founder needs no key.

@@ -238,7 +238,7 @@ redis.call('SET', rec_key(n), header .. refs .. sig .. prefix .. aid .. meta)
 redis.call('HSET', ids_key, aid, n)
 for i = 1, #refs, REF do
   local key, field = bucket_of(string.sub(refs, i, i + REF - 1))
-  redis.call('HSET', key, field, (redis.call('HGET', key, field) or '') .. member(n))
+  bucket_add(key, field, member(n))
 end
 add_member(cluster, n, published)
 -- Expiry: the article's number goes into the string of its ingest-time slot;
