@@ -661,3 +661,44 @@ def test_sentences_mentioning_photos_or_ending_in_brackets_are_story_text() -> N
         "to two aides (who declined to be named).",
     )
     assert clean_page_text("\n".join([*lines, *BODY])).paragraphs == (*lines, *BODY)
+
+
+# --- comment widgets and the title ---------------------------------------------------------
+
+# Cards of a "more from us" list after a comment widget: headlines and leads that read like
+# short prose (a question mark ends a sentence).
+WIDGET_CARDS = (
+    "Is the new harbour ferry about to arrive in the islands soon too?",
+    "2020 Harbour Express ferry: coming soon to Porthaven?",
+    "Will we call the new island ferry the Express should it arrive in the bay?",
+    "Tidal works delay ferry crossings for a week, operator says today",
+)
+
+
+def test_a_comment_widget_ends_the_story() -> None:
+    page = "\n".join([HEADLINE, *BODY[:2], "comments powered by Disqus", *WIDGET_CARDS])
+    cleaned = clean_page_text(page, HEADLINE)
+    assert cleaned.paragraphs == BODY[:2]
+    assert ("comments powered by Disqus", "comments") in cleaned.dropped
+
+
+# The host page's own text, longer than a two-paragraph story: an "about" blurb.
+HOST_PROSE = (
+    "Welcome to Coastal Living Weekly, the magazine for everyone who loves the sea, the beach "
+    "and the small towns along our shores, with recipes, walks and stories from our readers.",
+    "Every week our editors choose the best reader letters, the most beautiful photographs and "
+    "the walks that our community recommends, and we share them here for you to enjoy at home.",
+    "Our team of writers has been exploring the coast for twenty years, and we believe that "
+    "there is always another village, another cove and another kitchen worth discovering.",
+)
+
+
+def test_the_region_naming_the_title_wins_over_longer_host_text() -> None:
+    page = "\n".join(
+        ["Home", *HOST_PROSE, "Most Popular", *TEASER_LEADS, "Sport", HEADLINE, *BODY[:2]]
+    )
+    assert clean_page_text(page).paragraphs == HOST_PROSE  # without the title: the longer run
+    cleaned = clean_page_text(page, HEADLINE)
+    assert cleaned.paragraphs == BODY[:2]
+    # A title that names neither region leaves the best-scoring run.
+    assert clean_page_text(page, "Weekend weather outlook: sunshine").paragraphs == HOST_PROSE

@@ -144,6 +144,45 @@ async def test_wire_update_with_a_new_top_joins_through_a_shorter_copy(
     assert "full" not in by_id
 
 
+async def test_live_blog_holding_a_brief_whole_stays_out_of_its_story(
+    store: IndexStore, fingerprinter: Fingerprinter
+) -> None:
+    # A live blog opens with a brief and goes on with other stories. It
+    # holds the brief whole but not the longer version of the brief's
+    # story, the cluster's longest member, which objects although it is
+    # shorter than the live blog.
+    version = await ingest(store, fingerprinter, "version", articles.text(STORY_A[:5]), 1000.0)
+    brief = await ingest(store, fingerprinter, "brief", articles.text(STORY_A[:2]), 2000.0)
+    assert brief.cluster == version.cluster
+    blog = STORY_A[:2] + STORY_B + STORY_C
+    outcome = await ingest(store, fingerprinter, "blog", articles.text(blog), 3000.0)
+    assert [m.article_id for m in outcome.matches] == ["brief"]
+    assert not outcome.duplicate and outcome.cluster != version.cluster
+    # A later, longer version of the story holds the version too, and joins.
+    full = await ingest(store, fingerprinter, "full", articles.text(STORY_A), 4000.0)
+    assert full.duplicate and full.cluster == version.cluster
+
+
+async def test_roundup_resembling_a_truncated_copy_needs_the_full_story(
+    store: IndexStore, fingerprinter: Fingerprinter
+) -> None:
+    # A roundup made mostly of one story's lead resembles that story's
+    # truncated copy (a match, the copy being longer) but neither is
+    # contained in it nor starts like it; the full story does not confirm.
+    full = await ingest(store, fingerprinter, "full", articles.text(STORY_A), 1000.0)
+    await ingest(store, fingerprinter, "truncated", articles.text(STORY_A[:5]), 2000.0)
+    roundup = [STORY_B[0], *STORY_A[:3]]
+    outcome = await ingest(store, fingerprinter, "roundup", articles.text(roundup), 3000.0)
+    by_id = {m.article_id: m for m in outcome.matches}
+    assert 0.4 <= by_id["truncated"].jaccard < 0.6
+    assert by_id["truncated"].containment < 0.8
+    assert "full" not in by_id
+    assert not outcome.duplicate and outcome.cluster != full.cluster
+    # A truncated copy of the same length that starts like the story joins.
+    brief = await ingest(store, fingerprinter, "brief", articles.text(STORY_A[:4]), 4000.0)
+    assert brief.duplicate and brief.cluster == full.cluster
+
+
 async def test_same_content_again_changes_nothing(
     store: IndexStore, fingerprinter: Fingerprinter
 ) -> None:
@@ -417,6 +456,8 @@ async def test_all_stores_give_the_same_answers(
         articles.edited(STORY_C, 4, 0.1),
         STORY_A + STORY_B[:1],
         STORY_B[:6],
+        STORY_C[:2] + STORY_A + STORY_B,
+        [STORY_A[9], *STORY_B[:3]],
     ]
     results: list[list[object]] = [[] for _ in stores]
     names: list[dict[int, int]] = [{} for _ in stores]

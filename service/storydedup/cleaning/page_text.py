@@ -307,7 +307,8 @@ _SECTION_RE = re.compile(
     r"|(?:previous|next|prev)\b(?: \w+)? (?:post|article|story|news)|up next|watch next"
     r"|further reading|keep reading|explore more|more coverage|breaking news|news feed)\b"
 )
-# The start of a comment thread: "34 responses to “…”", "Leave a Reply", "Comments (12)".
+# The start of a comment thread: "34 responses to “…”", "Leave a Reply", "Comments (12)",
+# "comments powered by Disqus".
 _COMMENT_TOKENS = _with_punctuation_variants(
     *("comment", "comments", "response", "responses", "reply", "replies", "thoughts"),
     *("discussion", "conversation"),
@@ -318,6 +319,7 @@ _COMMENTS_RE = re.compile(
     r"|(?:leave|post|add|write|submit) (?:a|your) (?:reply|comment|response)"
     r"|join the (?:conversation|discussion)|(?:show|view|read|see) (?:all )?\d*\s*comments"
     r"|comments? (?:are|is) closed|(?:discussion|conversation)\s*$"
+    r"|comments? (?:powered|provided) by\b"
 )
 # Timestamps and commenters' names on a line of their own.
 _META_FIRST_TOKENS = frozenset(
@@ -381,7 +383,7 @@ def clean_page_text(text: str, title: str = "") -> CleanedText:
             lines.append(classified)
     _unmark_paywall_cuts(lines)
 
-    kept = _drop_duplicates(_story_region(lines, dropped), dropped)
+    kept = _drop_duplicates(_story_region(lines, dropped, _title_words(title)), dropped)
     if not kept:
         kept = _fallback(lines, text)
         kept_indexes = {line.index for line in kept}
@@ -669,16 +671,43 @@ def _unmark_paywall_cuts(lines: list[_Line]) -> None:
             line.reason = ""
 
 
+# Title words (4+ letters, not the commonest) that the story region is expected to name; below
+# _MIN_TITLE_HITS of them (with at least _MIN_TITLE_WORDS in the title) the next best region is
+# taken if it names them and scores at least _MIN_TITLE_REGION_SCORE (prose words, net).
+_TITLE_WORD_RE = re.compile(r"[^\W\d_]{4,}")
+_MIN_TITLE_WORDS = 3
+_MIN_TITLE_HITS = 2
+_MIN_TITLE_REGION_SCORE = 20.0
+_COMMON_WORDS = frozenset(
+    (
+        *("that", "this", "with", "from", "have", "will", "more", "after", "about", "over"),
+        *("what", "when", "says", "said", "their", "they", "been", "into", "your", "than"),
+        *("just", "also", "could", "would", "should", "some", "most", "here", "there", "were"),
+        *("which", "while", "where", "first", "last", "year", "years", "news", "today", "week"),
+        *("other", "only", "like", "make", "makes", "made", "back", "down", "does", "doesn"),
+        *("update", "updated", "reuters", "video", "photos", "watch", "live", "latest", "says"),
+    )
+)
+
+
 # --- region selection -------------------------------------------------------------------------
 
 
-def _story_region(lines: list[_Line], dropped: list[tuple[int, str, str]]) -> list[_Line]:
+def _story_region(
+    lines: list[_Line], dropped: list[tuple[int, str, str]], title_words: frozenset[str]
+) -> list[_Line]:
     """Keep the best-scoring run of lines, minus the chrome inside it.
 
     A label inside the run that the page also shows outside it is chrome echoed into the
     story's frame: the headline printed again above the body, a menu repeated at the bottom.
+    When the run does not name the title's words and the next best run does, the next best
+    is the story: a short story on a page with a longer text of the host's own (an "about"
+    blurb, a column of quotes) scores below it.
     """
-    start, end = _best_region(_region_scores(lines))
+    scores = _region_scores(lines)
+    start, end = _best_region(scores)
+    if len(title_words) >= _MIN_TITLE_WORDS and end > start:
+        start, end = _title_region(lines, scores, start, end, title_words)
     if end > start:
         start, end = _extend_over_lists(lines, start, end)
         if _is_clean_tail(lines, end):
@@ -694,6 +723,42 @@ def _story_region(lines: list[_Line], dropped: list[tuple[int, str, str]]) -> li
         else:
             kept.append(line)
     return kept
+
+
+def _title_words(title: str) -> frozenset[str]:
+    """The title's distinctive words: 4+ letters, case-folded, not among the commonest."""
+    if not title:
+        return frozenset()
+    return frozenset(_TITLE_WORD_RE.findall(title.lower())) - _COMMON_WORDS
+
+
+def _names_title(lines: list[_Line], start: int, end: int, title_words: frozenset[str]) -> bool:
+    """Whether the lines hold _MIN_TITLE_HITS of the title's words (as substrings: cheap)."""
+    missing = set(title_words)
+    needed = len(missing) - _MIN_TITLE_HITS
+    for line in lines[start:end]:
+        text = line.text.lower()
+        missing = {word for word in missing if word not in text}
+        if len(missing) <= needed:
+            return True
+    return False
+
+
+def _title_region(
+    lines: list[_Line], scores: list[float], start: int, end: int, title_words: frozenset[str]
+) -> tuple[int, int]:
+    """The best run, or the next best when only that one names the title."""
+    if _names_title(lines, start, end, title_words):
+        return start, end
+    masked = scores[:start] + [float("-inf")] * (end - start) + scores[end:]
+    other_start, other_end = _best_region(masked)
+    if (
+        other_end > other_start
+        and sum(masked[other_start:other_end]) >= _MIN_TITLE_REGION_SCORE
+        and _names_title(lines, other_start, other_end, title_words)
+    ):
+        return other_start, other_end
+    return start, end
 
 
 def _is_clean_tail(lines: list[_Line], end: int) -> bool:

@@ -125,16 +125,23 @@ def compare(
     )
 
 
-def is_match(policy: MatchPolicy, sim: Similarity, shingles_a: int, shingles_b: int) -> bool:
-    if sim.jaccard >= policy.min_jaccard:
-        return True
+def starts_alike(policy: MatchPolicy, sim: Similarity, shingles_a: int, shingles_b: int) -> bool:
+    """The prefix rule: the shorter text's start is the longer one's start
+    for at least half of the shorter text."""
     smaller = min(shingles_a, shingles_b)
-    if (
+    return (
         sim.prefix >= policy.min_prefix
         and 2 * sim.prefix_length >= smaller
         and smaller >= policy.min_prefix_shingles
-    ):
+    )
+
+
+def is_match(policy: MatchPolicy, sim: Similarity, shingles_a: int, shingles_b: int) -> bool:
+    if sim.jaccard >= policy.min_jaccard:
         return True
+    if starts_alike(policy, sim, shingles_a, shingles_b):
+        return True
+    smaller = min(shingles_a, shingles_b)
     return (
         sim.jaccard >= policy.min_containment_jaccard
         and sim.containment >= policy.min_containment
@@ -166,9 +173,24 @@ CONFIRM_MEMBERS = 32
 CONFIRM_JACCARD = 0.3
 
 
+def part_of(policy: MatchPolicy, sim: Similarity, shingles: int, member_shingles: int) -> bool:
+    """Whether the new article (`shingles`) is part of a matched member: not
+    longer than it, and contained in it or its start (a copy, a truncated
+    copy, a brief). Joining through such a member needs no confirmation; a
+    roundup made mostly of one story's lead resembles that story's truncated
+    copy at 0.43 but is neither contained in it nor starts like it."""
+    return member_shingles >= shingles and (
+        sim.containment >= policy.min_containment
+        or starts_alike(policy, sim, shingles, member_shingles)
+    )
+
+
 def confirms(policy: MatchPolicy, sim: Similarity, shingles_a: int, shingles_b: int) -> bool:
     """Whether a cluster's longest member, with this similarity to the new
-    article, confirms joining the cluster through a shorter member."""
+    article, confirms joining the cluster through another member. The longest
+    member objects also when it is shorter than the new article: a live blog
+    that holds a brief whole does not hold the brief's full story, which it
+    would if it were a later version of that story."""
     return sim.jaccard >= CONFIRM_JACCARD or is_match(policy, sim, shingles_a, shingles_b)
 
 
@@ -190,11 +212,12 @@ def choose_cluster(
     best first (containment, then resemblance).
 
     A cluster is joined through a partial match (below merge_jaccard) only
-    if `confirmed`: when its best match is shorter than the new article, the
-    cluster's longest member (among its first CONFIRM_MEMBERS), if longer
-    than the new article, must confirm it too (`confirms`). A roundup that
-    quotes a story's brief matches the brief but not the full story, and so
-    stays out.
+    if `confirmed`: unless the new article is `part_of` its best match, the
+    cluster's longest member (among its first CONFIRM_MEMBERS) must match it
+    or confirm it (`confirms`), whether longer or shorter than the new
+    article. A roundup that quotes a story's brief matches the brief but not
+    the full story, and so stays out; so does a live blog that holds a brief
+    whole but not the longer versions of the brief's story.
     """
     if not best_by_cluster:
         return ClusterChoice(None, ())

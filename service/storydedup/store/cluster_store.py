@@ -70,6 +70,7 @@ from storydedup.clustering.policy import (
     choose_cluster,
     confirms,
     judge,
+    part_of,
 )
 from storydedup.store.base import (
     BUCKET_MEMBERS,
@@ -415,8 +416,18 @@ class RedisClusterStore:
         for match, stored in matches:
             best.setdefault(match.cluster, (match, stored))
         # The longest of the first CONFIRM_MEMBERS members, for each cluster
-        # whose best match is shorter than the new article.
-        doubtful = [c for c, (_, s) in best.items() if s.record.shingle_count < probe.shingle_count]
+        # joined through a partial match the new article is not part of.
+        doubtful = [
+            c
+            for c, (m, s) in best.items()
+            if m.jaccard < self._policy.merge_jaccard
+            and not part_of(
+                self._policy,
+                self._judge(probe, s.record)[0],
+                probe.shingle_count,
+                s.record.shingle_count,
+            )
+        ]
         longest: dict[int, StoredArticle] = {}
         for cluster in doubtful:
             members = await self._members(cluster, CONFIRM_MEMBERS)
@@ -429,7 +440,7 @@ class RedisClusterStore:
             if cluster not in doubtful or cluster not in longest:
                 return True
             top = longest[cluster]
-            if top.ref in matched or top.record.shingle_count <= probe.shingle_count:
+            if top.ref in matched:
                 return True
             sim = self._judge(probe, top.record)[0]
             return confirms(self._policy, sim, probe.shingle_count, top.record.shingle_count)

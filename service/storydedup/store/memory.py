@@ -21,6 +21,7 @@ from storydedup.clustering.policy import (
     choose_cluster,
     confirms,
     judge,
+    part_of,
 )
 from storydedup.store.base import (
     BUCKET_MEMBERS,
@@ -190,14 +191,16 @@ class MemoryStore:
             best_member.setdefault(match.cluster, number)
 
         def confirmed(cluster: int) -> bool:
-            if self._records[best_member[cluster]].shingle_count >= probe.shingle_count:
+            best = self._records[best_member[cluster]]
+            best_sim = self._judge(probe, best)[0]
+            if part_of(self._policy, best_sim, probe.shingle_count, best.shingle_count):
                 return True
             members = sorted(
                 self._clusters[cluster], key=lambda n: (self._records[n].published_ms, n)
             )[:CONFIRM_MEMBERS]
             longest = max(members, key=lambda n: (self._records[n].shingle_count, -n))
             record = self._records[longest]
-            if longest in matched or record.shingle_count <= probe.shingle_count:
+            if longest in matched:
                 return True
             sim = self._judge(probe, record)[0]
             return confirms(self._policy, sim, probe.shingle_count, record.shingle_count)

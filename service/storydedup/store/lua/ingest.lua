@@ -123,14 +123,23 @@ local function verified_matches(exclude)
 end
 
 -- Cluster c may be joined through its best match `best` (clustering/policy.py):
--- that member is not shorter than the new article, or the longest of the
--- cluster's first CONFIRM_MEMBERS members matched, is not longer than the new
--- article, or confirms it now (matches it, or resembles it at least
--- CONFIRM_JACCARD).
+-- the new article is part of that member (not longer, and contained in it or
+-- its start), or the longest of the cluster's first CONFIRM_MEMBERS members
+-- matched, or confirms it now (matches it, or resembles it at least
+-- CONFIRM_JACCARD), whether longer or shorter than the new article.
 local CONFIRM_MEMBERS = 32
 local CONFIRM_JACCARD = 0.3
+local function starts_alike(f)
+  local smaller = math.min(nsh, f.rec.shingles)
+  local ps, plen = 0.0, 0
+  if f.level > 0 then
+    ps = f.pequal / PREFIX_VALUES
+    plen = PREFIX_LEVELS[f.level]
+  end
+  return ps >= min_prefix and 2 * plen >= smaller and smaller >= min_ps
+end
 local function confirmed(c, best, matched)
-  if best.rec.shingles >= nsh then return true end
+  if best.rec.shingles >= nsh and (best.c >= min_c or starts_alike(best)) then return true end
   local key = cluster_key(c)
   local members = {c}
   if redis.call('EXISTS', key) == 1 then
@@ -147,7 +156,7 @@ local function confirmed(c, best, matched)
       longest, longest_rec = m, rec
     end
   end
-  if matched[longest] or longest_rec.shingles <= nsh then return true end
+  if matched[longest] then return true end
   local f = judge(longest_rec)
   return f.j >= CONFIRM_JACCARD or f.match
 end
