@@ -1616,7 +1616,7 @@ def retention_rows(run: Run, articles: list[Article]) -> None:
     readings: list[tuple[str, int, int]] = []
 
     def reading(label: str) -> None:
-        count = int(admin.hlen(prefix + "id"))
+        count = sum(1 for _ in admin.scan_iter(match=prefix + "a:*", count=1000))
         readings.append((label, used_memory(admin) - base, count))
         progress(f"retention {label}: {readings[-1][1] / 2**20:.2f} MiB, {count:,} articles")
 

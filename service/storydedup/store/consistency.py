@@ -6,7 +6,9 @@ answer; on a busy one an article ingested mid-scan can show up as a finding.
 
 from __future__ import annotations
 
+import hashlib
 import struct
+from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -14,11 +16,16 @@ import redis.asyncio as aioredis
 from storydedup.store.records import ArticleRecord
 
 
-async def check_redis_namespace(client: aioredis.Redis, prefix: str) -> list[str]:
+async def check_redis_namespace(
+    client: aioredis.Redis, prefix: str, id_key: Callable[[str], str]
+) -> list[str]:
+    """`id_key`: the key of the hash that holds an article ID."""
     findings: list[str] = []
     records: dict[int, ArticleRecord] = {}
     buckets: dict[bytes, dict[Any, Any]] = {}
     clusters: dict[int, list[int]] = {}
+    # (ID group key, field) -> article numbers
+    ids: dict[tuple[bytes, bytes], list[int]] = {}
     async for raw_key in client.scan_iter(match=prefix.replace("[", "\\[") + "*", count=1000):
         key: bytes = raw_key
         kind = key[len(prefix) :]
@@ -31,16 +38,25 @@ async def check_redis_namespace(client: aioredis.Redis, prefix: str) -> list[str
         elif kind.startswith(b"c:"):
             members: list[Any] = await client.zrange(key, 0, -1)
             clusters[int(kind[2:])] = [struct.unpack(">I", m)[0] for m in members]
-    raw_ids: dict[Any, Any] = await client.hgetall(prefix + "id")
-    ids = {bytes(k).decode("utf-8", "replace"): int(v) for k, v in raw_ids.items()}
+        elif kind.startswith(b"i:"):
+            entries: dict[Any, Any] = await client.hgetall(key)
+            for name, packed in entries.items():
+                ids[key, name] = [n for (n,) in struct.iter_unpack(">I", packed)]
 
-    for article_id, number in ids.items():
-        record = records.get(number)
-        if record is None:
-            findings.append(f"article ID {article_id!r} points at missing record {number}")
-        elif record.article_id != article_id:
-            findings.append(f"article ID {article_id!r} points at the record of another article")
-    indexed = set(ids.values())
+    def id_entry(article_id: str) -> tuple[bytes, bytes]:
+        digest = hashlib.sha1(article_id.encode("utf-8")).hexdigest()
+        return id_key(article_id).encode(), digest[6:18].encode()
+
+    indexed: set[int] = set()
+    for (key, name), numbers in ids.items():
+        for number in numbers:
+            record = records.get(number)
+            if record is None:
+                findings.append(f"article ID entry {name!r} points at missing record {number}")
+            elif id_entry(record.article_id) != (key, name):
+                findings.append(f"article ID entry {name!r} points at the record of another ID")
+            else:
+                indexed.add(number)
     listed: dict[bytes, list[int]] = {}
     for group, fields in buckets.items():
         for field, packed in fields.items():

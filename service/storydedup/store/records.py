@@ -6,7 +6,7 @@ candidate costs one GET and an article one key. The layout is read by the
 Lua scripts too (store/lua/*.lua); keep the two in step.
 
     offset  size  field
-    0       1     layout version (2)
+    0       1     layout version (3)
     1       4     cluster number (u32)
     5       8     published_at, ms since the epoch (f64)
     13      8     ingested_at, ms since the epoch (f64)
@@ -29,9 +29,11 @@ from dataclasses import dataclass
 
 from storydedup.fingerprints.lsh import BUCKET_REF_BYTES
 
-# 2: signature values are 8-bit slices (1: 16-bit); bucket references are a
-# 3-byte group and a 3-byte field (1: 2 and 4).
-LAYOUT_VERSION = 2
+# 3: on one Redis, article IDs are kept in hash groups by their SHA1
+# (store/redis_store.py id_key), not in one hash. 2: signature values are
+# 8-bit slices (1: 16-bit); bucket references are a 3-byte group and a
+# 3-byte field (1: 2 and 4).
+LAYOUT_VERSION = 3
 _HEADER = struct.Struct("<BIddIB8sBHHB")
 HEADER_BYTES = _HEADER.size
 FLAG_JOINED = 1

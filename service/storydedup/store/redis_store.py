@@ -7,10 +7,14 @@ namespace carry its hash tag (`sd:{news}:...`), so a Redis Cluster keeps a
 namespace on one slot and the scripts stay legal there.
 
 Key layout (P = `sd:{<namespace>}:`):
-    P id            hash   article ID -> article number
+    P i:<group>     hash   48 bits of an article ID's SHA1 (12 hex digits) ->
+                           packed u32 article numbers (one, unless two IDs
+                           share those bits: the records tell them apart);
+                           the group is 24 further bits mod 2**id_group_bits
     P n             string last article number handed out
     P a:<number>    string the article record (store/records.py)
-    P b:<3 bytes>   hash   3-byte bucket field -> packed u32 article numbers
+    P b:<3 bytes>   hash   3-byte bucket field -> packed u32 numbers of the
+                           newest BUCKET_MEMBERS articles in the bucket
     P c:<cluster>   zset   member numbers (4-byte big-endian) by publication
                            time; absent for a cluster that is its lone founder
     P t:<start>:<len> string packed numbers of the articles ingested in that
@@ -25,6 +29,7 @@ compact listpack instead of one key per bucket.
 
 from __future__ import annotations
 
+import hashlib
 import struct
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -61,6 +66,16 @@ def _script(name: str) -> LuaScript:
     return LuaScript(common.source + "\n" + own.source)
 
 
+def id_group_bits(bucket_group_bits: int) -> int:
+    """Article IDs are kept in 2**bits hashes: a sixteenth as many as bucket
+    groups, since an article has one ID and 20 buckets, so that both stay
+    compact listpacks up to the same index size. One hash of all IDs cost 77
+    bytes per article (a hashtable entry, key and value); an entry of a
+    listpack costs about 20: the field is 48 bits of the ID's SHA1 in hex,
+    not the ID, which may be longer than a listpack value may be (64 bytes)."""
+    return max(bucket_group_bits - 4, 0)
+
+
 def _member_number(raw: bytes) -> int:
     number: int = struct.unpack(">I", raw)[0]
     return number
@@ -78,7 +93,9 @@ class RedisStore:
         self._client = client
         self._slot_ms = expiry_slot_ms
         self._prefix = key_prefix(namespace)
-        self._ids_key = self._prefix + "id"
+        # The slot's key for calls that concern no article ID.
+        self._meta_key = self._prefix + "meta"
+        self._id_group_bits = 0
         self._policy = policy
         self._clock_ms = clock_ms
         self._num_perm = 0
@@ -117,19 +134,24 @@ class RedisStore:
 
     async def open(self, settings: StoreSettings) -> None:
         wanted = settings.as_fields()
-        meta_key = self._prefix + "meta"
 
         async def bind() -> dict[bytes, bytes]:
             async with self._client.pipeline(transaction=True) as pipe:
                 for name, value in wanted.items():
-                    pipe.hsetnx(meta_key, name, value)
-                pipe.hgetall(meta_key)
+                    pipe.hsetnx(self._meta_key, name, value)
+                pipe.hgetall(self._meta_key)
                 results: list[Any] = await pipe.execute()
             stored: dict[bytes, bytes] = results[-1]
             return stored
 
         settings.check_stored(await self._call(bind), self._prefix)
         self._num_perm = settings.num_perm
+        self._id_group_bits = id_group_bits(settings.bucket_group_bits)
+
+    def id_key(self, article_id: str) -> str:
+        """The hash that holds this article ID (lua/common.lua id_key_of)."""
+        digest = hashlib.sha1(article_id.encode("utf-8")).hexdigest()
+        return f"{self._prefix}i:{int(digest[:6], 16) % (1 << self._id_group_bits)}"
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -193,7 +215,7 @@ class RedisStore:
                 self._client,
                 [
                     self._ingest.command(
-                        [self._ids_key],
+                        [self.id_key(item.article_id)],
                         *self._script_args(
                             "ingest",
                             now,
@@ -256,7 +278,7 @@ class RedisStore:
 
         async def run() -> list[Any]:
             reply: list[Any] = await call(
-                self._client, self._ingest.command([self._ids_key], *args), self._scripts
+                self._client, self._ingest.command([self._meta_key], *args), self._scripts
             )
             return reply
 
@@ -267,10 +289,12 @@ class RedisStore:
     # -- reads --------------------------------------------------------------
 
     async def _read(self, what: str, key: str) -> list[Any] | None:
+        id_key = self._meta_key if what == "cluster" else self.id_key(key)
+
         async def run() -> list[Any] | None:
             reply: list[Any] | None = await call(
                 self._client,
-                self._view.command([self._ids_key], self._prefix, what, key),
+                self._view.command([id_key], self._prefix, what, key),
                 self._scripts,
             )
             return reply
@@ -300,7 +324,7 @@ class RedisStore:
         async def run() -> list[Any] | None:
             reply: list[Any] | None = await call(
                 self._client,
-                self._delete.command([self._ids_key], self._prefix, article_id),
+                self._delete.command([self.id_key(article_id)], self._prefix, article_id),
                 self._scripts,
             )
             return reply
@@ -312,7 +336,13 @@ class RedisStore:
         async def run() -> int:
             removed: int = await call(
                 self._client,
-                self._expire.command([self._ids_key], self._prefix, repr(cutoff_ms), budget),
+                self._expire.command(
+                    [self._meta_key],
+                    self._prefix,
+                    repr(cutoff_ms),
+                    budget,
+                    self._id_group_bits,
+                ),
                 self._scripts,
             )
             return removed
@@ -320,4 +350,12 @@ class RedisStore:
         return await self._call(run)
 
     async def check(self) -> list[str]:
-        return await self._call(lambda: check_redis_namespace(self._client, self._prefix))
+        async def run() -> list[str]:
+            # The checker may run on a store that was not opened (storydedup-admin):
+            # the ID groups follow the namespace's own settings.
+            bits: Any = await self._client.hget(self._meta_key, "bucket_group_bits")
+            if bits is not None:
+                self._id_group_bits = id_group_bits(int(bits))
+            return await check_redis_namespace(self._client, self._prefix, self.id_key)
+
+        return await self._call(run)

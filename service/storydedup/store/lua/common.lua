@@ -1,11 +1,14 @@
 -- Shared by every storydedup script (prepended to each when it is loaded):
 -- the record layout (documented in store/records.py), clusters and removal.
 --
--- KEYS[1]  the namespace's article-ID hash; every key used by the scripts
---          carries the namespace's hash tag, so all share one slot
+-- KEYS[1]  the article-ID group of the call's article (store/redis_store.py
+--          id_key; a dummy key of the namespace for calls without one);
+--          every key used by the scripts carries the namespace's hash tag,
+--          so all share one slot
 -- ARGV[1]  the namespace's key prefix
 
 local P = ARGV[1]
+local LAYOUT = 3  -- store/records.py LAYOUT_VERSION
 local HEADER = 40
 local PREFIX_VALUES = 16
 local REF = 6
@@ -43,6 +46,30 @@ end
 
 -- A bucket lists its newest BUCKET_MEMBERS articles (store/base.py says why).
 local BUCKET_MEMBERS = 15
+-- `packed` (4-byte members) without member m, once.
+local function without(packed, m)
+  for j = 1, #packed, 4 do
+    if string.sub(packed, j, j + 3) == m then
+      return string.sub(packed, 1, j - 1) .. string.sub(packed, j + 4)
+    end
+  end
+  return packed
+end
+
+-- Sets a hash field of packed members, or removes it when none are left.
+local function set_packed(key, field, packed)
+  if #packed == 0 then redis.call('HDEL', key, field) else redis.call('HSET', key, field, packed) end
+end
+
+-- Article IDs: in groups (hashes) keyed by the ID's SHA1, field the next 48
+-- bits of it, value the numbers of the articles whose IDs share them (one,
+-- but for a rare collision). store/redis_store.py id_key says why.
+local function id_field(aid) return string.sub(redis.sha1hex(aid), 7, 18) end
+
+local function id_key_of(aid, group_bits)
+  return P .. 'i:' .. (tonumber(string.sub(redis.sha1hex(aid), 1, 6), 16) % 2 ^ group_bits)
+end
+
 local function bucket_add(key, field, m)
   local packed = (redis.call('HGET', key, field) or '') .. m
   if #packed > 4 * BUCKET_MEMBERS then packed = string.sub(packed, -4 * BUCKET_MEMBERS) end
@@ -90,23 +117,35 @@ local function canonical_of(c)
   return load(first).aid
 end
 
-local function remove_article(n, rec)
+-- id_key: the group of the article's ID.
+local function remove_article(n, rec, id_key)
   for i = 1, #rec.refs, REF do
     local key, field = bucket_of(string.sub(rec.refs, i, i + REF - 1))
     local packed = redis.call('HGET', key, field)
     if packed then
-      local m = member(n)
-      for j = 1, #packed, 4 do
-        if string.sub(packed, j, j + 3) == m then
-          packed = string.sub(packed, 1, j - 1) .. string.sub(packed, j + 4)
-          break
-        end
-      end
-      if #packed == 0 then redis.call('HDEL', key, field) else redis.call('HSET', key, field, packed) end
+      set_packed(key, field, without(packed, member(n)))
     end
   end
   remove_member(rec.cluster, n)
   redis.call('DEL', rec_key(n))
-  redis.call('HDEL', ids_key, rec.aid)
+  local field = id_field(rec.aid)
+  set_packed(id_key, field, without(redis.call('HGET', id_key, field) or '', member(n)))
+end
+
+-- The number of the article with this ID (its group is KEYS[1]), or nil.
+local function id_number(aid)
+  local packed = redis.call('HGET', ids_key, id_field(aid))
+  if not packed then return nil end
+  for j = 1, #packed, 4 do
+    local n = number_of(string.sub(packed, j, j + 3))
+    local raw = redis.call('GET', rec_key(n))
+    if raw and parse(raw).aid == aid then return n end
+  end
+  return nil
+end
+
+local function id_add(aid, n)
+  local field = id_field(aid)
+  redis.call('HSET', ids_key, field, (redis.call('HGET', ids_key, field) or '') .. member(n))
 end
 

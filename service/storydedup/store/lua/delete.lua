@@ -2,11 +2,10 @@
 -- ARGV     prefix, article_id
 -- Returns  {cluster, remaining_members} or false when the article is unknown
 
-local n = redis.call('HGET', ids_key, ARGV[2])
+local n = id_number(ARGV[2])
 if not n then return false end
-n = tonumber(n)
 local rec = load(n)
-remove_article(n, rec)
+remove_article(n, rec, ids_key)
 local remaining = 0
 if redis.call('EXISTS', cluster_key(rec.cluster)) == 1 then
   remaining = redis.call('ZCARD', cluster_key(rec.cluster))

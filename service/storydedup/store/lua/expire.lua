@@ -3,11 +3,12 @@
 -- Redis for long). Ingest appends each article's number to the string of its
 -- slot; numbers of articles already deleted or re-ingested are skipped.
 -- common.lua is prepended.
--- ARGV     prefix, cutoff_ms, budget
+-- ARGV     prefix, cutoff_ms, budget, id_group_bits
 -- Returns  number of articles deleted
 
 local cutoff = tonumber(ARGV[2])
 local budget = tonumber(ARGV[3])
+local id_group_bits = tonumber(ARGV[4])
 local slots_key = P .. 'slots'
 local removed = 0
 while removed < budget do
@@ -21,7 +22,7 @@ while removed < budget do
     local n = number_of(string.sub(packed, j, j + 3))
     local rec = load(n)
     if rec then
-      remove_article(n, rec)
+      remove_article(n, rec, id_key_of(rec.aid, id_group_bits))
       removed = removed + 1
     end
     consumed = j + 3

@@ -213,8 +213,7 @@ local function reply(cluster, duplicate, canonical, unchanged, found, remap)
 end
 
 local existing = nil
-if aid ~= '' then existing = redis.call('HGET', ids_key, aid) end
-if existing then existing = tonumber(existing) end
+if aid ~= '' then existing = id_number(aid) end
 
 if mode == 'probe' then
   local found = verified_matches(existing)
@@ -228,7 +227,7 @@ if existing then
     local found = verified_matches(existing)
     return reply(rec.cluster, rec.joined, canonical_of(rec.cluster), true, found, {})
   end
-  remove_article(existing, rec)
+  remove_article(existing, rec, ids_key)
 end
 
 local found = verified_matches(nil)
@@ -241,10 +240,10 @@ for _, source in ipairs(merges) do
   remap[source] = cluster
 end
 if published == 0 then published = now end
-local header = struct.pack('<BI4ddI4Bc8BHHB', 2, cluster, published, now, nsh,
+local header = struct.pack('<BI4ddI4Bc8BHHB', LAYOUT, cluster, published, now, nsh,
   join and 1 or 0, digest, #refs / REF, #sig, #aid, #prefix)
 redis.call('SET', rec_key(n), header .. refs .. sig .. prefix .. aid .. meta)
-redis.call('HSET', ids_key, aid, n)
+id_add(aid, n)
 for i = 1, #refs, REF do
   local key, field = bucket_of(string.sub(refs, i, i + REF - 1))
   bucket_add(key, field, member(n))

@@ -14,7 +14,7 @@ if what == 'cluster' then
     if not founder or parse(founder).cluster ~= cluster then return false end
   end
 else
-  local n = redis.call('HGET', ids_key, ARGV[3])
+  local n = id_number(ARGV[3])
   if not n then return false end
   local raw = redis.call('GET', rec_key(n))
   if what == 'article' then return {parse(raw).cluster, raw} end
