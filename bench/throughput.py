@@ -965,12 +965,15 @@ class KindUsage:
     encodings: dict[str, int]
 
 
-# Display names of storydedup's key kinds (service/storydedup/store/redis_store.py).
+# Display names of storydedup's key kinds (service/storydedup/store/redis_store.py and
+# redis_chrome.py).
 KEY_KINDS = {
     "a": "records (a:)",
     "b": "bucket hashes (b:)",
     "c": "cluster zsets (c:)",
-    "id": "ID hash (id)",
+    "i": "article ID groups (i:)",
+    "y": "learned chrome lines (y:)",
+    "z": "learned chrome sets (z:)",
     "t": "expiry slot strings (t:)",
     "slots": "expiry slot zset (slots)",
     "n": "counter (n)",
