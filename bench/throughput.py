@@ -1073,6 +1073,7 @@ PROFILE_CATEGORIES = (
     ),
 )
 IDLE_CATEGORY = "idle: event loop waiting (for Redis replies or requests)"
+UVLOOP_CATEGORY = "uvloop (C): waiting for events, or its own and gRPC's native callbacks"
 # Frames at the root of every serving stack: they say nothing about where the time goes.
 _START_FILES = ("storydedup/api/main.py", "storydedup/api/server.py")
 # ...and the servicer's, which every request passes through: no use as "inclusive time".
@@ -1129,7 +1130,8 @@ def summarise_profile(path: Path, top: int = 15) -> Profile:
         if frames[0].split(":")[0] not in main_threads:
             continue
         # Only the serving event loop: the import-time samples of the start-up are not ingest.
-        if not any("_run_once (asyncio/" in frame for frame in frames):
+        # (Under uvloop, callbacks start from C: no asyncio frame marks the serving loop.)
+        if any("_find_and_load (" in frame for frame in frames):
             continue
         parsed = [m for m in (_FRAME.match(f) for f in frames[1:]) if m is not None]
         if not parsed:
@@ -1138,6 +1140,10 @@ def summarise_profile(path: Path, top: int = 15) -> Profile:
         leaf = parsed[-1]
         if leaf["func"].endswith(("select", "poll")) and "selectors" in leaf["file"]:
             categories[IDLE_CATEGORY] += count
+            continue
+        if leaf["func"] == "Runner.run" and "asyncio/runners" in leaf["file"]:
+            # uvloop's loop is C: waiting for events and its own callbacks show as this frame.
+            categories[UVLOOP_CATEGORY] += count
             continue
         self_time[f"{leaf['func']} ({leaf['file']})"] += count
         categories[_category(parsed)] += count
