@@ -17,6 +17,9 @@ Run:
     uv run python bench/quality.py --limit 300      # first 300 arrivals only, for a quick look
     uv run python bench/quality.py --in-process --no-baseline --inputs page_text clean
                                                     # the pipeline without server or gRPC
+    uv run python bench/quality.py --in-process --no-baseline --errors --inputs page_text
+                                                    # plus the errors, with texts and pair
+                                                    # similarities (bench/errors.py)
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 if __package__ in (None, ""):
     # Run as a script (`python bench/quality.py`): make `bench` importable as a package.
@@ -55,8 +58,14 @@ from bench.corpus import (
     build_corpus,
     disputed_pairs,
 )
+from bench.errors import report as error_report
 from bench.machine import format_machine, machine_description
 from bench.metrics import Scores, evaluate
+
+if TYPE_CHECKING:
+    from storydedup.cleaning.article import StoryText
+    from storydedup.store.base import Probe
+    from storydedup.v1 import storydedup_pb2 as pb
 
 REPO = Path(__file__).resolve().parents[1]
 InputKind = Literal["page_text", "html", "clean"]
@@ -210,8 +219,12 @@ class InProcessDeduper:
     the same batches, without gRPC or a server process: the same clusters in a fraction of the
     time, for iterating on matching quality. The benchmark of record is the gRPC run."""
 
-    def __init__(self, kind: InputKind) -> None:
+    def __init__(self, kind: InputKind, capture: bool = False) -> None:
         self.kind = kind
+        # With capture, the cleaned text and fingerprint of every article (for --errors).
+        self.capture = capture
+        self.texts: dict[str, str] = {}
+        self.probes: dict[str, Probe] = {}
 
     def assign(self, articles: Sequence[BenchArticle]) -> dict[str, str]:
         return asyncio.run(self._assign(articles))
@@ -227,6 +240,16 @@ class InProcessDeduper:
         store = MemoryStore(MatchPolicy())
         await store.open(settings.store_settings())
         dedup = Deduplicator(store, Fingerprinter(settings))
+        if self.capture:
+            story = dedup._story
+
+            def capturing(article: pb.Article, field: str) -> tuple[Probe, StoryText]:
+                probe, text = story(article, field)
+                self.texts[article.id] = text.text
+                self.probes[article.id] = probe
+                return probe, text
+
+            dedup._story = capturing  # type: ignore[method-assign]
         clusters: dict[str, str] = {}
         for start in range(0, len(articles), BATCH_SIZE):
             batch = [
@@ -394,7 +417,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
+    parser.add_argument(
+        "--errors",
+        action="store_true",
+        help="with --in-process: list mixed clusters, missed truncated copies and missed "
+        "pairs with the cleaned texts and pair similarities (bench/errors.py)",
+    )
     args = parser.parse_args(argv)
+    if args.errors and not args.in_process:
+        parser.error("--errors needs --in-process")
 
     print(format_machine(machine_description()))
     corpus = build_corpus(args.data, args.seed, args.limit)
@@ -414,8 +445,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  datasketch {kind}: {rows[-1].seconds:.1f}s", file=sys.stderr)
     if args.in_process and not args.only_baseline:
         for kind in inputs:
-            rows.append(run_system("storydedup", kind, InProcessDeduper(kind), corpus, disputed))
+            deduper = InProcessDeduper(kind, capture=args.errors)
+            started = time.perf_counter()
+            predicted = deduper.assign(corpus.articles)
+            seconds = time.perf_counter() - started
+            overall, subsets = score(corpus, corpus.articles, predicted, disputed)
+            rows.append(Row("storydedup", kind, overall, subsets, seconds))
             print(f"  storydedup (in process) {kind}: {rows[-1].seconds:.1f}s", file=sys.stderr)
+            if args.errors:
+                print(f"\n########## errors: storydedup on {kind}")
+                error_report(corpus, predicted, deduper.texts, deduper.probes, sys.stdout)
+                print()
     elif not args.only_baseline:
         for kind in inputs:
             namespace = f"quality-{kind}-{uuid.uuid4().hex[:8]}"

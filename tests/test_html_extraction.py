@@ -334,3 +334,61 @@ def test_element_with_thousands_of_attributes_is_fast() -> None:
     page = extract_article(document)
     assert time.perf_counter() - started < 5
     assert "council approved the new budget" in page.text
+
+
+# --- the page's visible text when extraction took in the host's text ---------------------------
+
+
+def _story_with_host_text(monkeypatch: pytest.MonkeyPatch, extracted: str, page_text: str) -> str:
+    from storydedup.cleaning import article
+
+    def fake_extract(html: str, *, with_page_text: bool = False) -> ExtractedPage:
+        assert with_page_text
+        return ExtractedPage(title="", text=extracted, page_text=page_text)
+
+    monkeypatch.setattr(article, "extract_article", fake_extract)
+    return article.story_from_html("<html></html>", "A headline").text
+
+
+_BRIDGE_STORY = [
+    "The city council approved the harbour bridge budget on Tuesday after a long debate "
+    "about the cost of the steel and the delays of the last two years.",
+    "The mayor said the bridge would open next spring and that the ferries would keep "
+    "running until the first cars cross it.",
+]
+_HOST_POSTS = [
+    f"Post {n}: a reflection on patience, gratitude and the small joys that make every "
+    "ordinary morning worth waking up for, shared by our readers this week." * 2
+    for n in range(6)
+]
+
+
+def test_story_from_html_takes_the_visible_text_when_extraction_took_host_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Main-content extraction returned the short story followed by the host's other posts;
+    # the page's visible text, cleaned, is the story alone and a small part of it.
+    extracted = "\n\n".join(_BRIDGE_STORY + _HOST_POSTS)
+    text = _story_with_host_text(monkeypatch, extracted, "\n".join(_BRIDGE_STORY))
+    assert text == "\n\n".join(_BRIDGE_STORY)
+
+
+def test_story_from_html_keeps_the_extraction_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    extracted = "\n\n".join(_BRIDGE_STORY + _HOST_POSTS)
+    # The visible text's cleaning keeps as much: nothing to choose.
+    assert _story_with_host_text(monkeypatch, extracted, extracted) == extracted
+    # A short visible text that is not part of the extracted text is something else.
+    note = "An unrelated note about the weather in the hills, where it rained all of last week."
+    assert _story_with_host_text(monkeypatch, extracted, note) == extracted
+
+
+def test_extract_article_gives_the_page_text_when_asked() -> None:
+    html = (
+        "<html><body><nav><a href='/'>Home</a></nav><article>"
+        + "".join(f"<p>{p}</p>" for p in _BRIDGE_STORY)
+        + "</article><footer>Copyright 2018</footer></body></html>"
+    )
+    assert extract_article(html).page_text == ""
+    page_text = extract_article(html, with_page_text=True).page_text
+    assert "Home" in page_text and "Copyright 2018" in page_text
+    assert all(p in page_text for p in _BRIDGE_STORY)

@@ -183,6 +183,48 @@ async def test_roundup_resembling_a_truncated_copy_needs_the_full_story(
     assert brief.duplicate and brief.cluster == full.cluster
 
 
+async def test_story_inside_one_version_of_a_live_blog_needs_the_longest_version(
+    store: IndexStore, fingerprinter: Fingerprinter
+) -> None:
+    # A story that is an entry of one version of a live blog is estimated
+    # mostly contained in that version (a match by the containment rule
+    # alone, at a resemblance under min_jaccard), but the blog's longest
+    # version, which dropped most of it, does not agree: it stays out.
+    entries = articles.story(31, paragraphs=12)
+    later = articles.story(32, paragraphs=7)
+    first = await ingest(store, fingerprinter, "v1", articles.text(entries), 1000.0)
+    second = await ingest(store, fingerprinter, "v2", articles.text(entries[3:] + later), 2000.0)
+    assert second.cluster == first.cluster
+    outcome = await ingest(store, fingerprinter, "entry", articles.text(entries[1:5]), 3000.0)
+    by_id = {m.article_id: m for m in outcome.matches}
+    policy = MatchPolicy()
+    assert by_id["v1"].containment >= policy.min_containment
+    assert policy.min_containment_jaccard <= by_id["v1"].jaccard < policy.min_jaccard
+    assert "v2" not in by_id
+    assert not outcome.duplicate and outcome.cluster != first.cluster
+
+
+async def test_truncated_copy_joins_through_any_member_it_starts(
+    store: IndexStore, fingerprinter: Fingerprinter
+) -> None:
+    # The truncated copy's best match is a version that opens with another
+    # line (contained, resemblance under min_jaccard: not enough to skip the
+    # confirmation), and the cluster's longest member is an update with a new
+    # top that does not match it; but another member starts like it.
+    rng = random.Random(43)
+    story = articles.story(41, paragraphs=9)
+    other = articles.story(42, paragraphs=6)
+    note = "Readers are invited to share their thoughts on this story in the comments below today."
+    update = [articles.paragraph(rng) for _ in range(3)] + story[3:] + other
+    first = await ingest(store, fingerprinter, "version", articles.text([note, *story]), 1000.0)
+    await ingest(store, fingerprinter, "copy", articles.text(story + other[:4]), 2000.0)
+    await ingest(store, fingerprinter, "update", articles.text(update), 3000.0)
+    outcome = await ingest(store, fingerprinter, "truncated", articles.text(story[:3]), 4000.0)
+    assert [m.article_id for m in outcome.matches] == ["version", "copy"]
+    assert outcome.matches[0].jaccard < MatchPolicy().min_jaccard
+    assert outcome.duplicate and outcome.cluster == first.cluster
+
+
 async def test_same_content_again_changes_nothing(
     store: IndexStore, fingerprinter: Fingerprinter
 ) -> None:

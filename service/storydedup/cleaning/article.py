@@ -49,17 +49,41 @@ def story_from_text(
     )
 
 
+# Main-content extraction sometimes takes in the host's own text around a short story (a
+# column of other posts after it, a pull quote before it), where the page's visible text, cleaned,
+# keeps the story alone: the page-text cleaner sees the headings and dates that separate them.
+# When the cleaned visible text is under _NARROWER_SHARE of the cleaned extracted text (in
+# characters) and at least _NARROWER_CONTAINED of it is paragraphs of that text, it is the story.
+_NARROWER_SHARE = 0.5
+_NARROWER_CONTAINED = 0.8
+
+
 def story_from_html(
     html: str, title: str = "", source: str = "", chrome: ChromeLines | None = None
 ) -> StoryText:
     try:
-        page = extract_article(html)
+        page = extract_article(html, with_page_text=True)
     except HtmlExtractionError as error:
         raise NoStoryTextError(str(error)) from error
-    story = story_from_text(page.text, title or page.title, source, chrome)
+    title = title or page.title
+    story = story_from_text(page.text, title, source, chrome)
+    if page.page_text:
+        visible = story_from_text(page.page_text, title, source, chrome)
+        if _is_narrower(visible.text, story.text):
+            story = visible
     return StoryText(
-        title=title or page.title,
+        title=title,
         text=story.text,
         line_keys=story.line_keys,
         chrome_keys=story.chrome_keys,
     )
+
+
+def _is_narrower(visible: str, extracted: str) -> bool:
+    """Whether `visible` is a small part of `extracted`: the story without the host's text.
+    Compared by paragraphs (cheap; both come out of the same cleaner)."""
+    if not visible or len(visible) >= _NARROWER_SHARE * len(extracted):
+        return False
+    paragraphs = set(extracted.split("\n\n"))
+    shared = sum(len(p) for p in visible.split("\n\n") if p in paragraphs)
+    return shared >= _NARROWER_CONTAINED * len(visible)

@@ -78,6 +78,9 @@ class ExtractedPage:
     """Page title without the site name; "" if the page has none."""
     text: str
     """Main article text, one paragraph per block, separated by "\\n\\n"."""
+    page_text: str = ""
+    """The whole page's visible text as a scraper dumps it (resiliparse without main-content
+    extraction, one block per line), when asked for; "" otherwise."""
 
 
 class HtmlExtractionError(ValueError):
@@ -87,8 +90,9 @@ class HtmlExtractionError(ValueError):
 _HUGE_TAG = re.compile(r"<([A-Za-z][\w:.-]{0,63})\s[^<>]{8000,}>")
 
 
-def extract_article(html: str | bytes) -> ExtractedPage:
-    """The title and main text of the news page `html`.
+def extract_article(html: str | bytes, *, with_page_text: bool = False) -> ExtractedPage:
+    """The title and main text of the news page `html`, and with `with_page_text` the page's
+    whole visible text (from the same parse, ~1 ms).
 
     Bytes are decoded as UTF-8 when they are valid UTF-8, otherwise by the
     encoding the page declares or that is detected, with undecodable bytes
@@ -113,7 +117,8 @@ def extract_article(html: str | bytes) -> ExtractedPage:
     text = _main_text(document, tree)
     if not _WORD.search(text):
         raise HtmlExtractionError("no article text found in the HTML document")
-    return ExtractedPage(title=title, text=text)
+    page_text = _visible_text(tree) if with_page_text and tree is not None else ""
+    return ExtractedPage(title=title, text=text, page_text=page_text)
 
 
 def _decode(data: bytes) -> str:
@@ -193,6 +198,15 @@ def _resiliparse_text(tree: HTMLTree, *, main_content: bool) -> str:
             comments=False,
             post_meta=False,
         )
+    except Exception:
+        _log.debug("resiliparse failed on the document", exc_info=True)
+        return ""
+
+
+def _visible_text(tree: HTMLTree) -> str:
+    try:
+        # resiliparse's defaults, as the scrapers whose page text the service also takes.
+        return _UNSAFE_CHARS.sub("", extract_plain_text(tree, main_content=False))
     except Exception:
         _log.debug("resiliparse failed on the document", exc_info=True)
         return ""

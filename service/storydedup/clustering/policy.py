@@ -178,9 +178,15 @@ def part_of(policy: MatchPolicy, sim: Similarity, shingles: int, member_shingles
     longer than it, and contained in it or its start (a copy, a truncated
     copy, a brief). Joining through such a member needs no confirmation; a
     roundup made mostly of one story's lead resembles that story's truncated
-    copy at 0.43 but is neither contained in it nor starts like it."""
+    copy at 0.43 but is neither contained in it nor starts like it.
+
+    Containment counts only with a resemblance of at least min_jaccard: below
+    it the containment estimate is the weakest evidence the rules take (a
+    Boston Globe story that is one entry of an AP live blog is estimated 0.85
+    contained in one version of the blog at resemblance 0.38), so a match by
+    the containment rule alone needs the cluster's longest member to agree."""
     return member_shingles >= shingles and (
-        sim.containment >= policy.min_containment
+        (sim.containment >= policy.min_containment and sim.jaccard >= policy.min_jaccard)
         or starts_alike(policy, sim, shingles, member_shingles)
     )
 
@@ -212,7 +218,9 @@ def choose_cluster(
     best first (containment, then resemblance).
 
     A cluster is joined through a partial match (below merge_jaccard) only
-    if `confirmed`: unless the new article is `part_of` its best match, the
+    if `confirmed`: unless the new article is `part_of` a member it matched
+    (any of them: the best match by containment may be a copy that starts
+    differently while another member holds the new article as its start), the
     cluster's longest member (among its first CONFIRM_MEMBERS) must match it
     or confirm it (`confirms`), whether longer or shorter than the new
     article. A roundup that quotes a story's brief matches the brief but not

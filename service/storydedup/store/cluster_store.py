@@ -415,18 +415,23 @@ class RedisClusterStore:
         best: dict[int, tuple[MatchInfo, StoredArticle]] = {}
         for match, stored in matches:
             best.setdefault(match.cluster, (match, stored))
-        # The longest of the first CONFIRM_MEMBERS members, for each cluster
-        # joined through a partial match the new article is not part of.
-        doubtful = [
-            c
-            for c, (m, s) in best.items()
-            if m.jaccard < self._policy.merge_jaccard
-            and not part_of(
+        # Clusters holding a member the new article is part of.
+        part = {
+            m.cluster
+            for m, s in matches
+            if part_of(
                 self._policy,
                 self._judge(probe, s.record)[0],
                 probe.shingle_count,
                 s.record.shingle_count,
             )
+        }
+        # The longest of the first CONFIRM_MEMBERS members, for each cluster
+        # joined through a partial match the new article is not part of.
+        doubtful = [
+            c
+            for c, (m, _) in best.items()
+            if m.jaccard < self._policy.merge_jaccard and c not in part
         ]
         longest: dict[int, StoredArticle] = {}
         for cluster in doubtful:

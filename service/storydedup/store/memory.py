@@ -186,15 +186,16 @@ class MemoryStore:
 
     def _choose(self, probe: Probe, matches: list[tuple[MatchInfo, int]]) -> ClusterChoice:
         matched = {number for _, number in matches}
-        best_member: dict[int, int] = {}
+        matched_in: dict[int, list[int]] = {}
         for match, number in matches:
-            best_member.setdefault(match.cluster, number)
+            matched_in.setdefault(match.cluster, []).append(number)
 
         def confirmed(cluster: int) -> bool:
-            best = self._records[best_member[cluster]]
-            best_sim = self._judge(probe, best)[0]
-            if part_of(self._policy, best_sim, probe.shingle_count, best.shingle_count):
-                return True
+            for number in matched_in[cluster]:
+                member = self._records[number]
+                sim = self._judge(probe, member)[0]
+                if part_of(self._policy, sim, probe.shingle_count, member.shingle_count):
+                    return True
             members = sorted(
                 self._clusters[cluster], key=lambda n: (self._records[n].published_ms, n)
             )[:CONFIRM_MEMBERS]

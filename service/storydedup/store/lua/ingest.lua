@@ -122,9 +122,9 @@ local function verified_matches(exclude)
   return found
 end
 
--- Cluster c may be joined through its best match `best` (clustering/policy.py):
--- the new article is part of that member (not longer, and contained in it or
--- its start), or the longest of the cluster's first CONFIRM_MEMBERS members
+-- Cluster c may be joined through a partial match (clustering/policy.py): the
+-- new article is part of a member it matched there (not longer, and contained
+-- in it or its start), or the longest of the cluster's first CONFIRM_MEMBERS members
 -- matched, or confirms it now (matches it, or resembles it at least
 -- CONFIRM_JACCARD), whether longer or shorter than the new article.
 local CONFIRM_MEMBERS = 32
@@ -138,8 +138,16 @@ local function starts_alike(f)
   end
   return ps >= min_prefix and 2 * plen >= smaller and smaller >= min_ps
 end
-local function confirmed(c, best, matched)
-  if best.rec.shingles >= nsh and (best.c >= min_c or starts_alike(best)) then return true end
+-- The new article is part of matched member f: not longer, and contained in
+-- it at a resemblance of at least min_jaccard, or its start (policy.part_of).
+local function part_of(f)
+  return f.rec.shingles >= nsh and ((f.c >= min_c and f.j >= min_j) or starts_alike(f))
+end
+-- in_cluster: the new article's matches in cluster c.
+local function confirmed(c, in_cluster, matched)
+  for _, f in ipairs(in_cluster) do
+    if part_of(f) then return true end
+  end
   local key = cluster_key(c)
   local members = {c}
   if redis.call('EXISTS', key) == 1 then
@@ -164,15 +172,18 @@ end
 -- Where the article goes: join (nil for a new cluster) and clusters to fold in.
 local function choose(found)
   if #found == 0 then return nil, {} end
-  local seen, strong, order, matched = {}, {}, {}, {}
+  local seen, strong, order, matched, in_cluster = {}, {}, {}, {}, {}
   for _, f in ipairs(found) do
     matched[f.n] = true
     local c = f.rec.cluster
     if not seen[c] then
       seen[c] = f
+      in_cluster[c] = {}
       order[#order + 1] = c
       if f.j >= merge_j then strong[#strong + 1] = c end
     end
+    local list = in_cluster[c]
+    list[#list + 1] = f
   end
   if #strong >= 2 then
     table.sort(strong)
@@ -180,7 +191,7 @@ local function choose(found)
     return into, strong
   end
   for _, c in ipairs(order) do
-    if seen[c].j >= merge_j or confirmed(c, seen[c], matched) then return c, {} end
+    if seen[c].j >= merge_j or confirmed(c, in_cluster[c], matched) then return c, {} end
   end
   return nil, {}
 end
