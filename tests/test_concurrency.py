@@ -167,6 +167,21 @@ async def all_pairs_match(backend: Backend, requests: list[pb.IngestArticleReque
     )
 
 
+async def members_unless_merged(
+    stub: pb_grpc.StoryDedupServiceStub, cluster_id: str
+) -> list[str] | None:
+    """The members of a cluster, or None when it was merged into another."""
+    try:
+        found = await stub.GetCluster(
+            pb.GetClusterRequest(cluster_id=cluster_id), timeout=CALL_TIMEOUT
+        )
+    except grpc.aio.AioRpcError as error:
+        if error.code() == grpc.StatusCode.NOT_FOUND:
+            return None
+        raise
+    return [m.article_id for m in found.cluster.members]
+
+
 async def test_simultaneous_copies_of_a_story_end_in_one_cluster(
     stubs: list[pb_grpc.StoryDedupServiceStub], backend: Backend
 ) -> None:
@@ -185,14 +200,7 @@ async def test_simultaneous_copies_of_a_story_end_in_one_cluster(
             results = await released_together(stubs, requests)
             assert [r.article_id for r in results] == ids
 
-            # After the round, through both servers: one cluster holding all 32...
-            cluster = (
-                await stubs[round_number % 2].GetCluster(
-                    pb.GetClusterRequest(article_id=ids[0]), timeout=CALL_TIMEOUT
-                )
-            ).cluster
-            assert cluster.size == CLIENTS, f"round {round_number}: cluster of {cluster.size}"
-            assert sorted(m.article_id for m in cluster.members) == sorted(ids)
+            # After the round, through both servers: where each copy is now.
             infos = await asyncio.gather(
                 *(
                     stubs[i].GetArticle(
@@ -201,27 +209,39 @@ async def test_simultaneous_copies_of_a_story_end_in_one_cluster(
                     for i in range(CLIENTS)
                 )
             )
-            assert {info.cluster_id for info in infos} == {cluster.cluster_id}
+            cluster = (
+                await stubs[round_number % 2].GetCluster(
+                    pb.GetClusterRequest(article_id=ids[0]), timeout=CALL_TIMEOUT
+                )
+            ).cluster
             answered = sorted({r.cluster_id for r in results})
             if await all_pairs_match(backend, requests):
-                # ...which every call answered: the first one in founded it
-                # (the one non-duplicate), the 31 others joined it, none raced
-                # into a cluster of its own that a later copy had to merge.
+                # One cluster holding all 32, which every call answered: the
+                # first one in founded it (the one non-duplicate), the 31
+                # others joined it, none raced into a cluster of its own that
+                # a later copy had to merge.
+                assert cluster.size == CLIENTS, f"round {round_number}: cluster of {cluster.size}"
+                assert sorted(m.article_id for m in cluster.members) == sorted(ids)
+                assert {info.cluster_id for info in infos} == {cluster.cluster_id}
                 assert answered == [cluster.cluster_id], f"round {round_number}: {answered}"
                 assert sum(not r.duplicate for r in results) == 1
             else:
-                # Some copies are not copies of each other (a brief under a
-                # rewritten top): one that came first founds a cluster that
-                # the other kind does not join, as in any order of arrival,
-                # until a copy of both kinds merges them. Every cluster
-                # answered is now that one or merged into it.
+                # Some copies are not copies of each other (a short truncated
+                # copy and an edited copy whose edits change its start): the
+                # ones that come first found clusters that the other kind does
+                # not join, as in any order of arrival. A later copy merges
+                # them when it is a near-full copy of a member of each, which
+                # a full copy is not of a short truncated one, so they may
+                # stay apart (docs/matching.md, "Known limits"). What must
+                # hold in any order: every answered cluster is merged away or
+                # still holds its copies, and together they hold all 32.
+                surviving: dict[str, list[str]] = {}
                 for answer in answered:
-                    if answer != cluster.cluster_id:
-                        with pytest.raises(grpc.aio.AioRpcError) as merged:
-                            await stubs[0].GetCluster(
-                                pb.GetClusterRequest(cluster_id=answer), timeout=CALL_TIMEOUT
-                            )
-                        assert merged.value.code() == grpc.StatusCode.NOT_FOUND
+                    members = await members_unless_merged(stubs[0], answer)
+                    if members is not None:
+                        surviving[answer] = members
+                assert sorted(a for members in surviving.values() for a in members) == sorted(ids)
+                assert {info.cluster_id for info in infos} == set(surviving)
                 assert sum(not r.duplicate for r in results) == len(answered)
             assert cluster.canonical_article_id in {r.canonical_article_id for r in results}
             if round_number % 10 == 9:
