@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from storydedup.api.server import POOL_MEMBER_ENV, serve
 from storydedup.config import Config, ConfigError, parse_config
@@ -60,17 +60,6 @@ def supervise(config: Config, argv: Sequence[str]) -> int:
         time.sleep(0.2)
 
 
-def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
-    """uvloop where it is installed (not on Windows): 8-10% more calls per
-    second than asyncio's own loop, unary ingest and GetCluster alike
-    (docs/performance.md)."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop
-    return uvloop.new_event_loop
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = parse_config(argv)
@@ -86,8 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return supervise(config, sys.argv[1:] if argv is None else argv)
     if not os.environ.get(POOL_MEMBER_ENV):
         log.info("configuration: %s", json.dumps(config.masked(), sort_keys=True))
-    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-        runner.run(serve(config))
+    asyncio.run(serve(config))
     return 0
 
 
