@@ -37,8 +37,9 @@ def _name(key: bytes, prefix: bytes) -> tuple[bytes, bytes, bytes]:
     return body[:1], body[2:close], body[close + 1 :]
 
 
-async def inspect_cluster_namespace(client: RedisCluster, prefix: bytes) -> ClusterCheck:
+async def inspect_cluster_namespace(client: RedisCluster, layout: ClusterKeys) -> ClusterCheck:
     result = ClusterCheck()
+    prefix = layout.p
     keys: dict[bytes, list[tuple[bytes, bytes]]] = {}
     pattern = prefix.replace(b"[", b"\\[") + b"*"
     async for raw_key in client.scan_iter(
@@ -84,7 +85,6 @@ async def inspect_cluster_namespace(client: RedisCluster, prefix: bytes) -> Clus
             result.leftovers["bucket entries without a committed record"] += sum(
                 ref not in committed for ref in listed
             )
-    layout = ClusterKeys.from_prefix(prefix)
 
     def pushed_out(stored: StoredArticle, listed: list[bytes]) -> bool:
         """A bucket keeps the BUCKET_MEMBERS articles added to it last: one not

@@ -58,12 +58,6 @@ class ClusterKeys:
     def __init__(self, namespace: str) -> None:
         self.p = f"sd:{namespace}:".encode()
 
-    @classmethod
-    def from_prefix(cls, prefix: bytes) -> ClusterKeys:
-        keys = cls("")
-        keys.p = prefix
-        return keys
-
     def record(self, ref: bytes) -> bytes:
         return self.p + b"a" + hash_tag(ref[:2]) + ref[2:]
 

@@ -175,11 +175,7 @@ class RedisClusterStore:
         """Commands in one pipeline (one round trip per shard, in parallel)."""
         if not commands:
             return []
-        results = await pipelined(self._client, commands, self._scripts.values())
-        for result in results:
-            if isinstance(result, Exception):
-                raise result
-        return results
+        return await pipelined(self._client, commands, self._scripts.values())
 
     def _script(self, name: str, keys: Sequence[bytes], *args: Any) -> tuple[Any, ...]:
         return self._scripts[name].command(keys, *args)
@@ -710,4 +706,4 @@ class RedisClusterStore:
 
     async def inspect(self) -> ClusterCheck:
         """Findings and the leftovers of interrupted writes."""
-        return await self._call(lambda: inspect_cluster_namespace(self._client, self._keys.p))
+        return await self._call(lambda: inspect_cluster_namespace(self._client, self._keys))

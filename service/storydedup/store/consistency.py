@@ -6,7 +6,6 @@ answer; on a busy one an article ingested mid-scan can show up as a finding.
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from collections.abc import Callable
 from typing import Any
@@ -17,9 +16,9 @@ from storydedup.store.records import ArticleRecord
 
 
 async def check_redis_namespace(
-    client: aioredis.Redis, prefix: str, id_key: Callable[[str], str]
+    client: aioredis.Redis, prefix: str, id_entry: Callable[[str], tuple[str, str]]
 ) -> list[str]:
-    """`id_key`: the key of the hash that holds an article ID."""
+    """`id_entry`: the hash and the field that hold an article ID."""
     findings: list[str] = []
     records: dict[int, ArticleRecord] = {}
     buckets: dict[bytes, dict[Any, Any]] = {}
@@ -43,17 +42,13 @@ async def check_redis_namespace(
             for name, packed in entries.items():
                 ids[key, name] = [n for (n,) in struct.iter_unpack(">I", packed)]
 
-    def id_entry(article_id: str) -> tuple[bytes, bytes]:
-        digest = hashlib.sha1(article_id.encode("utf-8")).hexdigest()
-        return id_key(article_id).encode(), digest[6:18].encode()
-
     indexed: set[int] = set()
     for (key, name), numbers in ids.items():
         for number in numbers:
             record = records.get(number)
             if record is None:
                 findings.append(f"article ID entry {name!r} points at missing record {number}")
-            elif id_entry(record.article_id) != (key, name):
+            elif tuple(s.encode() for s in id_entry(record.article_id)) != (key, name):
                 findings.append(f"article ID entry {name!r} points at the record of another ID")
             else:
                 indexed.add(number)

@@ -88,11 +88,6 @@ class RedisChromeState:
             )
         except CLUSTER_UNAVAILABLE as error:
             raise StoreUnavailableError(f"Redis unavailable: {type(error).__name__}") from error
-        for reply in replies:
-            if isinstance(reply, CLUSTER_UNAVAILABLE):
-                raise StoreUnavailableError(f"Redis unavailable: {type(reply).__name__}")
-            if isinstance(reply, Exception):
-                raise reply
         return replies
 
     async def lookup(self, queries: Sequence[tuple[str, Sequence[int]]]) -> list[set[int]]:

@@ -148,10 +148,15 @@ class RedisStore:
         self._num_perm = settings.num_perm
         self._id_group_bits = id_group_bits(settings.bucket_group_bits)
 
-    def id_key(self, article_id: str) -> str:
-        """The hash that holds this article ID (lua/common.lua id_key_of)."""
+    def id_entry(self, article_id: str) -> tuple[str, str]:
+        """The hash and the field that hold this article ID (lua/common.lua
+        id_key_of and id_field)."""
         digest = hashlib.sha1(article_id.encode("utf-8")).hexdigest()
-        return f"{self._prefix}i:{int(digest[:6], 16) % (1 << self._id_group_bits)}"
+        group = int(digest[:6], 16) % (1 << self._id_group_bits)
+        return f"{self._prefix}i:{group}", digest[6:18]
+
+    def id_key(self, article_id: str) -> str:
+        return self.id_entry(article_id)[0]
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -233,14 +238,10 @@ class RedisStore:
             )
 
         replies = await self._call(run)
-        outcomes = []
-        for item, reply in zip(items, replies, strict=True):
-            if isinstance(reply, REDIS_UNAVAILABLE):
-                raise StoreUnavailableError(f"Redis unavailable: {type(reply).__name__}")
-            if isinstance(reply, Exception):
-                raise reply
-            outcomes.append(self._outcome(item.article_id, item.probe, reply))
-        return outcomes
+        return [
+            self._outcome(item.article_id, item.probe, reply)
+            for item, reply in zip(items, replies, strict=True)
+        ]
 
     def _matches(self, probe: Probe, reply: list[Any]) -> tuple[MatchInfo, ...]:
         values = len(probe.signature)
@@ -356,6 +357,6 @@ class RedisStore:
             bits: Any = await self._client.hget(self._meta_key, "bucket_group_bits")
             if bits is not None:
                 self._id_group_bits = id_group_bits(int(bits))
-            return await check_redis_namespace(self._client, self._prefix, self.id_key)
+            return await check_redis_namespace(self._client, self._prefix, self.id_entry)
 
         return await self._call(run)

@@ -55,8 +55,8 @@ async def pipelined(
     scripts: Iterable[LuaScript],
 ) -> list[Any]:
     """The replies to these commands, sent in one pipeline (not a
-    transaction), in order, errors in place as exceptions. `scripts` are the
-    ones the commands may run by SHA1."""
+    transaction), in order; the first error reply is raised. `scripts` are
+    the ones the commands may run by SHA1."""
     replies = await _execute(client, commands)
     missing = [i for i, r in enumerate(replies) if isinstance(r, redis_errors.NoScriptError)]
     if missing:
@@ -65,6 +65,9 @@ async def pipelined(
         again = await _execute(client, [commands[i] for i in missing])
         for i, reply in zip(missing, again, strict=True):
             replies[i] = reply
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
     return replies
 
 
@@ -88,6 +91,4 @@ async def call(
 ) -> Any:
     """The reply to one command; an error reply is raised."""
     [reply] = await pipelined(client, [command], scripts)
-    if isinstance(reply, Exception):
-        raise reply
     return reply
