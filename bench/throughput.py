@@ -1470,6 +1470,7 @@ def profile_phases(run: Run, corpus: Corpus) -> list[tuple[str, Profile, Path]]:
         ("unary-8", lambda t, m: ingest_unary(t, subset, 8, m)),
     ]
     profiles = []
+    run.args.profile_dir.mkdir(parents=True, exist_ok=True)
     for label, go in profiled:
         raw = run.args.profile_dir / f"storydedup-profile-{label}.txt"
         # One process: py-spy follows the server it starts, not a pool's workers.
