@@ -702,3 +702,27 @@ def test_the_region_naming_the_title_wins_over_longer_host_text() -> None:
     assert cleaned.paragraphs == BODY[:2]
     # A title that names neither region leaves the best-scoring run.
     assert clean_page_text(page, "Weekend weather outlook: sunshine").paragraphs == HOST_PROSE
+
+
+# A host's promo run into the top of a story: prose, so it scores as part of the story region.
+HOST_PROMO = (
+    "Our readers' favourite picks for weekend walks, markets and concerts across the region "
+    "this September, chosen by the editors."
+)
+
+
+def test_a_host_line_above_the_story_is_dropped_when_the_story_names_the_title() -> None:
+    page = "\n".join(["Home", "Sport", HEADLINE, HOST_PROMO, *BODY[:3], "About us"])
+    # Without the title nothing tells the promo from a lead.
+    assert clean_page_text(page).paragraphs == (HOST_PROMO, *BODY[:3])
+    cleaned = clean_page_text(page, HEADLINE)
+    assert cleaned.paragraphs == BODY[:3]
+    # The truncated copy now starts where the story does, so its prefix sketches agree.
+    assert clean_page_text("\n".join(BODY[:3]), HEADLINE).paragraphs == cleaned.paragraphs
+
+
+def test_a_lead_without_the_headline_words_stays_when_it_shares_the_story_words() -> None:
+    # Re-headlined: the lead names none of these words, the second paragraph does.
+    title = "Strike threat to island crossings"
+    page = "\n".join(["Home", title, *BODY[:4]])
+    assert clean_page_text(page, title).paragraphs == BODY[:4]

@@ -678,6 +678,11 @@ _TITLE_WORD_RE = re.compile(r"[^\W\d_]{4,}")
 _MIN_TITLE_WORDS = 3
 _MIN_TITLE_HITS = 2
 _MIN_TITLE_REGION_SCORE = 20.0
+# A host's line heading the story region (a promo, another story's teaser) is dropped when it
+# names no title word, shares no distinctive word with the next _LEAD_CONTEXT_LINES lines,
+# and the line after it names _MIN_TITLE_HITS title words; up to _MAX_HOST_LEAD_LINES of them.
+_MAX_HOST_LEAD_LINES = 2
+_LEAD_CONTEXT_LINES = 4
 _COMMON_WORDS = frozenset(
     (
         *("that", "this", "with", "from", "have", "will", "more", "after", "about", "over"),
@@ -708,6 +713,7 @@ def _story_region(
     start, end = _best_region(scores)
     if len(title_words) >= _MIN_TITLE_WORDS and end > start:
         start, end = _title_region(lines, scores, start, end, title_words)
+        start = _title_lead(lines, start, end, title_words)
     if end > start:
         start, end = _extend_over_lists(lines, start, end)
         if _is_clean_tail(lines, end):
@@ -759,6 +765,37 @@ def _title_region(
     ):
         return other_start, other_end
     return start, end
+
+
+def _distinctive_words(line: _Line) -> set[str]:
+    return set(_TITLE_WORD_RE.findall(line.text.lower())) - _COMMON_WORDS
+
+
+def _title_lead(lines: list[_Line], start: int, end: int, title_words: frozenset[str]) -> int:
+    """Where the story starts in the region: past host lines run into its top.
+
+    A truncated copy's page often puts a promo or another story's teaser right above the
+    body, where it scores as prose; left in, it shifts every prefix sketch and the copy no
+    longer starts like its story. A real lead shares names and topic words with the
+    paragraphs after it, even when it does not use the headline's words; a host line shares
+    none, and the story's first paragraph right after it names the headline.
+    """
+    head: set[str] = set()
+    for skip in range(1, _MAX_HOST_LEAD_LINES + 1):
+        if start + skip >= end - 1:
+            break
+        line = lines[start + skip - 1]
+        if any(word in line.text.lower() for word in title_words):
+            break
+        head |= _distinctive_words(line)
+        after = lines[start + skip]
+        if sum(word in after.text.lower() for word in title_words) < _MIN_TITLE_HITS:
+            continue
+        context: set[str] = set()
+        for following in lines[start + skip : min(end, start + skip + _LEAD_CONTEXT_LINES)]:
+            context |= set(_TITLE_WORD_RE.findall(following.text.lower()))
+        return start + skip if not head & context else start
+    return start
 
 
 def _is_clean_tail(lines: list[_Line], end: int) -> bool:
