@@ -349,6 +349,9 @@ def print_table(rows: Sequence[Row], corpus: Corpus, disputed: int = 0) -> None:
     for row in rows:
         parts = [
             f"{name} {_fmt(s.pairs.precision)}/{_fmt(s.pairs.recall)}/{_fmt(s.pairs.f1)}"
+            # Mixed clusters too where the disputed pairs are set aside: a cluster mixed only
+            # through a disputed pair is one story by the adjudication's reading.
+            + (f" (mixed {s.mixed_clusters})" if name == "all-read" else "")
             for name, s in row.by_subset.items()
         ]
         print(f"  {row.system:11} {row.kind:9} " + "   ".join(parts))
