@@ -726,3 +726,15 @@ def test_a_lead_without_the_headline_words_stays_when_it_shares_the_story_words(
     title = "Strike threat to island crossings"
     page = "\n".join(["Home", title, *BODY[:4]])
     assert clean_page_text(page, title).paragraphs == BODY[:4]
+
+
+def test_a_fact_check_box_above_the_story_is_dropped() -> None:
+    # A fact-checking host puts a quote and its verdict above each story it runs.
+    box = (
+        "“The new bridge toll is a disgrace and the operator has broken every promise it "
+        "made to the people who depend on it,” a campaign group wrote online.",
+        "False",
+        "Information from multiple sources disputes the claims",
+    )
+    page = "\n".join(["Home", "Fact check", *box, *BODY[:2], "About us"])
+    assert clean_page_text(page, HEADLINE).paragraphs == BODY[:2]

@@ -678,10 +678,12 @@ _TITLE_WORD_RE = re.compile(r"[^\W\d_]{4,}")
 _MIN_TITLE_WORDS = 3
 _MIN_TITLE_HITS = 2
 _MIN_TITLE_REGION_SCORE = 20.0
-# A host's line heading the story region (a promo, another story's teaser) is dropped when it
-# names no title word, shares no distinctive word with the next _LEAD_CONTEXT_LINES lines,
-# and the line after it names _MIN_TITLE_HITS title words; up to _MAX_HOST_LEAD_LINES of them.
-_MAX_HOST_LEAD_LINES = 2
+# Host lines heading the story region (a promo, another story's teaser, a fact-check box) are
+# dropped when they name no title word, share no distinctive word with the next
+# _LEAD_CONTEXT_LINES lines, and the line after them names _MIN_TITLE_HITS title words. Up to
+# _MAX_HOST_LEAD_LINES: 3 takes a quote, its verdict and a note; 4 let a page-text story lose
+# its lead and join another cluster (bench/quality.py).
+_MAX_HOST_LEAD_LINES = 3
 _LEAD_CONTEXT_LINES = 4
 _COMMON_WORDS = frozenset(
     (
