@@ -738,3 +738,43 @@ def test_a_fact_check_box_above_the_story_is_dropped() -> None:
     )
     page = "\n".join(["Home", "Fact check", *box, *BODY[:2], "About us"])
     assert clean_page_text(page, HEADLINE).paragraphs == BODY[:2]
+
+
+# A financial publisher's page foot: short footer links, then its reprint notice as prose.
+REPRINT_FOOTER = (
+    "Thank you",
+    "Data Policy",
+    "Your Ad Choices",
+    "This copy is for your personal, non-commercial use only. Distribution and use of this "
+    "material are governed by our Subscriber Agreement and by copyright law. For non-personal "
+    "use or to order multiple copies, please contact our reprints desk or visit our website.",
+)
+
+
+def test_a_reprint_notice_does_not_stretch_the_story_over_the_footer() -> None:
+    menu = ["Home", "Markets", "Economy", "Tech", "Opinion"]
+    page = "\n".join([*menu, HEADLINE, *BODY[:2], *REPRINT_FOOTER])
+    cleaned = clean_page_text(page, HEADLINE)
+    assert cleaned.paragraphs == BODY[:2]
+    assert (REPRINT_FOOTER[-1], "notice") in cleaned.dropped
+
+
+def test_an_author_card_ending_in_read_more_is_not_story() -> None:
+    bio = (
+        "Jane Doe (@janedoe) is a contributor and the host of a daily radio programme on "
+        "transport, who has covered ferries and harbours for the national press and in "
+        "various print, television and audio formats for... Read more"
+    )
+    blurb = (
+        "The Coastal Post is where the region reads its news. It is the essential source of "
+        "information and ideas that make sense of a coast in constant transformation, and its "
+        "reporters cover every town from the harbour to the hills."
+    )
+    menu = ["Home", "News", "Sport", "Opinion", "Weather"]
+    footer = ["• Facebook", "• Twitter", "• FAQ", "• Press Center", "• Advertise", "• Jobs"]
+    page = "\n".join(
+        [*menu, HEADLINE, *BODY[:3], bio, "Contributor", "Featured Video", blurb, *footer]
+    )
+    cleaned = clean_page_text(page, HEADLINE)
+    assert cleaned.paragraphs == BODY[:3]
+    assert (bio, "teaser") in cleaned.dropped

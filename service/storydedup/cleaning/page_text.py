@@ -250,6 +250,14 @@ _COOKIE_RE = re.compile(
     r"\b(?:we|this (?:web)?site|our (?:web)?site|website) (?:uses?|stores?|places?) cookies"
     r"|\bcookies? (?:policy|settings|preferences|consent)\b|\baccept (?:all )?cookies\b"
 )
+# So do reprint notices ("This copy is for your personal, non-commercial use only.
+# Distribution and use of this material are governed by our Subscriber Agreement and by
+# copyright law..."): at a page's foot, as prose, they stretch the story region over the
+# footer between.
+_RIGHTS_RE = re.compile(
+    r"\b(?:personal,? non-?commercial use|subscriber agreement"
+    r"|(?:order|request) (?:multiple copies|reprints))\b"
+)
 
 # --- photo captions ---------------------------------------------------------------------------
 
@@ -283,6 +291,12 @@ _CLOSERS = "\"'”’»)]›」』】 "
 # A colon ends a paragraph that introduces a quote or a list.
 _SENTENCE_END = frozenset(".!?:。！？؟।")
 _ELLIPSES = ("...", "…", ". . .")
+# A card's link, as its line ends once closers are stripped (lower case).
+_READ_MORE_ENDINGS = tuple(
+    mark + phrase
+    for mark in (" ", ".", "…")
+    for phrase in ("read more", "read full story", "read full article", "read full bio")
+)
 # A sidebar card flattened to one line: a title-case headline glued to its lead,
 # "Harvick Fails To Rally Overmatched Ford In NASCAR FinaleFord v Toyota flopped...".
 # The glue follows a word of 4+ lower-case letters, a figure or punctuation: names are glued
@@ -531,7 +545,10 @@ def _boilerplate_reason(line: str, low: str, tokens: list[str], words: int) -> s
     if words <= _MAX_CAPTION_WORDS and _is_caption(line, low):
         return "caption"
     if words > _MAX_NOTICE_WORDS:
-        return "notice" if "cookie" in low and _COOKIE_RE.search(low) else ""
+        if "cookie" in low and _COOKIE_RE.search(low):
+            return "notice"
+        marked = "commercial" in low or "agreement" in low or "copies" in low or "reprint" in low
+        return "notice" if marked and _RIGHTS_RE.search(low) else ""
     if low.startswith(_BYLINE_PREFIXES) and (
         words <= _MAX_BYLINE_WORDS or (words <= _MAX_UPDATED_WORDS and "|" in low)
     ):
@@ -589,8 +606,10 @@ def _is_meta(low: str, tokens: list[str]) -> bool:
 
 
 def _is_teaser(line: str) -> bool:
-    """Sidebars truncate the leads of other stories with an ellipsis."""
-    return line.rstrip(_CLOSERS).endswith(_ELLIPSES)
+    """Sidebars truncate the leads of other stories with an ellipsis; cards (an author's bio,
+    another story) end in a "Read more" link."""
+    end = line.rstrip(_CLOSERS)
+    return end.endswith(_ELLIPSES) or end[-20:].lower().endswith(_READ_MORE_ENDINGS)
 
 
 def _is_glued_headline(line: str) -> bool:
@@ -656,12 +675,15 @@ def _capitalised_share(line: str) -> float:
 
 def _unmark_paywall_cuts(lines: list[_Line]) -> None:
     """A truncated paragraph right next to prose is the story's own (cut by a paywall, or an
-    excerpt), not a sidebar's teaser: those sit between headlines and timestamps."""
+    excerpt), not a sidebar's teaser: those sit between headlines and timestamps. A card that
+    ends in "Read more" stays a teaser wherever it is: right under a story it is the author's
+    bio or the next story (wired.com, nationalreview.com), and a copy cut that way loses only
+    its last, unfinished paragraph."""
     for position, line in enumerate(lines):
         if (
             line.kind is not _Kind.TEASER
             or line.words < _MIN_PROSE_WORDS
-            or not _is_teaser(line.text)
+            or not line.text.rstrip(_CLOSERS).endswith(_ELLIPSES)
         ):
             continue
         before = lines[position - 1].kind if position > 0 else None
