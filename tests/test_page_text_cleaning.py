@@ -778,3 +778,13 @@ def test_an_author_card_ending_in_read_more_is_not_story() -> None:
     cleaned = clean_page_text(page, HEADLINE)
     assert cleaned.paragraphs == BODY[:3]
     assert (bio, "teaser") in cleaned.dropped
+
+
+def test_a_cookie_consent_line_of_middling_length_is_a_notice() -> None:
+    # Under the long-notice length, and with none of the short-notice phrases.
+    consent = (
+        "By choosing I Accept, you consent to our use of cookies and other tracking technologies."
+    )
+    cleaned = clean_page_text("\n".join(["Home", consent, HEADLINE, *BODY[:3]]), HEADLINE)
+    assert cleaned.paragraphs == BODY[:3]
+    assert (consent, "notice") in cleaned.dropped

@@ -249,6 +249,7 @@ _LONG_NOTICE_RE = re.compile(
 _COOKIE_RE = re.compile(
     r"\b(?:we|this (?:web)?site|our (?:web)?site|website) (?:uses?|stores?|places?) cookies"
     r"|\bcookies? (?:policy|settings|preferences|consent)\b|\baccept (?:all )?cookies\b"
+    r"|\b(?:our|the) use of cookies\b"
 )
 # So do reprint notices ("This copy is for your personal, non-commercial use only.
 # Distribution and use of this material are governed by our Subscriber Agreement and by
@@ -565,7 +566,7 @@ def _boilerplate_reason(line: str, low: str, tokens: list[str], words: int) -> s
         return "updated-line"
     if not _NOTICE_TOKENS.isdisjoint(tokens):
         notice_re = _SHORT_NOTICE_RE if words <= _MAX_SHORT_NOTICE_WORDS else _LONG_NOTICE_RE
-        if notice_re.search(low):
+        if notice_re.search(low) or ("cookie" in low and _COOKIE_RE.search(low)):
             return "notice"
     return ""
 
