@@ -33,3 +33,18 @@ def test_truncated_copy_under_a_leftover_caption_matches_its_story() -> None:
     sim = compare(a.signature, b.signature, a.shingle_count, b.shingle_count, a.prefix, b.prefix)
     assert sim.prefix == 1.0
     assert is_match(MatchPolicy(), sim, a.shingle_count, b.shingle_count)
+
+
+def test_lead_offset_skips_a_breadcrumb_and_a_timestamp_in_any_language() -> None:
+    breadcrumb = "Classificação NASCAR | Autoracing | F1 | Indy | MotoGP | StockCar"
+    stamp = "sexta-feira, 22 de outubro de 2010 às 20:13"
+    story = (
+        "Nesta página você terá sempre a classificação atualizada da NASCAR até a última corrida!"
+    )
+    text = f"{breadcrumb}\n\n{stamp}\n\n{story}"
+    # Words as fingerprints count them: seven in the breadcrumb (its pipes are none), ten in
+    # the timestamp ("sexta feira", "20 13").
+    assert lead_offset(text) == 7 + 10
+    # A sentence of story that mentions a time is not a timestamp.
+    told = "The polls closed at 20:00 and the count began at once in every district of the city."
+    assert lead_offset(told) == 0

@@ -3,6 +3,7 @@ LSH buckets."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,13 +30,27 @@ class EmptyTextError(ValueError):
 # and 12 on the quality benchmark (docs/matching.md).
 _MAX_JUNK_WORDS = 8
 _CREDIT_ENDS = (")", "]")
+# A line with a clock time is a timestamp up to this many words, in any
+# language ("sexta-feira, 22 de outubro de 2010 às 20:13").
+_MAX_TIMESTAMP_WORDS = 12
+_CLOCK_RE = re.compile(r"\b\d{1,2}:\d{2}\b")
+# Longer paragraphs are prose (12 words run to ~80 characters): not tokenised.
+_MAX_JUNK_CHARS = 200
 # At most this many leading paragraphs are skipped.
 _MAX_SKIPPED_PARAGRAPHS = 4
 
 
 def _is_leading_junk(paragraph: str) -> bool:
     stripped = paragraph.rstrip()
-    return stripped.endswith(_CREDIT_ENDS) or len(stripped.split()) < _MAX_JUNK_WORDS
+    if stripped.endswith(_CREDIT_ENDS):
+        return True
+    if len(stripped) > _MAX_JUNK_CHARS:
+        return False
+    # Words as the shingles see them: a breadcrumb's "|" separators are not words.
+    count = len(words(stripped))
+    return count < _MAX_JUNK_WORDS or (
+        count <= _MAX_TIMESTAMP_WORDS and _CLOCK_RE.search(stripped) is not None
+    )
 
 
 def lead_offset(text: str) -> int:
