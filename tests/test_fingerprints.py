@@ -9,7 +9,6 @@ from datasketch import MinHash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from storydedup.fingerprints.fingerprint import EmptyTextError, Fingerprinter, FingerprintSettings
-from storydedup.fingerprints.lsh import Banding
 from storydedup.fingerprints.minhash import MinHasher
 from storydedup.fingerprints.shingles import shingle_hash, shingle_hashes, shingle_texts
 from storydedup.fingerprints.text import words
@@ -76,8 +75,10 @@ def test_probe_layout() -> None:
 
 
 def test_banding_catches_copies_and_rarely_strangers() -> None:
-    banding = Banding(16, 2, 4, 2)
+    banding = FingerprintSettings().banding
     assert banding.candidate_probability(0.4) > 0.9
+    # A short truncated copy's lead sketch against its story's (27 of 40 shingles).
+    assert banding.candidate_probability(27 / 40, lead=True) > 0.97
     assert banding.candidate_probability(0.02) < 0.01
     fp = Fingerprinter(FingerprintSettings())
     story = articles.story(9, paragraphs=8)

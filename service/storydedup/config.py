@@ -215,7 +215,7 @@ def validate(config: Config) -> None:
     if not 1 <= config.bucket_group_bits <= 24:
         raise ConfigError("--bucket-group-bits: must be 1 to 24")
     if config.num_perm < 32:
-        raise ConfigError("--num-perm: must be at least 32 (the LSH bands use 32 values)")
+        raise ConfigError("--num-perm: must be at least 32 (the LSH body bands use 28 values)")
     if (config.tls_cert_file is None) != (config.tls_key_file is None):
         raise ConfigError("--tls-cert-file and --tls-key-file: set both or neither")
     if config.tls_client_ca_file is not None and config.tls_cert_file is None:

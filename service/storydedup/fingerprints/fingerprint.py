@@ -74,7 +74,13 @@ class FingerprintSettings:
     # The lead sketch covers the first this-many shingles (about the first
     # paragraph): what truncated copies and briefs keep of a story.
     lead_shingles: int = 40
-    banding: Banding = field(default_factory=lambda: Banding(16, 2, 4, 2))
+    # 14 body bands and 6 lead bands: with 16 and 4, a short truncated copy
+    # whose lead sketch holds 27 of its story's first 40 shingles (lead
+    # resemblance ~0.68) was no candidate one time in 11; with 6, one in 38.
+    # Two body bands fewer keep 20 buckets an article (its index memory),
+    # and a pair at resemblance 0.4 still shares one with probability 0.91
+    # (docs/matching.md: the same figures on every input but that copy).
+    banding: Banding = field(default_factory=lambda: Banding(14, 2, 6, 2))
     # Buckets are kept in 2**bits groups (one Redis hash each). Each group is
     # a compact listpack while it holds at most ~500 buckets, so the right
     # size follows the articles kept in the retention window (20 buckets
