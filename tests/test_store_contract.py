@@ -190,8 +190,8 @@ async def test_story_inside_one_version_of_a_live_blog_needs_the_longest_version
     # mostly contained in that version (a match by the containment rule
     # alone, at a resemblance under min_jaccard), but the blog's longest
     # version, which dropped most of it, does not agree: it stays out.
-    entries = articles.story(31, paragraphs=12)
-    later = articles.story(32, paragraphs=7)
+    entries = articles.story(33, paragraphs=12)
+    later = articles.story(34, paragraphs=7)
     first = await ingest(store, fingerprinter, "v1", articles.text(entries), 1000.0)
     second = await ingest(store, fingerprinter, "v2", articles.text(entries[3:] + later), 2000.0)
     assert second.cluster == first.cluster
