@@ -12,12 +12,15 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 import pytest
 import redis.asyncio as aioredis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from storydedup.store.base import StoreUnavailableError
 from storydedup.store.redis_store import key_prefix
+from storydedup.store.unavailable import REDIS_UNAVAILABLE, unavailable_on
 from storydedup.v1 import storydedup_pb2 as pb
 from storydedup.v1 import storydedup_pb2_grpc as pb_grpc
 
@@ -507,3 +510,22 @@ async def test_sigterm_lets_calls_in_flight_finish_and_exits_zero(
         await redis_client.aclose()
     assert indexed == 3 * batch_size + len(streamed)
     await asyncio.to_thread(assert_namespace_consistent, redis_server.url, namespace)
+
+
+def _raise_from(filename: str) -> None:
+    # Code that runs as if it were the module at `filename`: where the error is raised is
+    # what tells a torn-down transport from a bug.
+    namespace: dict[str, Any] = {}
+    exec(compile("def write(writer):\n    writer.writelines([b''])\n", filename, "exec"), namespace)
+    namespace["write"](None)
+
+
+def test_a_write_on_a_torn_down_connection_is_unavailable_and_a_bug_is_not() -> None:
+    # What a failed-over master's connection raises inside redis-py (redis/redis-py#4287).
+    with pytest.raises(StoreUnavailableError, match="connection closed under a write"):
+        with unavailable_on(REDIS_UNAVAILABLE, "Redis"):
+            _raise_from("/venv/lib/python3.11/site-packages/redis/asyncio/connection.py")
+    # The same error from anywhere else is a bug and goes through.
+    with pytest.raises(AttributeError):
+        with unavailable_on(REDIS_UNAVAILABLE, "Redis"):
+            _raise_from("/srv/storydedup/store/redis_store.py")

@@ -96,7 +96,7 @@ from storydedup.store.cluster_layout import (
 from storydedup.store.memory import DEFAULT_EXPIRY_SLOT_MS, wall_clock_ms
 from storydedup.store.records import ArticleRecord
 from storydedup.store.scripts import LuaScript, load, pipelined
-from storydedup.store.unavailable import CLUSTER_UNAVAILABLE
+from storydedup.store.unavailable import CLUSTER_UNAVAILABLE, unavailable_on
 
 T = TypeVar("T")
 
@@ -164,12 +164,8 @@ class RedisClusterStore:
     # -- plumbing -----------------------------------------------------------
 
     async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
-        try:
+        with unavailable_on(CLUSTER_UNAVAILABLE, "Redis Cluster"):
             return await operation()
-        except CLUSTER_UNAVAILABLE as error:
-            raise StoreUnavailableError(
-                f"Redis Cluster unavailable: {type(error).__name__}"
-            ) from error
 
     async def _run(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
         """Commands in one pipeline (one round trip per shard, in parallel)."""

@@ -21,10 +21,9 @@ from redis.asyncio.cluster import RedisCluster
 
 from storydedup.cleaning.chrome import ChromeModel
 from storydedup.cleaning.chrome_state import ChromeCache, ChromeLines
-from storydedup.store.base import StoreUnavailableError
 from storydedup.store.cluster_layout import hash_tag
 from storydedup.store.scripts import LuaScript, pipelined
-from storydedup.store.unavailable import CLUSTER_UNAVAILABLE
+from storydedup.store.unavailable import CLUSTER_UNAVAILABLE, unavailable_on
 
 _SCRIPT = LuaScript.read("chrome.lua")
 
@@ -82,13 +81,10 @@ class RedisChromeState:
         return self._cache
 
     async def _pipeline(self, calls: Sequence[tuple[list[bytes], list[Any]]]) -> list[Any]:
-        try:
-            replies = await pipelined(
+        with unavailable_on(CLUSTER_UNAVAILABLE, "Redis"):
+            return await pipelined(
                 self._client, [_SCRIPT.command(keys, *args) for keys, args in calls], [_SCRIPT]
             )
-        except CLUSTER_UNAVAILABLE as error:
-            raise StoreUnavailableError(f"Redis unavailable: {type(error).__name__}") from error
-        return replies
 
     async def lookup(self, queries: Sequence[tuple[str, Sequence[int]]]) -> list[set[int]]:
         sources = sorted({source for source, _ in queries if source})

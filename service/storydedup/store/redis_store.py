@@ -46,13 +46,12 @@ from storydedup.store.base import (
     Probe,
     SimilarOutcome,
     StoreSettings,
-    StoreUnavailableError,
 )
 from storydedup.store.consistency import check_redis_namespace
 from storydedup.store.memory import DEFAULT_EXPIRY_SLOT_MS, wall_clock_ms
 from storydedup.store.records import ArticleRecord
 from storydedup.store.scripts import LuaScript, call, pipelined
-from storydedup.store.unavailable import REDIS_UNAVAILABLE
+from storydedup.store.unavailable import REDIS_UNAVAILABLE, unavailable_on
 
 T = TypeVar("T")
 
@@ -127,10 +126,8 @@ class RedisStore:
         return True
 
     async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
-        try:
+        with unavailable_on(REDIS_UNAVAILABLE, "Redis"):
             return await operation()
-        except REDIS_UNAVAILABLE as error:
-            raise StoreUnavailableError(f"Redis unavailable: {type(error).__name__}") from error
 
     async def open(self, settings: StoreSettings) -> None:
         wanted = settings.as_fields()
