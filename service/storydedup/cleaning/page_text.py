@@ -546,7 +546,7 @@ def _boilerplate_reason(line: str, low: str, tokens: list[str], words: int) -> s
     if words <= _MAX_CAPTION_WORDS and _is_caption(line, low):
         return "caption"
     if words > _MAX_NOTICE_WORDS:
-        if "cookie" in low and _COOKIE_RE.search(low):
+        if _is_cookie_notice(low):
             return "notice"
         marked = "commercial" in low or "agreement" in low or "copies" in low or "reprint" in low
         return "notice" if marked and _RIGHTS_RE.search(low) else ""
@@ -566,7 +566,7 @@ def _boilerplate_reason(line: str, low: str, tokens: list[str], words: int) -> s
         return "updated-line"
     if not _NOTICE_TOKENS.isdisjoint(tokens):
         notice_re = _SHORT_NOTICE_RE if words <= _MAX_SHORT_NOTICE_WORDS else _LONG_NOTICE_RE
-        if notice_re.search(low) or ("cookie" in low and _COOKIE_RE.search(low)):
+        if notice_re.search(low) or _is_cookie_notice(low):
             return "notice"
     return ""
 
@@ -606,11 +606,20 @@ def _is_meta(low: str, tokens: list[str]) -> bool:
     return "ago" in tokens and bool(_AGO_RE.search(low))
 
 
+def _is_cookie_notice(low: str) -> bool:
+    return "cookie" in low and _COOKIE_RE.search(low) is not None
+
+
+def _ends_in_ellipsis(line: str) -> bool:
+    return line.rstrip(_CLOSERS).endswith(_ELLIPSES)
+
+
 def _is_teaser(line: str) -> bool:
     """Sidebars truncate the leads of other stories with an ellipsis; cards (an author's bio,
     another story) end in a "Read more" link."""
-    end = line.rstrip(_CLOSERS)
-    return end.endswith(_ELLIPSES) or end[-20:].lower().endswith(_READ_MORE_ENDINGS)
+    return _ends_in_ellipsis(line) or line.rstrip(_CLOSERS)[-20:].lower().endswith(
+        _READ_MORE_ENDINGS
+    )
 
 
 def _is_glued_headline(line: str) -> bool:
@@ -684,7 +693,7 @@ def _unmark_paywall_cuts(lines: list[_Line]) -> None:
         if (
             line.kind is not _Kind.TEASER
             or line.words < _MIN_PROSE_WORDS
-            or not line.text.rstrip(_CLOSERS).endswith(_ELLIPSES)
+            or not _ends_in_ellipsis(line.text)
         ):
             continue
         before = lines[position - 1].kind if position > 0 else None
@@ -756,11 +765,20 @@ def _story_region(
     return kept
 
 
+def _distinctive_words(text: str) -> frozenset[str]:
+    """4+ letters, case-folded, not among the commonest."""
+    return frozenset(_TITLE_WORD_RE.findall(text.lower())) - _COMMON_WORDS
+
+
 def _title_words(title: str) -> frozenset[str]:
-    """The title's distinctive words: 4+ letters, case-folded, not among the commonest."""
-    if not title:
-        return frozenset()
-    return frozenset(_TITLE_WORD_RE.findall(title.lower())) - _COMMON_WORDS
+    """The title's distinctive words."""
+    return _distinctive_words(title) if title else frozenset()
+
+
+def _title_hits(line: _Line, title_words: frozenset[str]) -> int:
+    """How many of the title's words the line holds (as substrings: cheap)."""
+    text = line.text.lower()
+    return sum(word in text for word in title_words)
 
 
 def _names_title(lines: list[_Line], start: int, end: int, title_words: frozenset[str]) -> bool:
@@ -792,10 +810,6 @@ def _title_region(
     return start, end
 
 
-def _distinctive_words(line: _Line) -> set[str]:
-    return set(_TITLE_WORD_RE.findall(line.text.lower())) - _COMMON_WORDS
-
-
 def _title_lead(lines: list[_Line], start: int, end: int, title_words: frozenset[str]) -> int:
     """Where the story starts in the region: past host lines run into its top.
 
@@ -810,15 +824,14 @@ def _title_lead(lines: list[_Line], start: int, end: int, title_words: frozenset
         if start + skip >= end - 1:
             break
         line = lines[start + skip - 1]
-        if any(word in line.text.lower() for word in title_words):
+        if _title_hits(line, title_words):
             break
-        head |= _distinctive_words(line)
-        after = lines[start + skip]
-        if sum(word in after.text.lower() for word in title_words) < _MIN_TITLE_HITS:
+        head |= _distinctive_words(line.text)
+        if _title_hits(lines[start + skip], title_words) < _MIN_TITLE_HITS:
             continue
         context: set[str] = set()
         for following in lines[start + skip : min(end, start + skip + _LEAD_CONTEXT_LINES)]:
-            context |= set(_TITLE_WORD_RE.findall(following.text.lower()))
+            context |= _distinctive_words(following.text)
         return start + skip if not head & context else start
     return start
 

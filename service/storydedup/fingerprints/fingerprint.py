@@ -40,17 +40,21 @@ _MAX_JUNK_CHARS = 200
 _MAX_SKIPPED_PARAGRAPHS = 4
 
 
-def _is_leading_junk(paragraph: str) -> bool:
+def _junk_words(paragraph: str) -> int | None:
+    """The words of a leading-junk paragraph, None for story text."""
     stripped = paragraph.rstrip()
-    if stripped.endswith(_CREDIT_ENDS):
-        return True
-    if len(stripped) > _MAX_JUNK_CHARS:
-        return False
+    credited = stripped.endswith(_CREDIT_ENDS)
+    if not credited and len(stripped) > _MAX_JUNK_CHARS:
+        return None
     # Words as the shingles see them: a breadcrumb's "|" separators are not words.
     count = len(words(stripped))
-    return count < _MAX_JUNK_WORDS or (
-        count <= _MAX_TIMESTAMP_WORDS and _CLOCK_RE.search(stripped) is not None
-    )
+    if (
+        credited
+        or count < _MAX_JUNK_WORDS
+        or (count <= _MAX_TIMESTAMP_WORDS and _CLOCK_RE.search(stripped) is not None)
+    ):
+        return count
+    return None
 
 
 def lead_offset(text: str) -> int:
@@ -58,9 +62,10 @@ def lead_offset(text: str) -> int:
     blank lines) that is not leading junk; 0 when the first few all are."""
     skipped = 0
     for paragraph in text.split("\n\n", _MAX_SKIPPED_PARAGRAPHS)[:_MAX_SKIPPED_PARAGRAPHS]:
-        if not _is_leading_junk(paragraph):
+        junk = _junk_words(paragraph)
+        if junk is None:
             return skipped
-        skipped += len(words(paragraph))
+        skipped += junk
     return 0
 
 
