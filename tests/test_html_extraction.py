@@ -392,3 +392,57 @@ def test_extract_article_gives_the_page_text_when_asked() -> None:
     page_text = extract_article(html, with_page_text=True).page_text
     assert "Home" in page_text and "Copyright 2018" in page_text
     assert all(p in page_text for p in _BRIDGE_STORY)
+
+
+# --- learned chrome of HTML pages --------------------------------------------------------------
+
+_HOST_TEASER = (
+    "A policy to conserve water led to the rise of a major source of air pollution, making "
+    "breathing the capital's air as bad as smoking fifty cigarettes a day."
+)
+_STORIES = [
+    [
+        f"Story {n}: the regional council voted on {topic} on Tuesday after a debate that ran "
+        f"late into the night, with members split over the cost of {topic} and its delays.",
+        f"The council leader said work on {topic} would begin next spring and that residents "
+        "would be consulted on every stage of the plan before any contract was signed.",
+        f"Opponents of the plan for {topic} said they would ask the courts to review the vote, "
+        "arguing that the public had been given too little time to read the proposals.",
+    ]
+    for n, topic in enumerate(["the harbour bridge", "the tram line", "the new library"])
+]
+
+
+def _host_page(paragraphs: list[str], teaser_in_article: bool) -> str:
+    """One outlet's page: its sidebar carries a teaser of its own that, on one page, sits above
+    the story inside the article element, where main-content extraction takes it in."""
+    story = "".join(f"<p>{p}</p>" for p in paragraphs)
+    lead = f"<p>{_HOST_TEASER}</p>" if teaser_in_article else ""
+    return (
+        "<html><head><title>Council vote</title></head><body>"
+        "<nav><a href='/'>Home</a> <a href='/news'>News</a></nav>"
+        f"<article><h1>Council vote</h1>{lead}{story}</article>"
+        f"<aside><h3>Most read</h3><p><a href='/water'>{_HOST_TEASER}</a></p></aside>"
+        "<footer>Copyright 2019 The Daily Example</footer></body></html>"
+    )
+
+
+def test_html_pages_teach_chrome_from_their_whole_visible_text() -> None:
+    from storydedup.cleaning.article import story_from_html
+    from storydedup.cleaning.chrome import ChromeModel, line_key
+
+    chrome = ChromeModel(min_clusters=3)
+    for cluster, paragraphs in enumerate(_STORIES, start=1):
+        story = story_from_html(_host_page(paragraphs, False), source="example.com", chrome=chrome)
+        # Extraction leaves the sidebar out: only the page's visible text shows the teaser.
+        assert "conserve water" not in story.text
+        chrome.learn("example.com", story.line_keys, cluster)
+    assert line_key(_HOST_TEASER) in chrome.known("example.com")
+
+    page = _host_page(_STORIES[0][:2], True)
+    assert _HOST_TEASER in extract_article(page).text
+    story = story_from_html(page, source="example.com", chrome=chrome)
+    assert "conserve water" not in story.text
+    assert story.text.startswith("Story 0: the regional council voted")
+    # What the store is told was left out as chrome is what a lookup of its lines finds now.
+    assert story.chrome_keys == chrome.chrome_keys("example.com", story.line_keys)

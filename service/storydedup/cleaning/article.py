@@ -67,16 +67,17 @@ def story_from_html(
         raise NoStoryTextError(str(error)) from error
     title = title or page.title
     story = story_from_text(page.text, title, source, chrome)
-    if page.page_text:
-        visible = story_from_text(page.page_text, title, source, chrome)
-        if _is_narrower(visible.text, story.text):
-            story = visible
-    return StoryText(
-        title=title,
-        text=story.text,
-        line_keys=story.line_keys,
-        chrome_keys=story.chrome_keys,
-    )
+    if not page.page_text:
+        return story
+    visible = story_from_text(page.page_text, title, source, chrome)
+    # The source's chrome is learned from every visible line, as from page-text input, not only
+    # from what extraction kept: a host's teaser that extraction leaves out of most of its pages
+    # but takes in above a short story is then known, and dropped there, once it has been seen
+    # in a few stories' pages (HTML truncated-copy recall 0.940 -> 0.966, docs/matching.md).
+    line_keys = tuple(dict.fromkeys(visible.line_keys + story.line_keys))
+    chrome_keys = visible.chrome_keys | story.chrome_keys
+    text = visible.text if _is_narrower(visible.text, story.text) else story.text
+    return StoryText(title=title, text=text, line_keys=line_keys, chrome_keys=chrome_keys)
 
 
 def _is_narrower(visible: str, extracted: str) -> bool:
