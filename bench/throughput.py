@@ -29,7 +29,8 @@ Phases (one table at the end; targets from the project brief):
   b. IngestArticle, one client, and 8 concurrent clients (asyncio tasks, a channel each);
   c. StreamIngestArticles, one stream;
   d. p50/p99 latency of IngestArticle and of GetCluster at 200 requests/s, paced open loop
-     (--latency-rates 50,100 adds other rates, to see how latency grows with load);
+     (--latency-rates 50,100 adds other rates, to see how latency grows with load), next to the
+     gRPC floor: the server's health check, which does no work, at the same rate;
   e. Redis bytes per article: the used_memory delta over N articles, and a breakdown by key kind
      from MEMORY USAGE of a sample of keys per kind, scaled to the key counts;
   f. the datasketch baseline on the same page texts: MinHashLSH(threshold=0.5, num_perm=128) on
@@ -119,6 +120,8 @@ TRUNCATED_PARAGRAPHS = 3
 EDIT_SHARE = 0.03
 PHASES = ("ingest", "latency", "baseline", "retention")
 LATENCY_RATE = 200.0
+# Measured beside the API calls at each rate: the cost of a unary call that does nothing.
+FLOOR_METHOD = "Health/Check"
 # asyncio's timers are good to about a millisecond; sends later than this against the schedule
 # mean the benchmark process was starved of CPU, and its latencies include that.
 MAX_SEND_LAG_MS = 5.0
@@ -909,9 +912,15 @@ async def measure_latency(
     rates: Sequence[float],
     meter: Meter,
 ) -> list[LatencyRun]:
-    """At each rate in turn: IngestArticle of fresh articles, then GetCluster of ingested ones."""
+    """At each rate in turn: the gRPC floor (the server's health check, which does no work),
+    IngestArticle of fresh articles, then GetCluster of ingested ones."""
     runs = []
-    async with AsyncStoryDedupClient(target, timeout=CALL_TIMEOUT_S) as client:
+    async with (
+        AsyncStoryDedupClient(target, timeout=CALL_TIMEOUT_S) as client,
+        grpc.aio.insecure_channel(target) as channel,
+    ):
+        health_stub = health_pb2_grpc.HealthStub(channel)
+        health_request = health_pb2.HealthCheckRequest(service="")
         # An index that is not empty, so that lookups and candidate checks do real work.
         for start in range(0, len(preload), 500):
             await client.ingest_articles(preload[start : start + 500])
@@ -921,6 +930,13 @@ async def measure_latency(
             count = round(rate * seconds)
             batch = fresh[used : used + count]
             used += count
+
+            async def check(i: int) -> object:
+                return await health_stub.Check(health_request, timeout=CALL_TIMEOUT_S)
+
+            meter.start()
+            latency = await paced(rate, count, check)
+            runs.append(LatencyRun(FLOOR_METHOD, rate, latency, meter.stop()))
 
             async def ingest(i: int, batch: Sequence[Article] = batch) -> object:
                 return await client.ingest_article(batch[i])
@@ -1368,9 +1384,23 @@ def latency_rows(run: Run, corpus: Corpus) -> None:
     server.stop()
     targets = {"IngestArticle": TARGET_INGEST_P99_MS, "GetCluster": TARGET_GET_P99_MS}
     for lr in sorted(latency_runs, key=lambda lr: (lr.method, lr.rate)):
-        latency, target = lr.latency, targets[lr.method]
-        judged = lr.rate == LATENCY_RATE
+        latency, target = lr.latency, targets.get(lr.method)
         busy = lr.timed.cpu["server"] / lr.timed.seconds
+        if target is None:
+            run.rows.append(
+                Row(
+                    f"gRPC floor: {lr.method} p50 / p99 at {lr.rate:g} req/s, {seconds:g} s",
+                    f"{latency.p50_ms:.2f} / {latency.p99_ms:.2f} ms",
+                    "",
+                    None,
+                    "the same server's health service, which does no work and no Redis call: "
+                    "what any unary call costs through grpcio (client and server) on this "
+                    f"machine; p90 {latency.p90_ms:.1f} ms, max {latency.max_ms:.1f} ms; "
+                    f"server CPU {busy * 1000 / lr.rate:.2f} ms per call",
+                )
+            )
+            continue
+        judged = lr.rate == LATENCY_RATE
         progress(
             f"{lr.method} at {lr.rate:g}/s: p50 {latency.p50_ms:.2f} ms, "
             f"p99 {latency.p99_ms:.2f} ms"
