@@ -788,3 +788,28 @@ def test_a_cookie_consent_line_of_middling_length_is_a_notice() -> None:
     cleaned = clean_page_text("\n".join(["Home", consent, HEADLINE, *BODY[:3]]), HEADLINE)
     assert cleaned.paragraphs == BODY[:3]
     assert (consent, "notice") in cleaned.dropped
+
+
+def test_a_line_read_before_is_cleaned_as_the_first_time() -> None:
+    # Lines are read once and remembered (most repeat: chrome, copies); what is cut off a line
+    # must still be reported, in page order, on every page that carries it.
+    from storydedup.cleaning import page_text
+
+    dated = f"PORTHAVEN (Reuters) - {BODY[0]}"
+    credited = f"{BODY[-1]} {TRAILER}"
+    first = "\n".join(["Coastal News Edition", dated, *BODY[1:-1], credited, "TRENDING"])
+    second = "\n".join(
+        ["Home", "Latest News", "Coastal News Edition", dated, *BODY[1:-1], credited]
+    )
+
+    page_text._cached_line_reading.cache_clear()
+    fresh = clean_page_text(second, HEADLINE)
+    page_text._cached_line_reading.cache_clear()
+    clean_page_text(first, HEADLINE)
+    remembered = clean_page_text(second, HEADLINE)
+
+    assert page_text._cached_line_reading.cache_info().hits >= len(BODY)
+    assert remembered == fresh
+    assert remembered.paragraphs == BODY
+    assert ("PORTHAVEN (Reuters) -", "dateline") in remembered.dropped
+    assert (TRAILER, "trailer") in remembered.dropped

