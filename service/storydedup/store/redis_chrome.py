@@ -114,7 +114,9 @@ class RedisChromeState:
                         self._max_lines,
                         self._ttl_ms,
                         cluster.to_bytes(6, "big"),
-                        *(k.to_bytes(8, "big") for k in line_keys if k),
+                        # One argument, not one per line: packing a command costs redis-py
+                        # (and parsing it costs Redis) per argument, and pages have hundreds.
+                        b"".join(k.to_bytes(8, "big") for k in line_keys if k),
                     ],
                 )
                 for source, line_keys, cluster in seen

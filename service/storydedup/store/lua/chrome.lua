@@ -18,7 +18,8 @@
 -- ARGV     "lookup", forget_after, articles seen at the caller's last lookup
 --            -> {articles seen} when unchanged, else {articles seen, the
 --               line keys that are chrome...}
---          "learn", min_clusters, max_lines, ttl_ms, cluster, line keys...
+--          "learn", min_clusters, max_lines, ttl_ms, cluster, the line keys
+--            concatenated (8 bytes each)
 local lines, chrome = KEYS[1], KEYS[2]
 local op = ARGV[1]
 local n = tonumber(redis.call('HGET', lines, '#') or '0')
@@ -41,11 +42,12 @@ local min_clusters = tonumber(ARGV[2])
 local max_lines = tonumber(ARGV[3])
 local ttl = ARGV[4]
 local cluster = ARGV[5]
+local keys = ARGV[6]
 n = redis.call('HINCRBY', lines, '#', 1)
 local now = struct.pack('>I4', n)
 local done = {}
-for i = 6, #ARGV do
-  local key = ARGV[i]
+for i = 1, #keys, 8 do
+  local key = string.sub(keys, i, i + 7)
   if not done[key] then
     done[key] = true
     local value = redis.call('HGET', lines, key)
