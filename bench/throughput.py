@@ -87,6 +87,7 @@ import grpc  # noqa: E402
 import redis  # noqa: E402
 from datasketch import MinHash, MinHashLSH  # noqa: E402
 from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
+from storydedup.v1 import storydedup_pb2 as pb  # noqa: E402
 from storydedup_client import (  # noqa: E402
     Article,
     AsyncStoryDedupClient,
@@ -122,6 +123,8 @@ PHASES = ("ingest", "latency", "baseline", "retention")
 LATENCY_RATE = 200.0
 # Measured beside the API calls at each rate: the cost of a unary call that does nothing.
 FLOOR_METHOD = "Health/Check"
+# GetCluster measured again while another connection ingests batches.
+BATCH_LOAD_METHOD = "GetCluster during batch ingest"
 # asyncio's timers are good to about a millisecond; sends later than this against the schedule
 # mean the benchmark process was starved of CPU, and its latencies include that.
 MAX_SEND_LAG_MS = 5.0
@@ -902,12 +905,15 @@ class LatencyRun:
     rate: float
     latency: Latency
     timed: Timed
+    # Articles/s another connection ingested in batches meanwhile (0: nothing else ran).
+    background_per_s: float = 0.0
 
 
 async def measure_latency(
     target: str,
     preload: Sequence[Article],
     fresh: Sequence[Article],
+    background: Sequence[Article],
     seconds: float,
     rates: Sequence[float],
     meter: Meter,
@@ -953,7 +959,59 @@ async def measure_latency(
             meter.start()
             latency = await paced(rate, count, get)
             runs.append(LatencyRun("GetCluster", rate, latency, meter.stop()))
+        runs.append(await lookups_during_batches(target, client, ids, background, seconds, meter))
     return runs
+
+
+async def lookups_during_batches(
+    target: str,
+    client: AsyncStoryDedupClient,
+    ids: Sequence[str],
+    background: Sequence[Article],
+    seconds: float,
+    meter: Meter,
+) -> LatencyRun:
+    """GetCluster at LATENCY_RATE while another connection ingests batches of 500 back to back:
+    what readers see during a burst of ingestion, when a batch's cleaning and fingerprinting
+    share the server's event loop with them."""
+    sent = 0
+    stop = asyncio.Event()
+    # Serialised beforehand and sent as bytes, answers left unparsed: building and reading
+    # 500-article messages in this process would stall the event loop that times the lookups.
+    batches = [
+        pb.IngestArticlesRequest(
+            articles=[a.to_proto() for a in background[start : start + 500]]
+        ).SerializeToString()
+        for start in range(0, len(background), 500)
+    ]
+
+    async def send() -> None:
+        nonlocal sent
+        async with grpc.aio.insecure_channel(target) as channel:
+            ingest = channel.unary_unary("/storydedup.v1.StoryDedupService/IngestArticles")
+            for start, raw in zip(range(0, len(background), 500), batches, strict=True):
+                if stop.is_set():
+                    return
+                await ingest(raw, timeout=CALL_TIMEOUT_S)
+                sent += min(500, len(background) - start)
+
+    sender = asyncio.create_task(send())
+    await asyncio.sleep(2.0)  # under way, past its first batch
+    picks = random.Random(SEED + 1).choices(ids, k=round(LATENCY_RATE * seconds))
+
+    async def get(i: int) -> object:
+        return await client.get_cluster(article_id=picks[i])
+
+    sent_before = sent
+    meter.start()
+    latency = await paced(LATENCY_RATE, len(picks), get)
+    timed = meter.stop()
+    per_s = (sent - sent_before) / timed.seconds
+    stop.set()
+    await sender
+    if sent == len(background):
+        raise RuntimeError("the batch sender ran out of articles before the lookups ended")
+    return LatencyRun(BATCH_LOAD_METHOD, LATENCY_RATE, latency, timed, per_s)
 
 
 # --- Redis memory --------------------------------------------------------------------------------
@@ -1371,7 +1429,10 @@ def latency_rows(run: Run, corpus: Corpus) -> None:
     seconds = run.args.latency_seconds
     rates = sorted(set(run.args.latency_rates) | {LATENCY_RATE})
     preload = take(corpus.articles, 0, corpus.phase_n)
-    fresh = take(corpus.articles, corpus.phase_n, sum(round(r * seconds) for r in rates))
+    fresh_n = sum(round(r * seconds) for r in rates)
+    fresh = take(corpus.articles, corpus.phase_n, fresh_n)
+    # For the batch sender: more than it can ingest in the phase (well under 1,500/s here).
+    background = take(corpus.articles, corpus.phase_n + fresh_n, round(1500 * (seconds + 5)))
     server = run.server("latency")
     # The load generator holds the whole corpus: a full collection of that heap stalls its event
     # loop for 50-100 ms, and every answer arriving meanwhile was measured that much late (p99
@@ -1379,13 +1440,30 @@ def latency_rows(run: Run, corpus: Corpus) -> None:
     gc.collect()
     gc.freeze()
     latency_runs = asyncio.run(
-        measure_latency(server.target, preload, fresh, seconds, rates, run.meter(server))
+        measure_latency(
+            server.target, preload, fresh, background, seconds, rates, run.meter(server)
+        )
     )
     server.stop()
     targets = {"IngestArticle": TARGET_INGEST_P99_MS, "GetCluster": TARGET_GET_P99_MS}
     for lr in sorted(latency_runs, key=lambda lr: (lr.method, lr.rate)):
         latency, target = lr.latency, targets.get(lr.method)
         busy = lr.timed.cpu["server"] / lr.timed.seconds
+        if lr.method == BATCH_LOAD_METHOD:
+            run.rows.append(
+                Row(
+                    f"GetCluster latency p50 / p99 at {lr.rate:g} req/s while batches are "
+                    f"ingested, {seconds:g} s",
+                    f"{latency.p50_ms:.2f} / {latency.p99_ms:.2f} ms",
+                    "",
+                    None,
+                    f"another connection sent IngestArticles batches of 500 back to back: "
+                    f"{lr.background_per_s:.0f} articles/s meanwhile; p90 {latency.p90_ms:.1f} "
+                    f"ms, max {latency.max_ms:.1f} ms; {latency.requests:,} requests, "
+                    f"{latency.errors} errors; send lag p99 {latency.send_lag_p99_ms:.2f} ms",
+                )
+            )
+            continue
         if target is None:
             run.rows.append(
                 Row(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -99,10 +100,14 @@ class Deduplicator:
         state) changes what is fingerprinted, so those are cleaned again and
         every replica indexes what one would."""
         current = await self.chrome_state.lookup([(p.source, p.line_keys) for p in prepared])
-        return [
-            p if p.chrome_used == now else self.prepare(p.article, p.field)
-            for p, now in zip(prepared, current, strict=True)
-        ]
+        result = []
+        for p, now in zip(prepared, current, strict=True):
+            if p.chrome_used == now:
+                result.append(p)
+                continue
+            result.append(self.prepare(p.article, p.field))
+            await asyncio.sleep(0)  # a turn for other calls, as between a batch's articles
+        return result
 
     async def ingest(self, prepared: Sequence[PreparedArticle]) -> list[IngestOutcome]:
         prepared = await self.with_current_chrome(prepared)
