@@ -125,6 +125,8 @@ LATENCY_RATE = 200.0
 FLOOR_METHOD = "Health/Check"
 # GetCluster measured again while another connection ingests batches.
 BATCH_LOAD_METHOD = "GetCluster during batch ingest"
+# The same, sent to a second server process on the namespace, which takes no batches.
+READER_METHOD = "GetCluster from another process during batch ingest"
 # asyncio's timers are good to about a millisecond; sends later than this against the schedule
 # mean the benchmark process was starved of CPU, and its latencies include that.
 MAX_SEND_LAG_MS = 5.0
@@ -911,6 +913,7 @@ class LatencyRun:
 
 async def measure_latency(
     target: str,
+    reader_target: str,
     preload: Sequence[Article],
     fresh: Sequence[Article],
     background: Sequence[Article],
@@ -959,7 +962,15 @@ async def measure_latency(
             meter.start()
             latency = await paced(rate, count, get)
             runs.append(LatencyRun("GetCluster", rate, latency, meter.stop()))
-        runs.append(await lookups_during_batches(target, client, ids, background, seconds, meter))
+        half = len(background) // 2
+        runs.append(
+            await lookups_during_batches(target, client, ids, background[:half], seconds, meter)
+        )
+        async with AsyncStoryDedupClient(reader_target, timeout=CALL_TIMEOUT_S) as reader:
+            run = await lookups_during_batches(
+                target, reader, ids, background[half:], seconds, meter
+            )
+        runs.append(dataclasses.replace(run, method=READER_METHOD))
     return runs
 
 
@@ -1277,11 +1288,18 @@ class Run:
     namespaces: Iterator[int]
     rows: list[Row] = dataclasses.field(default_factory=list)
 
-    def server(self, label: str, on: RedisServer | None = None, **options: Any) -> ServerProcess:
+    def server(
+        self,
+        label: str,
+        on: RedisServer | None = None,
+        namespace: str | None = None,
+        **options: Any,
+    ) -> ServerProcess:
+        """A server on a fresh namespace, or on `namespace` beside the server already on it."""
         # As long as the default namespace ("default"): the prefix is in every key, and a
         # longer one would inflate the bytes per article measured. Each Redis of the run is
         # fresh, so a counter is unique enough.
-        namespace = f"ns{next(self.namespaces):05d}"
+        namespace = namespace or f"ns{next(self.namespaces):05d}"
         redis_url = (on or self.redis_server).url
         options.setdefault("workers", self.args.workers)
         server = ServerProcess(redis_url, namespace, self.log_dir, self.code, **options)
@@ -1432,8 +1450,11 @@ def latency_rows(run: Run, corpus: Corpus) -> None:
     fresh_n = sum(round(r * seconds) for r in rates)
     fresh = take(corpus.articles, corpus.phase_n, fresh_n)
     # For the batch sender: more than it can ingest in the phase (well under 1,500/s here).
-    background = take(corpus.articles, corpus.phase_n + fresh_n, round(1500 * (seconds + 5)))
+    background = take(corpus.articles, corpus.phase_n + fresh_n, 2 * round(1500 * (seconds + 5)))
     server = run.server("latency")
+    # A second process on the same namespace, which takes no batches: lookups sent there while
+    # the first ingests show what separating readers from writers buys.
+    reader = run.server("latency-reader", namespace=server.namespace, workers=1)
     # The load generator holds the whole corpus: a full collection of that heap stalls its event
     # loop for 50-100 ms, and every answer arriving meanwhile was measured that much late (p99
     # 14-27 ms instead of 8 ms, max 75-97 ms instead of 13). Frozen objects are never scanned.
@@ -1441,19 +1462,28 @@ def latency_rows(run: Run, corpus: Corpus) -> None:
     gc.freeze()
     latency_runs = asyncio.run(
         measure_latency(
-            server.target, preload, fresh, background, seconds, rates, run.meter(server)
+            server.target,
+            reader.target,
+            preload,
+            fresh,
+            background,
+            seconds,
+            rates,
+            run.meter(server),
         )
     )
     server.stop()
+    reader.stop()
     targets = {"IngestArticle": TARGET_INGEST_P99_MS, "GetCluster": TARGET_GET_P99_MS}
     for lr in sorted(latency_runs, key=lambda lr: (lr.method, lr.rate)):
         latency, target = lr.latency, targets.get(lr.method)
         busy = lr.timed.cpu["server"] / lr.timed.seconds
-        if lr.method == BATCH_LOAD_METHOD:
+        if lr.method in (BATCH_LOAD_METHOD, READER_METHOD):
+            where = ", from a second server process" if lr.method == READER_METHOD else ""
             run.rows.append(
                 Row(
                     f"GetCluster latency p50 / p99 at {lr.rate:g} req/s while batches are "
-                    f"ingested, {seconds:g} s",
+                    f"ingested{where}, {seconds:g} s",
                     f"{latency.p50_ms:.2f} / {latency.p99_ms:.2f} ms",
                     "",
                     None,
