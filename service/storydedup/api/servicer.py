@@ -102,7 +102,8 @@ class StoryDedupServicer:
                 # every call shares: without a turn between articles, a batch of
                 # 500 held it for over half a second, and lookups arriving
                 # meanwhile waited (GetCluster p50 / p99 142 / 516 ms during
-                # back-to-back batches, 35 / 240 ms with a turn per article).
+                # back-to-back batches, 35-103 / 207-476 ms with a turn per
+                # article; docs/operations.md, "Readers and writers").
                 await asyncio.sleep(0)
             outcomes = await self._dedup.ingest(items)
             return pb.IngestArticlesResponse(results=[convert.ingest_response(o) for o in outcomes])
