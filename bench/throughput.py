@@ -964,17 +964,21 @@ async def measure_latency(
             runs.append(LatencyRun("GetCluster", rate, latency, meter.stop()))
         half = len(background) // 2
         runs.append(
-            await lookups_during_batches(target, client, ids, background[:half], seconds, meter)
+            await lookups_during_batches(
+                BATCH_LOAD_METHOD, target, client, ids, background[:half], seconds, meter
+            )
         )
         async with AsyncStoryDedupClient(reader_target, timeout=CALL_TIMEOUT_S) as reader:
-            run = await lookups_during_batches(
-                target, reader, ids, background[half:], seconds, meter
+            runs.append(
+                await lookups_during_batches(
+                    READER_METHOD, target, reader, ids, background[half:], seconds, meter
+                )
             )
-        runs.append(dataclasses.replace(run, method=READER_METHOD))
     return runs
 
 
 async def lookups_during_batches(
+    method: str,
     target: str,
     client: AsyncStoryDedupClient,
     ids: Sequence[str],
@@ -989,22 +993,24 @@ async def lookups_during_batches(
     stop = asyncio.Event()
     # Serialised beforehand and sent as bytes, answers left unparsed: building and reading
     # 500-article messages in this process would stall the event loop that times the lookups.
+    chunks = [background[start : start + 500] for start in range(0, len(background), 500)]
     batches = [
-        pb.IngestArticlesRequest(
-            articles=[a.to_proto() for a in background[start : start + 500]]
-        ).SerializeToString()
-        for start in range(0, len(background), 500)
+        (
+            len(chunk),
+            pb.IngestArticlesRequest(articles=[a.to_proto() for a in chunk]).SerializeToString(),
+        )
+        for chunk in chunks
     ]
 
     async def send() -> None:
         nonlocal sent
         async with grpc.aio.insecure_channel(target) as channel:
             ingest = channel.unary_unary("/storydedup.v1.StoryDedupService/IngestArticles")
-            for start, raw in zip(range(0, len(background), 500), batches, strict=True):
+            for count, raw in batches:
                 if stop.is_set():
                     return
                 await ingest(raw, timeout=CALL_TIMEOUT_S)
-                sent += min(500, len(background) - start)
+                sent += count
 
     sender = asyncio.create_task(send())
     await asyncio.sleep(2.0)  # under way, past its first batch
@@ -1022,7 +1028,7 @@ async def lookups_during_batches(
     await sender
     if sent == len(background):
         raise RuntimeError("the batch sender ran out of articles before the lookups ended")
-    return LatencyRun(BATCH_LOAD_METHOD, LATENCY_RATE, latency, timed, per_s)
+    return LatencyRun(method, LATENCY_RATE, latency, timed, per_s)
 
 
 # --- Redis memory --------------------------------------------------------------------------------
