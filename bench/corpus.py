@@ -49,6 +49,8 @@ from resiliparse.parse.html import HTMLTree, Node, NodeType
 
 DEFAULT_DATA_DIR = Path(os.environ.get("STORYDEDUP_BENCH_DATA", "/work/shared/data"))
 ADJUDICATION_FILE = Path(__file__).resolve().parent / "helsinki_adjudication.json"
+# The Helsinki part's labels by reading (docs/quality-corpus.md, "Read labels").
+READING_FILE = Path(__file__).resolve().parent / "helsinki_reading.json"
 SEED = 20180716
 
 # Stories must be long enough to be truncated, edited and updated.
@@ -111,7 +113,7 @@ class BenchArticle:
     """One article of the corpus, in all three input forms."""
 
     article_id: str
-    story_id: str
+    story_id: str  # by reading (the labels the benchmark decides by)
     kind: str
     source: str
     title: str
@@ -119,6 +121,8 @@ class BenchArticle:
     html: str
     body: str
     published_at: datetime
+    # By the Helsinki containment rule (the second score); story_id for synthetic articles.
+    rule_story_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +130,9 @@ class Corpus:
     """The articles in arrival order, plus what the metrics need to know about the labels."""
 
     articles: list[BenchArticle]
-    # Helsinki pairs in the ambiguous containment band across different groups, as sorted id
-    # pairs: excluded from the pair metrics.
-    excluded_pairs: frozenset[tuple[str, str]]
+    # Helsinki pairs the containment rule leaves ambiguous (sorted id pairs): excluded from the
+    # rule labels' second score. The read labels exclude nothing.
+    rule_excluded_pairs: frozenset[tuple[str, str]]
     stats: dict[str, object] = field(default_factory=dict)
 
 
@@ -663,6 +667,7 @@ class Planned:
     published_at: datetime
     arrival: datetime
     host_page: str | None  # None: the real page itself (an original) is the page
+    rule_story_id: str = ""  # the Helsinki rule's group; story_id elsewhere
 
 
 def _article_id(*parts: object) -> str:
@@ -874,9 +879,70 @@ def rule_verdict(labels: HelsinkiLabels, a: str, b: str, *, union_only: bool = F
     return "same" if same_group else "different"
 
 
+@dataclass(frozen=True, slots=True)
+class ReadLabels:
+    """The Helsinki stories by reading: csv id -> story id, and any contradiction found."""
+
+    story_of: dict[str, str]
+    # Pairs read as different that the other verdicts put in one story (must be none).
+    conflicts: tuple[tuple[str, str], ...]
+    units: int
+    pairs_read: int
+
+
+def read_helsinki_stories(labels: HelsinkiLabels, reading: dict[str, object]) -> ReadLabels:
+    """Stories by reading (READING_FILE): the rule groups, split where reading found several
+    stories in one, then joined where a pair of them was read as one story. A pair read as
+    'different' that ends up in one story is a conflict (reported, and resolved in the file by
+    reading again)."""
+    unit_of = dict(labels.group_of)
+    for split in reading.get("splits", []):  # type: ignore[attr-defined]
+        group = str(split["group"])
+        members = {i for i, g in labels.group_of.items() if g == group}
+        parts = [sorted(str(i) for i in part) for part in split["parts"]]
+        listed = [i for part in parts for i in part]
+        if sorted(listed) != sorted(members):
+            raise ValueError(f"split of group {group} does not partition its members")
+        for part in parts:
+            for i in part:
+                unit_of[i] = part[0]
+    parent = {u: u for u in unit_of.values()}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    pairs = list(reading.get("pairs", []))  # type: ignore[call-overload]
+    for pair in pairs:
+        if pair["verdict"] == "same":
+            parent[find(unit_of[str(pair["a"])])] = find(unit_of[str(pair["b"])])
+        elif pair["verdict"] != "different":
+            raise ValueError(f"unknown verdict {pair['verdict']!r} for {pair['a']}/{pair['b']}")
+    conflicts = tuple(
+        (str(pair["a"]), str(pair["b"]))
+        for pair in pairs
+        if pair["verdict"] == "different"
+        and find(unit_of[str(pair["a"])]) == find(unit_of[str(pair["b"])])
+    )
+    # Each story is named by its smallest id, so labels do not depend on the reading order.
+    smallest: dict[str, str] = {}
+    for i in sorted(unit_of):
+        smallest.setdefault(find(unit_of[i]), i)
+    story_of = {i: smallest[find(unit_of[i])] for i in unit_of}
+    return ReadLabels(story_of, conflicts, len(set(unit_of.values())), len(pairs))
+
+
+def load_read_labels(labels: HelsinkiLabels) -> ReadLabels:
+    reading = json.loads(READING_FILE.read_text(encoding="utf-8"))
+    return read_helsinki_stories(labels, reading)
+
+
 def plan_helsinki(
     items: Sequence[HelsinkiItem],
     labels: HelsinkiLabels,
+    read: ReadLabels,
     hosts: dict[str, list[HostTemplate]],
     seed: int,
 ) -> list[Planned]:
@@ -891,7 +957,8 @@ def plan_helsinki(
     return [
         Planned(
             article_id=f"hel-{it.csv_id}",
-            story_id=f"hel-{labels.group_of[it.csv_id]}",
+            story_id=f"hel-{read.story_of[it.csv_id]}",
+            rule_story_id=f"hel-{labels.group_of[it.csv_id]}",
             kind="helsinki",
             source=host_of[it.publisher],
             title=it.title,
@@ -928,7 +995,14 @@ def build_corpus(
     helsinki_all = load_helsinki(data_dir)
     helsinki = [it for it in helsinki_all if it.publisher not in HELSINKI_EXCLUDED_PUBLISHERS]
     labels = label_helsinki(helsinki)
-    planned = plan_stories(stories, hosts, seed) + plan_helsinki(helsinki, labels, hosts, seed)
+    read = load_read_labels(labels)
+    if read.conflicts:
+        raise ValueError(
+            f"{READING_FILE.name}: pairs read as different end in one story: {read.conflicts}"
+        )
+    planned = plan_stories(stories, hosts, seed) + plan_helsinki(
+        helsinki, labels, read, hosts, seed
+    )
     planned.sort(key=lambda p: (p.arrival, p.article_id))
     if limit is not None:
         planned = planned[:limit]
@@ -954,6 +1028,7 @@ def build_corpus(
                 html,
                 body,
                 p.published_at,
+                p.rule_story_id or p.story_id,
             )
         )
     kept = {a.article_id for a in articles}
@@ -963,6 +1038,12 @@ def build_corpus(
         if f"hel-{a}" in kept and f"hel-{b}" in kept
     )
     stats = corpus_stats(articles, planned, templates, len(pages), labels, excluded)
+    hel_read = Counter(a.story_id for a in articles if a.kind == "helsinki")
+    stats["helsinki_read_stories"] = len(hel_read)
+    stats["helsinki_read_stories_2plus"] = sum(1 for n in hel_read.values() if n >= 2)
+    stats["helsinki_read_largest"] = sorted(hel_read.values(), reverse=True)[:5]
+    stats["helsinki_read_same_pairs"] = sum(n * (n - 1) // 2 for n in hel_read.values())
+    stats["helsinki_read_units_and_pairs_read"] = f"{read.units} units, {read.pairs_read} pairs"
     stats["helsinki_dropped_listing_pages"] = len(helsinki_all) - len(helsinki)
     stats["build_seconds"] = round(time.perf_counter() - started, 1)
     return Corpus(articles, excluded, stats)
@@ -983,7 +1064,7 @@ def corpus_stats(
     """Counts that describe the corpus (printed by `main` and quoted in the docs)."""
     stories: dict[str, list[BenchArticle]] = defaultdict(list)
     for a in articles:
-        stories[a.story_id].append(a)
+        stories[a.rule_story_id].append(a)
     synthetic = {s: m for s, m in stories.items() if s.startswith("story-")}
     copies = [len(m) - 1 for m in synthetic.values()]
     hel_groups = [m for s, m in stories.items() if s.startswith("hel-")]
@@ -1037,13 +1118,15 @@ def corpus_stats(
 
 
 def adjudication_agreement(data_dir: Path = DEFAULT_DATA_DIR) -> dict[str, object]:
-    """Compare the labelling rule (and the plain union rule) with the hand adjudications in
-    helsinki_adjudication.json."""
+    """Compare the labelling rule, the plain union rule and the read labels with the earlier
+    hand adjudication of 40 sampled pairs and its disputes (helsinki_adjudication.json)."""
     items = [
         it for it in load_helsinki(data_dir) if it.publisher not in HELSINKI_EXCLUDED_PUBLISHERS
     ]
     labels = label_helsinki(items)
-    records = json.loads(ADJUDICATION_FILE.read_text(encoding="utf-8"))["pairs"]
+    read = load_read_labels(labels)
+    adjudication = json.loads(ADJUDICATION_FILE.read_text(encoding="utf-8"))
+    records = adjudication["pairs"]
     out: dict[str, object] = {"pairs": len(records)}
     for name, union_only in (("rule", False), ("union_only_rule", True)):
         table: Counter[tuple[str, str]] = Counter()
@@ -1054,25 +1137,16 @@ def adjudication_agreement(data_dir: Path = DEFAULT_DATA_DIR) -> dict[str, objec
         agree = sum(v for (rule, mine), v in decided.items() if rule == mine)
         out[f"{name}_vs_reading"] = {f"{r}->{m}": n for (r, m), n in sorted(table.items())}
         out[f"{name}_agreement_on_decided"] = f"{agree}/{sum(decided.values())}"
-    return out
-
-
-def disputed_pairs(data_dir: Path = DEFAULT_DATA_DIR) -> frozenset[tuple[str, str]]:
-    """Article-id pairs of the Helsinki part whose rule verdict (same or different) the
-    'disputes' of helsinki_adjudication.json contradict; sorted pairs."""
-    items = [
-        it for it in load_helsinki(data_dir) if it.publisher not in HELSINKI_EXCLUDED_PUBLISHERS
+    checks = [(r["a"], r["b"], r["verdict"]) for r in records] + [
+        (a, b, d["verdict"])
+        for d in adjudication.get("disputes", [])
+        for a, b in itertools.product(d["a"], d["b"])
     ]
-    labels = label_helsinki(items)
-    disputes = json.loads(ADJUDICATION_FILE.read_text(encoding="utf-8")).get("disputes", [])
-    out: set[tuple[str, str]] = set()
-    for dispute in disputes:
-        for a, b in itertools.product(dispute["a"], dispute["b"]):
-            rule = rule_verdict(labels, a, b)
-            if rule != "ambiguous" and rule != dispute["verdict"]:
-                x, y = sorted((f"hel-{a}", f"hel-{b}"))
-                out.add((x, y))
-    return frozenset(out)
+    agree = sum(
+        (read.story_of[a] == read.story_of[b]) == (verdict == "same") for a, b, verdict in checks
+    )
+    out["read_labels_agreement"] = f"{agree}/{len(checks)}"
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1087,8 +1161,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ADJUDICATION_FILE.exists():
         for key, value in adjudication_agreement(args.data).items():
             print(f"adjudication {key:29} {value}")
-        disputed = len(disputed_pairs(args.data))
-        print(f"{'disputed Helsinki pairs (rule contradicted)':42} {disputed}")
     return 0
 
 

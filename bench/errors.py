@@ -76,7 +76,7 @@ def report(
     articles = corpus.articles
     by_id = {a.article_id: a for a in articles}
     order = {a.article_id: i for i, a in enumerate(articles)}
-    excluded = corpus.excluded_pairs
+    excluded: frozenset[tuple[str, str]] = frozenset()  # the read labels exclude nothing
     members: dict[str, list[str]] = defaultdict(list)
     for a in articles:
         members[predicted[a.article_id]].append(a.article_id)

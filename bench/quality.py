@@ -29,7 +29,9 @@ import asyncio
 import json
 import math
 import os
+import random
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,7 +58,6 @@ from bench.corpus import (
     BenchArticle,
     Corpus,
     build_corpus,
-    disputed_pairs,
 )
 from bench.errors import report as error_report
 from bench.machine import format_machine, machine_description
@@ -225,9 +226,11 @@ class InProcessDeduper:
         self.capture = capture
         self.texts: dict[str, str] = {}
         self.probes: dict[str, Probe] = {}
+        self.last: dict[str, str] = {}
 
     def assign(self, articles: Sequence[BenchArticle]) -> dict[str, str]:
-        return asyncio.run(self._assign(articles))
+        self.last = asyncio.run(self._assign(articles))
+        return self.last
 
     async def _assign(self, articles: Sequence[BenchArticle]) -> dict[str, str]:
         from storydedup.api.convert import cluster_id
@@ -266,109 +269,186 @@ class InProcessDeduper:
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One system on one input kind."""
+    """One system on one input kind in one arrival order."""
 
     system: str
     kind: InputKind
+    order: str  # "publication" or "shuffle-<seed>"
     scores: Scores
     by_subset: dict[str, Scores]
     seconds: float
 
 
 def score(
-    corpus: Corpus,
-    articles: Sequence[BenchArticle],
-    predicted: dict[str, str],
-    disputed: frozenset[tuple[str, str]] = frozenset(),
+    corpus: Corpus, articles: Sequence[BenchArticle], predicted: dict[str, str]
 ) -> tuple[Scores, dict[str, Scores]]:
-    """Scores on the whole corpus and on each subset (synthetic stories / Helsinki), and, if
-    `disputed` pairs are given, on the Helsinki part without them and on everything without
-    them."""
+    """Scores by the read labels on the whole corpus and on each part (synthetic stories /
+    Helsinki), and on the Helsinki part by the containment rule's labels (its ambiguous pairs
+    left out), the second score."""
     truth = {a.article_id: a.story_id for a in articles}
     kinds = {a.article_id: a.kind for a in articles}
-    overall = evaluate(truth, predicted, kinds, corpus.excluded_pairs)
+    overall = evaluate(truth, predicted, kinds)
     subsets: dict[str, Scores] = {}
     for name, helsinki in (("synthetic", False), ("helsinki", True)):
         ids = {a.article_id for a in articles if (a.kind == "helsinki") == helsinki}
         if ids:
             subsets[name] = evaluate(
-                {i: truth[i] for i in ids},
-                {i: predicted[i] for i in ids},
-                kinds,
-                corpus.excluded_pairs,
+                {i: truth[i] for i in ids}, {i: predicted[i] for i in ids}, kinds
             )
-    if disputed and "helsinki" in subsets:
-        ids = {a.article_id for a in articles if a.kind == "helsinki"}
-        subsets["helsinki-read"] = evaluate(
-            {i: truth[i] for i in ids},
-            {i: predicted[i] for i in ids},
-            kinds,
-            corpus.excluded_pairs | disputed,
+    rule = {a.article_id: a.rule_story_id for a in articles if a.kind == "helsinki"}
+    if rule:
+        subsets["helsinki-rule"] = evaluate(
+            rule, {i: predicted[i] for i in rule}, kinds, corpus.rule_excluded_pairs
         )
-        subsets["all-read"] = evaluate(truth, predicted, kinds, corpus.excluded_pairs | disputed)
     return overall, subsets
+
+
+def arrival_orders(
+    articles: Sequence[BenchArticle], shuffles: int, seed: int
+) -> list[tuple[str, list[BenchArticle]]]:
+    """Publication order (the corpus's arrival order), then `shuffles` random orders."""
+    orders = [("publication", list(articles))]
+    for n in range(shuffles):
+        shuffled = list(articles)
+        random.Random(f"{seed}:order:{n}").shuffle(shuffled)
+        orders.append((f"shuffle-{n}", shuffled))
+    return orders
 
 
 def run_system(
     name: str,
     kind: InputKind,
+    order: str,
     deduper: Deduper,
     corpus: Corpus,
-    disputed: frozenset[tuple[str, str]] = frozenset(),
+    articles: Sequence[BenchArticle],
 ) -> Row:
     started = time.perf_counter()
-    predicted = deduper.assign(corpus.articles)
+    predicted = deduper.assign(articles)
     seconds = time.perf_counter() - started
-    overall, subsets = score(corpus, corpus.articles, predicted, disputed)
-    return Row(name, kind, overall, subsets, seconds)
+    overall, subsets = score(corpus, articles, predicted)
+    return Row(name, kind, order, overall, subsets, seconds)
 
 
 def _fmt(value: float) -> str:
     return "  n/a" if math.isnan(value) else f"{value:.3f}"
 
 
-def print_table(rows: Sequence[Row], corpus: Corpus, disputed: int = 0) -> None:
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """A system on an input kind: one order's figures, or the mean over several."""
+
+    system: str
+    kind: InputKind
+    order: str
+    precision: float
+    recall: float
+    f1: float
+    ari: float
+    mixed: float
+    roundups_merged: float
+    roundups: int
+    truncated_recall: float
+    clusters: float
+    articles: int
+    seconds: float
+    subsets: dict[str, tuple[float, float, float]]
+    f1_range: tuple[float, float]
+
+
+def summarise(rows: Sequence[Row]) -> Summary:
+    """The mean of rows of one system and input kind (one row: that row)."""
+    first = rows[0]
+
+    def mean(values: Sequence[float]) -> float:
+        return statistics.fmean(values)
+
+    subsets = {
+        name: (
+            mean([r.by_subset[name].pairs.precision for r in rows]),
+            mean([r.by_subset[name].pairs.recall for r in rows]),
+            mean([r.by_subset[name].pairs.f1 for r in rows]),
+        )
+        for name in first.by_subset
+    }
+    f1s = [r.scores.pairs.f1 for r in rows]
+    return Summary(
+        first.system,
+        first.kind,
+        first.order if len(rows) == 1 else f"shuffled x{len(rows)}",
+        mean([r.scores.pairs.precision for r in rows]),
+        mean([r.scores.pairs.recall for r in rows]),
+        mean(f1s),
+        mean([r.scores.pairs.ari for r in rows]),
+        mean([r.scores.mixed_clusters for r in rows]),
+        mean([r.scores.roundups_merged for r in rows]),
+        first.scores.roundups,
+        mean([r.scores.truncated_recall for r in rows]),
+        mean([r.scores.clusters for r in rows]),
+        first.scores.articles,
+        mean([r.seconds for r in rows]),
+        subsets,
+        (min(f1s), max(f1s)),
+    )
+
+
+def summaries(rows: Sequence[Row]) -> list[Summary]:
+    """For each system and input kind: publication order, then the mean over the shuffles."""
+    out = []
+    keys = list(dict.fromkeys((r.system, r.kind) for r in rows))
+    for system, kind in keys:
+        mine = [r for r in rows if (r.system, r.kind) == (system, kind)]
+        out += [summarise([r]) for r in mine if r.order == "publication"]
+        shuffled = [r for r in mine if r.order != "publication"]
+        if shuffled:
+            out.append(summarise(shuffled))
+    return out
+
+
+def _num(value: float) -> str:
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+
+
+def print_table(table: Sequence[Summary], corpus: Corpus) -> None:
     header = (
-        f"{'system':11} {'input':9} {'P':>6} {'R':>6} {'F1':>6} {'ARI':>6} "
+        f"{'system':11} {'input':9} {'order':12} {'P':>6} {'R':>6} {'F1':>6} {'ARI':>6} "
         f"{'mixed':>6} {'roundups':>9} {'trunc R':>8} {'clusters':>8} {'articles':>8} "
         f"{'seconds':>8}"
     )
     print(header)
     print("-" * len(header))
-    for row in rows:
-        s = row.scores
+    for s in table:
         print(
-            f"{row.system:11} {row.kind:9} {_fmt(s.pairs.precision):>6} "
-            f"{_fmt(s.pairs.recall):>6} {_fmt(s.pairs.f1):>6} {_fmt(s.pairs.ari):>6} "
-            f"{s.mixed_clusters:>6} {f'{s.roundups_merged}/{s.roundups}':>9} "
-            f"{_fmt(s.truncated_recall):>8} {s.clusters:>8} {s.articles:>8} "
-            f"{row.seconds:>8.1f}"
+            f"{s.system:11} {s.kind:9} {s.order:12} {_fmt(s.precision):>6} "
+            f"{_fmt(s.recall):>6} {_fmt(s.f1):>6} {_fmt(s.ari):>6} "
+            f"{_num(s.mixed):>6} {f'{_num(s.roundups_merged)}/{s.roundups}':>9} "
+            f"{_fmt(s.truncated_recall):>8} {_num(s.clusters):>8} {s.articles:>8} "
+            f"{s.seconds:>8.1f}"
         )
-    print()
-    print("Pair P/R/F1 by subset (synthetic: benchmark stories, copies, roundups; helsinki):")
-    for row in rows:
-        parts = [
-            f"{name} {_fmt(s.pairs.precision)}/{_fmt(s.pairs.recall)}/{_fmt(s.pairs.f1)}"
-            # Mixed clusters too where the disputed pairs are set aside: a cluster mixed only
-            # through a disputed pair is one story by the adjudication's reading.
-            + (f" (mixed {s.mixed_clusters})" if name == "all-read" else "")
-            for name, s in row.by_subset.items()
-        ]
-        print(f"  {row.system:11} {row.kind:9} " + "   ".join(parts))
     print()
     print(
-        f"Excluded from pair metrics, ARI and mixed clusters: {len(corpus.excluded_pairs)} "
-        "Helsinki pairs with ambiguous labels (in different rule groups with 5-gram "
-        "containment in [0.3, 0.8), or in one group only through a chain, containment < 0.3)."
+        "Pair P/R/F1 by part (synthetic: benchmark stories, copies, roundups; helsinki: read "
+        "labels; helsinki-rule: the containment rule's labels, its ambiguous pairs left out):"
     )
-    if disputed:
-        print(
-            f"helsinki-read / all-read: the same without the {disputed} Helsinki pairs whose "
-            "rule label the adjudication's 'disputes' contradict (docs/quality-corpus.md)."
+    for s in table:
+        parts = [f"{name} {_fmt(p)}/{_fmt(r)}/{_fmt(f)}" for name, (p, r, f) in s.subsets.items()]
+        spread = (
+            f"   (F1 {_fmt(s.f1_range[0])}-{_fmt(s.f1_range[1])})"
+            if s.order.startswith("shuffled")
+            else ""
         )
+        print(f"  {s.system:11} {s.kind:9} {s.order:12} " + "   ".join(parts) + spread)
+    print()
+    print(
+        f"Labels: Helsinki stories by reading ({corpus.stats.get('helsinki_read_stories')} "
+        f"stories, {corpus.stats.get('helsinki_read_same_pairs')} same-story pairs; "
+        "docs/quality-corpus.md); the rule's second score leaves out its "
+        f"{len(corpus.rule_excluded_pairs)} ambiguous pairs."
+    )
     print(
         "mixed = clusters joining different stories; roundups = roundups whose cluster holds "
-        ">= 2 other stories; trunc R = truncated copies in their story's cluster."
+        ">= 2 other stories; trunc R = truncated copies in their story's cluster. Shuffled "
+        "rows are means over the orders (F1 range in brackets)."
     )
 
 
@@ -380,6 +460,7 @@ def _rows_to_json(rows: Sequence[Row]) -> list[dict[str, object]]:
             {
                 "system": row.system,
                 "input": row.kind,
+                "order": row.order,
                 "precision": s.pairs.precision,
                 "recall": s.pairs.recall,
                 "f1": s.pairs.f1,
@@ -419,6 +500,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument(
+        "--shuffles",
+        type=int,
+        default=5,
+        help="shuffled arrival orders run after publication order (default 5; 0: none)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
     parser.add_argument(
         "--errors",
@@ -440,37 +527,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print()
 
-    disputed = disputed_pairs(args.data) if args.limit is None else frozenset()
+    orders = arrival_orders(corpus.articles, args.shuffles, args.seed)
     rows: list[Row] = []
     inputs: list[InputKind] = list(args.inputs)
     for kind in inputs if not args.no_baseline else ():
-        rows.append(run_system("datasketch", kind, BaselineDeduper(kind), corpus, disputed))
-        print(f"  datasketch {kind}: {rows[-1].seconds:.1f}s", file=sys.stderr)
-    if args.in_process and not args.only_baseline:
-        for kind in inputs:
-            deduper = InProcessDeduper(kind, capture=args.errors)
-            started = time.perf_counter()
-            predicted = deduper.assign(corpus.articles)
-            seconds = time.perf_counter() - started
-            overall, subsets = score(corpus, corpus.articles, predicted, disputed)
-            rows.append(Row("storydedup", kind, overall, subsets, seconds))
-            print(f"  storydedup (in process) {kind}: {rows[-1].seconds:.1f}s", file=sys.stderr)
-            if args.errors:
-                print(f"\n########## errors: storydedup on {kind}")
-                error_report(corpus, predicted, deduper.texts, deduper.probes, sys.stdout)
-                print()
-    elif not args.only_baseline:
-        for kind in inputs:
-            namespace = f"quality-{kind}-{uuid.uuid4().hex[:8]}"
-            with storydedup_server(namespace, args.redis_url) as address:
-                rows.append(
-                    run_system(
-                        "storydedup", kind, StoryDedupDeduper(kind, address), corpus, disputed
+        for order, articles in orders:
+            rows.append(
+                run_system("datasketch", kind, order, BaselineDeduper(kind), corpus, articles)
+            )
+            print(f"  datasketch {kind} {order}: {rows[-1].seconds:.1f}s", file=sys.stderr)
+    for kind in inputs if not args.only_baseline else ():
+        for order, articles in orders:
+            if args.in_process:
+                deduper = InProcessDeduper(kind, capture=args.errors)
+                rows.append(run_system("storydedup", kind, order, deduper, corpus, articles))
+                if args.errors and order == "publication":
+                    print(f"\n########## errors: storydedup on {kind}")
+                    error_report(corpus, deduper.last, deduper.texts, deduper.probes, sys.stdout)
+                    print()
+            else:
+                namespace = f"quality-{kind}-{uuid.uuid4().hex[:8]}"
+                with storydedup_server(namespace, args.redis_url) as address:
+                    rows.append(
+                        run_system(
+                            "storydedup",
+                            kind,
+                            order,
+                            StoryDedupDeduper(kind, address),
+                            corpus,
+                            articles,
+                        )
                     )
-                )
-            print(f"  storydedup {kind}: {rows[-1].seconds:.1f}s", file=sys.stderr)
+            print(f"  storydedup {kind} {order}: {rows[-1].seconds:.1f}s", file=sys.stderr)
     rows.sort(key=lambda r: (inputs.index(r.kind), r.system != "datasketch"))
-    print_table(rows, corpus, len(disputed))
+    print_table(summaries(rows), corpus)
     if args.json is not None:
         args.json.write_text(json.dumps(_rows_to_json(rows), indent=2) + "\n", encoding="utf-8")
     return 0
