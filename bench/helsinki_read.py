@@ -67,7 +67,7 @@ def show_article(item: HelsinkiItem) -> str:
 
 def show_pair(a: HelsinkiItem, b: HelsinkiItem, labels: HelsinkiLabels) -> str:
     short, long_ = sorted((a, b), key=_words)
-    pair = tuple(sorted((a.csv_id, b.csv_id)))
+    pair = (min(a.csv_id, b.csv_id), max(a.csv_id, b.csv_id))
     out = [
         f"5-gram containment of the shorter in the longer: "
         f"{labels.pair_containment.get(pair, 0.0):.2f}; rule groups "
