@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from storydedup.fingerprints.fingerprint import EmptyTextError, Fingerprinter, FingerprintSettings
 from storydedup.fingerprints.minhash import MinHasher
+from storydedup.fingerprints.passages import MAX_PASSAGE_REFS, SENTENCE_VALUES, sentence_count
 from storydedup.fingerprints.shingles import shingle_hash, shingle_hashes, shingle_texts
 from storydedup.fingerprints.text import words
 
@@ -69,8 +70,11 @@ def test_probe_layout() -> None:
     settings_ = FingerprintSettings()
     probe = Fingerprinter(settings_).probe(articles.text(articles.story(5, paragraphs=4)))
     assert len(probe.signature) == settings_.num_perm
-    assert len(probe.bucket_refs) == settings_.banding.bucket_count
+    # The bands' buckets, then those of the sampled sentences.
+    bands = settings_.banding.bucket_count
+    assert bands < len(probe.bucket_refs) <= bands + MAX_PASSAGE_REFS
     assert all(len(ref) == 6 for ref in probe.bucket_refs)
+    assert len(probe.passages) == SENTENCE_VALUES * sentence_count(probe.passages) > 0
     assert len(probe.prefix) % 16 == 0 and len(probe.prefix) // 16 >= 4
 
 

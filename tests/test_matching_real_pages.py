@@ -127,3 +127,93 @@ async def test_seed_page_matches_its_body_and_a_copy_in_other_chrome() -> None:
     body = await pipeline.ingest("body", "\n\n".join(story), "reuters.com")
     copy = await pipeline.ingest("copy", republished(story, WEWORK), "venturebeat.com")
     assert body == seed == copy
+
+
+# Wire versions, built from the Reuters story of the WeWork page the way a
+# write-thru edits (docs/quality-corpus.md, the rubric): a new top, a new
+# dateline, verbs put into the past tense, paragraphs reordered.
+PAST_TENSE = (
+    (" is ", " was "),
+    (" are ", " were "),
+    (" has ", " had "),
+    (" have ", " had "),
+    (" says ", " said "),
+    (" will ", " would "),
+    (" expected ", " set "),
+)
+NEW_TOP = [
+    "NEW YORK (Reuters) — WeWork faced mounting scrutiny on Tuesday as New York's top "
+    "law enforcement officer widened an inquiry into the office-sharing company and the "
+    "deals of its founder, people with knowledge of the matter said.",
+    "The inquiry adds to the pressure on a company whose value collapsed this autumn after "
+    "its planned stock market listing was pulled, and which has had to be rescued by its "
+    "largest shareholder.",
+]
+
+
+def past_tense(paragraph: str) -> str:
+    for present, past in PAST_TENSE:
+        paragraph = paragraph.replace(present, past)
+    return paragraph
+
+
+def write_thru(story: list[str], carried: int, added: int) -> list[str]:
+    """A later version of the story's first `carried` paragraphs: a new top,
+    the old dateline dropped, the carried paragraphs in the past tense with
+    the second and third swapped, then `added` further paragraphs."""
+    old = [past_tense(p) for p in story[:carried]]
+    old[0] = old[0].removeprefix("(Reuters) — ")
+    old[1], old[2] = old[2], old[1]
+    return [*NEW_TOP, *old, *story[carried : carried + added]]
+
+
+@pytest.mark.parametrize("brief_first", [True, False])
+async def test_brief_and_its_expanded_write_thru_join(brief_first: bool) -> None:
+    story = story_of(WEWORK)
+    brief = republished(story[:6], BANKING)
+    later = republished(write_thru(story, 6, 6), KOREAN)
+    pipeline = Pipeline()
+    pages = [("brief", brief, "wired.com"), ("write-thru", later, "entermedia.co.kr")]
+    if not brief_first:
+        pages.reverse()
+    first, second = [await pipeline.ingest(*page) for page in pages]
+    assert first == second
+
+
+async def test_tense_edited_truncated_copy_joins_its_story() -> None:
+    story = story_of(WEWORK)
+    pipeline = Pipeline()
+    full = await pipeline.ingest("full", page_text(WEWORK), "venturebeat.com")
+    edited = [past_tense(p) for p in story[:5]]
+    copy = await pipeline.ingest("copy", republished(edited, BANKING), "wired.com")
+    assert copy == full
+
+
+async def test_main_bar_and_sidebar_sharing_a_paragraph_stay_apart() -> None:
+    # A sidebar (here another story of the day) carries the main bar's
+    # background paragraph and a quote; it is not a version of it.
+    main_bar = story_of(WEWORK)
+    sidebar = [*story_of(BANKING)[:8], main_bar[5], past_tense(main_bar[2])]
+    pipeline = Pipeline()
+    main = await pipeline.ingest("main", republished(main_bar, KOREAN), "entermedia.co.kr")
+    side = await pipeline.ingest("sidebar", republished(sidebar, WEWORK), "venturebeat.com")
+    assert side != main
+
+
+async def test_digest_joins_none_of_the_briefs_it_collects() -> None:
+    briefs = {page: story_of(page)[:2] for page in (WEWORK, BANKING)}
+    pipeline = Pipeline()
+    clusters = {
+        page: await pipeline.ingest(page, "\n\n".join(brief), "wire")
+        for page, brief in briefs.items()
+    }
+    digest = []
+    for number, brief in enumerate(briefs.values()):
+        digest += [f"News in brief, item {number + 1}", *brief, "___"]
+    digest += story_of(KOREAN)[1:4]
+    cluster = await pipeline.ingest("digest", republished(digest, BANKING), "wired.com")
+    assert cluster not in clusters.values()
+    for page, brief_cluster in clusters.items():
+        view = await pipeline.store.cluster(brief_cluster)
+        assert view is not None
+        assert [m.article_id for m in view.members] == [page]

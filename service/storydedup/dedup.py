@@ -64,7 +64,7 @@ class Deduplicator:
                 story = story_from_text(article.text, article.title, article.source, self.chrome)
             else:
                 story = story_from_html(article.html, article.title, article.source, self.chrome)
-            return self.fingerprinter.probe(story.text), story
+            return self.fingerprinter.probe(story.text, article.source), story
         except (NoStoryTextError, EmptyTextError) as error:
             raise InvalidArgument(f"{body_field}: no story text to fingerprint ({error})") from None
 

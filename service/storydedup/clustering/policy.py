@@ -1,10 +1,9 @@
 """When two articles are copies of one story, and which cluster a new
 article joins.
 
-The index only proposes candidates; this decides. The Redis store runs the
-same rules inside its ingest script (store/lua/ingest.lua) so that candidate
-lookup, verification and cluster assignment are one atomic step; the two
-implementations are held together by the store contract tests.
+The index only proposes candidates; this decides, for every store
+(clustering/assign.py applies it to a new article's candidates and chooses
+its cluster; the stores only read and write).
 
 Two articles are copies of one story when
 - they resemble each other (Jaccard of shingle sets), as edited copies and
@@ -13,19 +12,27 @@ Two articles are copies of one story when
   the shorter one (prefix sketches), as truncated copies and briefs are; or
 - the shorter one is contained in the longer one (estimated from the
   resemblance and the set sizes), with enough resemblance for the estimate
-  to mean something.
+  to mean something; or
+- most of the shorter one's sentences recur in the longer one, verbatim or
+  lightly edited, and they are a fair part of the longer one too (passage
+  evidence, fingerprints/passages.py): a brief and its later write-thru
+  with a rewritten top, a new dateline and verbs in the past tense. A
+  sibling dispatch shares a quote or a background paragraph, not most of
+  its sentences; a brief inside a digest or a live file is most of the
+  brief but a small part of the digest.
 A roundup quoting the lead of a story is none of these: its start is not
 the story's start beyond the quote, and the quote is a small part of it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from storydedup.fingerprints.passages import recurring, sentence_count
 from storydedup.store.base import PREFIX_LEVELS, PREFIX_VALUES, Probe
 
 if TYPE_CHECKING:
@@ -58,6 +65,14 @@ class MatchPolicy:
     # resemblance m to both means the two members share at least (2m - 1) of
     # the new article's shingles, 20% at 0.6.
     merge_jaccard: float = 0.6
+    # Passage evidence: at least this share of the shorter text's sentences
+    # recur in the longer one, and they are at least min_carried_back of the
+    # longer one's sentences, the shorter text having at least
+    # min_passage_sentences sentences (docs/matching.md).
+    min_carried: float = 0.5
+    min_carried_back: float = 0.3
+    min_carried_lead: float = 0.8
+    min_passage_sentences: int = 4
     # Candidates verified per article, most bucket hits first.
     max_candidates: int = 64
     # Matches returned per article.
@@ -74,6 +89,15 @@ class Similarity:
     # texts have (prefix_length shingles), 0 when either is too short.
     prefix: float = 0.0
     prefix_length: int = 0
+    # Sentences of the shorter text (by shingles) that recur in the longer,
+    # of how many, and sentences of the longer that recur in the shorter.
+    carried: int = 0
+    short_sentences: int = 0
+    carried_back: int = 0
+    long_sentences: int = 0
+    # Sentences of the shorter text among the longer one's first sentences
+    # (as many as the shorter has, and passages.LEAD_SLACK more).
+    carried_lead: int = 0
 
 
 def estimate(
@@ -84,8 +108,7 @@ def estimate(
     prefix_level: int = 0,
     prefix_equal: int = 0,
 ) -> Similarity:
-    """Similarity from counts of equal signature values. The Lua script does
-    the same arithmetic in the same order, so both stores judge alike."""
+    """Similarity from counts of equal signature values."""
     jaccard = equal / values
     smaller = min(shingles_a, shingles_b)
     if smaller <= 0:
@@ -107,8 +130,16 @@ def compare(
     shingles_b: int,
     prefix_a: bytes = b"",
     prefix_b: bytes = b"",
+    passages_a: bytes = b"",
+    passages_b: bytes = b"",
+    source_a: int = 0,
+    source_b: int = 0,
 ) -> Similarity:
-    """Similarity of two fingerprints (8-bit signature and prefix values)."""
+    """Similarity of two fingerprints (8-bit signature and prefix values,
+    sentence sketches). Sentences are not compared between two pages of one
+    source: they share its chrome (teasers, promos, the outlet's own prose
+    around the story), whole sentences carried from page to page, which is
+    no evidence that the stories are one."""
     a = np.frombuffer(signature_a, dtype=np.uint8)
     b = np.frombuffer(signature_b, dtype=np.uint8)
     if len(a) != len(b) or len(a) == 0:
@@ -120,9 +151,37 @@ def compare(
         pa = np.frombuffer(prefix_a[start : start + PREFIX_VALUES], dtype=np.uint8)
         pb = np.frombuffer(prefix_b[start : start + PREFIX_VALUES], dtype=np.uint8)
         prefix_equal = int(np.count_nonzero(pa == pb))
-    return estimate(
+    sim = estimate(
         int(np.count_nonzero(a == b)), len(a), shingles_a, shingles_b, level, prefix_equal
     )
+    if not passages_a or not passages_b or (source_a and source_a == source_b):
+        return sim
+    if shingles_a > shingles_b:
+        passages_a, passages_b = passages_b, passages_a
+    carried, carried_back, carried_lead = recurring(passages_a, passages_b)
+    return dataclasses.replace(
+        sim,
+        carried=carried,
+        carried_lead=carried_lead,
+        short_sentences=sentence_count(passages_a),
+        carried_back=carried_back,
+        long_sentences=sentence_count(passages_b),
+    )
+
+
+def carries_passages(policy: MatchPolicy, sim: Similarity) -> bool:
+    """Passage evidence: most of the shorter text's sentences recur in the
+    longer, and they are a fair part of the longer; or nearly all of them
+    are the longer one's first sentences, below a new top of at most
+    passages.LEAD_SLACK sentences (a truncated copy whose verbs were put into
+    the past tense, which the prefix sketches no longer see as the same
+    start)."""
+    if sim.short_sentences < policy.min_passage_sentences:
+        return False
+    return (
+        sim.carried >= policy.min_carried * sim.short_sentences
+        and sim.carried_back >= policy.min_carried_back * sim.long_sentences
+    ) or sim.carried_lead >= policy.min_carried_lead * sim.short_sentences
 
 
 def starts_alike(policy: MatchPolicy, sim: Similarity, shingles_a: int, shingles_b: int) -> bool:
@@ -142,11 +201,13 @@ def is_match(policy: MatchPolicy, sim: Similarity, shingles_a: int, shingles_b: 
     if starts_alike(policy, sim, shingles_a, shingles_b):
         return True
     smaller = min(shingles_a, shingles_b)
-    return (
+    if (
         sim.jaccard >= policy.min_containment_jaccard
         and sim.containment >= policy.min_containment
         and smaller >= policy.min_containment_shingles
-    )
+    ):
+        return True
+    return carries_passages(policy, sim)
 
 
 def judge(policy: MatchPolicy, probe: Probe, record: ArticleRecord) -> tuple[Similarity, bool]:
@@ -159,8 +220,33 @@ def judge(policy: MatchPolicy, probe: Probe, record: ArticleRecord) -> tuple[Sim
         record.shingle_count,
         probe.prefix,
         record.prefix,
+        probe.passages,
+        record.passages,
+        probe.source_key,
+        record.source_key,
     )
     return sim, is_match(policy, sim, probe.shingle_count, record.shingle_count)
+
+
+def compare_records(a: ArticleRecord, b: ArticleRecord) -> Similarity:
+    """Similarity of two stored articles."""
+    return compare(
+        a.signature,
+        b.signature,
+        a.shingle_count,
+        b.shingle_count,
+        a.prefix,
+        b.prefix,
+        a.passages,
+        b.passages,
+        a.source_key,
+        b.source_key,
+    )
+
+
+def match_records(policy: MatchPolicy, a: ArticleRecord, b: ArticleRecord) -> bool:
+    """Whether two stored articles match each other."""
+    return is_match(policy, compare_records(a, b), a.shingle_count, b.shingle_count)
 
 
 # Members (earliest published first) looked at to find a cluster's longest
@@ -198,43 +284,3 @@ def confirms(policy: MatchPolicy, sim: Similarity, shingles_a: int, shingles_b: 
     that holds a brief whole does not hold the brief's full story, which it
     would if it were a later version of that story."""
     return sim.jaccard >= CONFIRM_JACCARD or is_match(policy, sim, shingles_a, shingles_b)
-
-
-@dataclass(frozen=True, slots=True)
-class ClusterChoice:
-    """Where a new article goes: `join` (None for a new cluster) and the
-    other clusters to fold into it."""
-
-    join: int | None
-    merge: tuple[int, ...]
-
-
-def choose_cluster(
-    policy: MatchPolicy,
-    best_by_cluster: Sequence[tuple[int, Similarity]],
-    confirmed: Callable[[int], bool],
-) -> ClusterChoice:
-    """`best_by_cluster` holds each matched cluster with its best match,
-    best first (containment, then resemblance).
-
-    A cluster is joined through a partial match (below merge_jaccard) only
-    if `confirmed`: unless the new article is `part_of` a member it matched
-    (any of them: the best match by containment may be a copy that starts
-    differently while another member holds the new article as its start), the
-    cluster's longest member (among its first CONFIRM_MEMBERS) must match it
-    or confirm it (`confirms`), whether longer or shorter than the new
-    article. A roundup that quotes a story's brief matches the brief but not
-    the full story, and so stays out; so does a live blog that holds a brief
-    whole but not the longer versions of the brief's story.
-    """
-    if not best_by_cluster:
-        return ClusterChoice(None, ())
-    strong = sorted(c for c, sim in best_by_cluster if sim.jaccard >= policy.merge_jaccard)
-    if len(strong) >= 2:
-        # The oldest cluster keeps its ID so that IDs handed out stay valid
-        # for as many members as possible.
-        return ClusterChoice(strong[0], tuple(strong[1:]))
-    for cluster, sim in best_by_cluster:
-        if sim.jaccard >= policy.merge_jaccard or confirmed(cluster):
-            return ClusterChoice(cluster, ())
-    return ClusterChoice(None, ())

@@ -7,9 +7,11 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
+import xxhash
 
 from storydedup.fingerprints.lsh import MAX_GROUP_BITS, Banding, bucket_refs
 from storydedup.fingerprints.minhash import MinHasher
+from storydedup.fingerprints.passages import passage_refs, passage_sketch
 from storydedup.fingerprints.shingles import distinct_count, shingle_hashes
 from storydedup.fingerprints.text import words
 from storydedup.store.base import PREFIX_LEVELS, PREFIX_VALUES, Probe, StoreSettings
@@ -121,9 +123,10 @@ class Fingerprinter:
         self.settings = settings
         self._hasher = MinHasher(settings.num_perm, settings.seed)
 
-    def probe(self, text: str) -> Probe:
-        """The fingerprint of cleaned story text; raises EmptyTextError when
-        it has no words."""
+    def probe(self, text: str, source: str = "") -> Probe:
+        """The fingerprint of cleaned story text published by `source` (an
+        outlet's domain, "" when unknown); raises EmptyTextError when it has
+        no words."""
         tokens = words(text)
         if not tokens:
             raise EmptyTextError("text has no words")
@@ -141,6 +144,7 @@ class Fingerprinter:
             rows[start : start + PREFIX_LEVELS[-1], :PREFIX_VALUES], axis=0
         )
         levels = [length for length in PREFIX_LEVELS if length <= len(ordered) - start]
+        passages, first_values = passage_sketch(text)
         return Probe(
             # Verification compares 8-bit slices of the values: a quarter of
             # the memory, and the 1/256 chance of a false equal raises an
@@ -148,9 +152,22 @@ class Fingerprinter:
             # own sampling error (0.04 at 128 values).
             signature=(body & 0xFF).astype(np.uint8).tobytes(),
             shingle_count=distinct_count(ordered),
-            bucket_refs=tuple(bucket_refs(s.banding, body, lead, s.bucket_group_bits)),
+            bucket_refs=tuple(
+                bucket_refs(s.banding, body, lead, s.bucket_group_bits)
+                + passage_refs(first_values, s.bucket_group_bits)
+            ),
             # 8-bit slices suffice: prefixes are compared for near-equality.
             prefix=b"".join(
                 (running_min[length - 1] & 0xFF).astype(np.uint8).tobytes() for length in levels
             ),
+            passages=passages,
+            source_key=source_key(source),
         )
+
+
+def source_key(source: str) -> int:
+    """32 bits naming a source: pages of one outlet share its chrome, so
+    the passage rule does not count between them (clustering/policy.py).
+    0 for an unknown source."""
+    normalized = source.strip().casefold()
+    return xxhash.xxh32_intdigest(normalized.encode("utf-8")) | 1 if normalized else 0

@@ -24,7 +24,7 @@ _EMPTY = np.uint32(0xFFFFFFFF)
 _TILED_ROWS = 2048
 
 
-def _fmix32(values: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+def fmix32(values: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
     # MurmurHash3's finalizer, as datasketch applies before permuting.
     values = values ^ (values >> np.uint32(16))
     values = values * np.uint32(0x85EBCA6B)
@@ -50,7 +50,7 @@ class MinHasher:
         """The (shingles x permutations) matrix whose column minima are the
         signature; exposed so that a prefix of the rows gives the signature
         of a prefix of the text without hashing it again."""
-        mixed = _fmix32(shingle_hashes.astype(np.uint32, copy=False))
+        mixed = fmix32(shingle_hashes.astype(np.uint32, copy=False))
         rows = len(mixed)
         if rows > _TILED_ROWS:
             product: npt.NDArray[np.uint32] = np.multiply.outer(mixed, self._a)

@@ -49,6 +49,10 @@ class Probe:
     bucket_refs: tuple[bytes, ...]
     # PREFIX_VALUES 8-bit values per prefix level the text is long enough for.
     prefix: bytes = b""
+    # Sentence sketches (fingerprints/passages.py).
+    passages: bytes = b""
+    # The publishing source (fingerprint.source_key); 0 when unknown.
+    source_key: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +63,25 @@ class IngestItem:
     # 0 when the caller sent none: the store uses its own clock.
     published_ms: float
     metadata: bytes
+
+    def record(self, cluster: int, now_ms: float, joined: bool) -> ArticleRecord:
+        """The record a store keeps of this article, ingested at `now_ms`."""
+        probe = self.probe
+        return ArticleRecord(
+            article_id=self.article_id,
+            cluster=cluster,
+            published_ms=self.published_ms or now_ms,
+            ingested_ms=now_ms,
+            shingle_count=probe.shingle_count,
+            joined_existing=joined,
+            digest=self.digest,
+            bucket_refs=probe.bucket_refs,
+            signature=probe.signature,
+            metadata=self.metadata,
+            prefix=probe.prefix,
+            passages=probe.passages,
+            source_key=probe.source_key,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,23 +62,23 @@ from typing import Any, TypeVar
 from redis import exceptions as redis_errors
 from redis.asyncio.cluster import RedisCluster
 
-from storydedup.clustering.policy import (
+from storydedup.clustering.assign import (
     CONFIRM_MEMBERS,
+    Candidate,
     ClusterChoice,
-    MatchPolicy,
-    Similarity,
-    choose_cluster,
-    confirms,
-    judge,
-    part_of,
+    Member,
+    Verified,
+    choose,
+    reported,
+    verify,
 )
+from storydedup.clustering.policy import MatchPolicy
 from storydedup.store.base import (
     BUCKET_MEMBERS,
     ClusterView,
     DeleteOutcome,
     IngestItem,
     IngestOutcome,
-    MatchInfo,
     Probe,
     SimilarOutcome,
     StoreSettings,
@@ -365,7 +365,7 @@ class RedisClusterStore:
 
     async def _verified(
         self, probe: Probe, contents: Sequence[bytes], exclude: bytes | None
-    ) -> list[tuple[MatchInfo, StoredArticle]]:
+    ) -> list[Verified[bytes]]:
         """Verified matches, best first, with clusters resolved to roots."""
         hits: Counter[bytes] = Counter()
         for packed in contents:
@@ -375,81 +375,37 @@ class RedisClusterStore:
         # take refs in hash order where those take the oldest articles.
         reads = sorted(hits, key=lambda r: (-hits[r], r))[: self._policy.max_candidates]
         records = [s for s in (await self._records(reads)).values() if s.committed]
-        found: list[tuple[Similarity, StoredArticle]] = []
-        for stored in records:
-            sim, matched = self._judge(probe, stored.record)
-            if matched:
-                found.append((sim, stored))
-        roots = await self._roots(s.cluster for _, s in found)
-        found.sort(
-            key=lambda pair: (
-                -pair[0].containment,
-                -pair[0].jaccard,
-                pair[1].record.ingested_ms,
-                pair[1].ref,
-            )
-        )
-        return [
+        roots = await self._roots(s.cluster for s in records)
+        return verify(
+            self._policy,
+            probe,
             (
-                MatchInfo(s.record.article_id, roots[s.cluster], sim.jaccard, sim.containment),
-                s,
-            )
-            for sim, s in found
-        ]
+                Candidate(s.ref, s.record, roots[s.cluster], (s.record.ingested_ms, s.ref))
+                for s in records
+            ),
+        )
 
-    def _judge(self, probe: Probe, record: ArticleRecord) -> tuple[Similarity, bool]:
-        return judge(self._policy, probe, record)
+    async def _choose(self, probe: Probe, matches: Sequence[Verified[bytes]]) -> ClusterChoice:
+        loaded: dict[bytes, ArticleRecord] = {}
 
-    async def _choose(
-        self, probe: Probe, matches: Sequence[tuple[MatchInfo, StoredArticle]]
-    ) -> ClusterChoice:
-        matched = {s.ref for _, s in matches}
-        best: dict[int, tuple[MatchInfo, StoredArticle]] = {}
-        for match, stored in matches:
-            best.setdefault(match.cluster, (match, stored))
-        # Clusters holding a member the new article is part of.
-        part = {
-            m.cluster
-            for m, s in matches
-            if part_of(
-                self._policy,
-                self._judge(probe, s.record)[0],
-                probe.shingle_count,
-                s.record.shingle_count,
-            )
-        }
-        # The longest of the first CONFIRM_MEMBERS members, for each cluster
-        # joined through a partial match the new article is not part of.
-        doubtful = [
-            c
-            for c, (m, _) in best.items()
-            if m.jaccard < self._policy.merge_jaccard and c not in part
-        ]
-        longest: dict[int, StoredArticle] = {}
-        for cluster in doubtful:
+        async def first_members(cluster: int) -> list[Member[bytes]]:
             members = await self._members(cluster, CONFIRM_MEMBERS)
-            if members:
-                longest[cluster] = max(
-                    members, key=lambda s: (s.record.shingle_count, -s.record.ingested_ms)
-                )
+            loaded.update((s.ref, s.record) for s in members)
+            return [
+                Member(s.ref, s.record.shingle_count, (s.record.ingested_ms, s.ref))
+                for s in members
+            ]
 
-        def confirmed(cluster: int) -> bool:
-            if cluster not in doubtful or cluster not in longest:
-                return True
-            top = longest[cluster]
-            if top.ref in matched:
-                return True
-            sim = self._judge(probe, top.record)[0]
-            return confirms(self._policy, sim, probe.shingle_count, top.record.shingle_count)
+        async def read_record(ref: bytes) -> ArticleRecord:
+            return loaded[ref]
 
-        ranked = [(c, Similarity(m.jaccard, m.containment)) for c, (m, _) in best.items()]
-        return choose_cluster(self._policy, ranked, confirmed)
+        return await choose(self._policy, probe, matches, first_members, read_record)
 
     async def similar(self, probe: Probe, limit: int) -> SimilarOutcome:
         async def run() -> SimilarOutcome:
             matches = await self._verified(probe, await self._bucket_contents(probe), None)
             choice = await self._choose(probe, matches)
-            return SimilarOutcome(tuple(m for m, _ in matches[:limit]), choice.join)
+            return SimilarOutcome(tuple(m.info for m in matches[:limit]), choice.join)
 
         return await self._call(run)
 
@@ -486,32 +442,23 @@ class RedisClusterStore:
             matches = await self._verified(item.probe, contents, ref)
             choice = await self._choose(item.probe, matches)
             cluster, merged = await self._assign(choice)
-            record = ArticleRecord(
-                article_id=item.article_id,
-                cluster=0,
-                published_ms=item.published_ms or now,
-                ingested_ms=now,
-                shingle_count=item.probe.shingle_count,
-                joined_existing=choice.join is not None,
-                digest=item.digest,
-                bucket_refs=item.probe.bucket_refs,
-                signature=item.probe.signature,
-                metadata=item.metadata,
-                prefix=item.probe.prefix,
-            )
+            record = item.record(0, now, joined=choice.join is not None)
             cluster = await self._write(ref, record, cluster)
             # A new cluster's canonical article is the article itself.
             members = await self._members(cluster, 1) if choice.join is not None else []
-            reported = tuple(
-                dataclasses.replace(m, cluster=cluster) if m.cluster in merged else m
-                for m, _ in matches[: self._policy.max_matches]
-            )
             return IngestOutcome(
                 article_id=item.article_id,
                 cluster=cluster,
                 duplicate=choice.join is not None,
                 canonical_article_id=(members[0].record if members else record).article_id,
-                matches=reported,
+                # The merged clusters and the joined one are one tree now,
+                # whose root may be any of them (the lowest ID).
+                matches=reported(
+                    matches,
+                    ClusterChoice(cluster, tuple(merged | {choice.join or cluster})),
+                    cluster,
+                    self._policy.max_matches,
+                ),
                 unchanged=False,
             )
 
@@ -525,7 +472,7 @@ class RedisClusterStore:
             cluster=root,
             duplicate=existing.record.joined_existing,
             canonical_article_id=(members[0].record if members else existing.record).article_id,
-            matches=tuple(m for m, _ in matches[: self._policy.max_matches]),
+            matches=tuple(m.info for m in matches[: self._policy.max_matches]),
             unchanged=True,
         )
 

@@ -12,30 +12,33 @@ import dataclasses
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from storydedup.clustering.policy import (
+from storydedup.clustering.assign import (
     CONFIRM_MEMBERS,
-    ClusterChoice,
-    MatchPolicy,
-    Similarity,
-    choose_cluster,
-    confirms,
-    judge,
-    part_of,
+    Candidate,
+    Member,
+    Verified,
+    choose,
+    reported,
+    verify,
 )
+from storydedup.clustering.policy import MatchPolicy
 from storydedup.store.base import (
     BUCKET_MEMBERS,
     ClusterView,
     DeleteOutcome,
     IngestItem,
     IngestOutcome,
-    MatchInfo,
     Probe,
     SimilarOutcome,
     StoreLayoutError,
     StoreSettings,
 )
 from storydedup.store.records import ArticleRecord
+
+if TYPE_CHECKING:
+    from storydedup.clustering.assign import ClusterChoice
 
 # Articles are expired by slot of ingest time; a slot is at most an hour,
 # and a hundredth of the retention window when that is shorter.
@@ -88,14 +91,14 @@ class MemoryStore:
 
     async def ingest(self, items: Sequence[IngestItem]) -> list[IngestOutcome]:
         now = self._clock_ms()
-        return [self._ingest_one(item, now) for item in items]
+        return [await self._ingest_one(item, now) for item in items]
 
     async def similar(self, probe: Probe, limit: int) -> SimilarOutcome:
         matches = self._verified_matches(probe, exclude=None)
-        choice = self._choose(probe, matches)
-        return SimilarOutcome(tuple(m for m, _ in matches[:limit]), choice.join)
+        choice = await self._choose(probe, matches)
+        return SimilarOutcome(tuple(m.info for m in matches[:limit]), choice.join)
 
-    def _ingest_one(self, item: IngestItem, now: float) -> IngestOutcome:
+    async def _ingest_one(self, item: IngestItem, now: float) -> IngestOutcome:
         number = self._numbers.get(item.article_id)
         if number is not None:
             stored = self._records[number]
@@ -106,31 +109,19 @@ class MemoryStore:
                     cluster=stored.cluster,
                     duplicate=stored.joined_existing,
                     canonical_article_id=self._canonical(stored.cluster).article_id,
-                    matches=tuple(m for m, _ in matches[: self._policy.max_matches]),
+                    matches=tuple(m.info for m in matches[: self._policy.max_matches]),
                     unchanged=True,
                 )
             self._remove(number)
 
         matches = self._verified_matches(item.probe, exclude=None)
-        choice = self._choose(item.probe, matches)
+        choice = await self._choose(item.probe, matches)
         self._next_number += 1
         number = self._next_number
         cluster = number if choice.join is None else choice.join
         for other in choice.merge:
             self._merge(other, into=cluster)
-        record = ArticleRecord(
-            article_id=item.article_id,
-            cluster=cluster,
-            published_ms=item.published_ms or now,
-            ingested_ms=now,
-            shingle_count=item.probe.shingle_count,
-            joined_existing=choice.join is not None,
-            digest=item.digest,
-            bucket_refs=item.probe.bucket_refs,
-            signature=item.probe.signature,
-            metadata=item.metadata,
-            prefix=item.probe.prefix,
-        )
+        record = item.record(cluster, now, joined=choice.join is not None)
         self._records[number] = record
         self._numbers[item.article_id] = number
         for ref in record.bucket_refs:
@@ -141,72 +132,39 @@ class MemoryStore:
         self._clusters.setdefault(cluster, set()).add(number)
         slot_end = (now // self._slot_ms) * self._slot_ms + self._slot_ms
         self._slots.setdefault(slot_end, []).append(number)
-        # Matches are reported with the clusters they are in now, after a merge.
-        reported = tuple(
-            MatchInfo(
-                m.article_id,
-                cluster if m.cluster in choice.merge else m.cluster,
-                m.jaccard,
-                m.containment,
-            )
-            for m, _ in matches[: self._policy.max_matches]
-        )
         return IngestOutcome(
             article_id=item.article_id,
             cluster=cluster,
             duplicate=choice.join is not None,
             canonical_article_id=self._canonical(cluster).article_id,
-            matches=reported,
+            matches=reported(matches, choice, cluster, self._policy.max_matches),
             unchanged=False,
         )
 
-    def _verified_matches(self, probe: Probe, exclude: int | None) -> list[tuple[MatchInfo, int]]:
+    def _verified_matches(self, probe: Probe, exclude: int | None) -> list[Verified[int]]:
         hits: Counter[int] = Counter()
         for ref in probe.bucket_refs:
             hits.update(self._buckets.get(ref, ()))
         if exclude is not None:
             hits.pop(exclude, None)
         candidates = sorted(hits, key=lambda n: (-hits[n], n))[: self._policy.max_candidates]
-        found: list[tuple[MatchInfo, int]] = []
-        for number in candidates:
-            record = self._records[number]
-            sim, matched = self._judge(probe, record)
-            if matched:
-                found.append(
-                    (
-                        MatchInfo(record.article_id, record.cluster, sim.jaccard, sim.containment),
-                        number,
-                    )
-                )
-        found.sort(key=lambda pair: (-pair[0].containment, -pair[0].jaccard, pair[1]))
-        return found
+        return verify(
+            self._policy,
+            probe,
+            (Candidate(n, self._records[n], self._records[n].cluster, n) for n in candidates),
+        )
 
-    def _judge(self, probe: Probe, record: ArticleRecord) -> tuple[Similarity, bool]:
-        return judge(self._policy, probe, record)
-
-    def _choose(self, probe: Probe, matches: list[tuple[MatchInfo, int]]) -> ClusterChoice:
-        matched = {number for _, number in matches}
-        matched_in: dict[int, list[int]] = {}
-        for match, number in matches:
-            matched_in.setdefault(match.cluster, []).append(number)
-
-        def confirmed(cluster: int) -> bool:
-            for number in matched_in[cluster]:
-                member = self._records[number]
-                sim = self._judge(probe, member)[0]
-                if part_of(self._policy, sim, probe.shingle_count, member.shingle_count):
-                    return True
+    async def _choose(self, probe: Probe, matches: Sequence[Verified[int]]) -> ClusterChoice:
+        async def first_members(cluster: int) -> list[Member[int]]:
             members = sorted(
                 self._clusters[cluster], key=lambda n: (self._records[n].published_ms, n)
             )[:CONFIRM_MEMBERS]
-            longest = max(members, key=lambda n: (self._records[n].shingle_count, -n))
-            record = self._records[longest]
-            if longest in matched:
-                return True
-            sim = self._judge(probe, record)[0]
-            return confirms(self._policy, sim, probe.shingle_count, record.shingle_count)
+            return [Member(n, self._records[n].shingle_count, n) for n in members]
 
-        return choose_cluster(self._policy, _best_by_cluster(matches), confirmed)
+        async def read_record(number: int) -> ArticleRecord:
+            return self._records[number]
+
+        return await choose(self._policy, probe, matches, first_members, read_record)
 
     # -- clusters -----------------------------------------------------------
 
@@ -301,12 +259,3 @@ class MemoryStore:
                 if number not in self._records:
                     findings.append(f"cluster {cluster} lists missing article {number}")
         return findings
-
-
-def _best_by_cluster(matches: Sequence[tuple[MatchInfo, int]]) -> list[tuple[int, Similarity]]:
-    """Each matched cluster with its best match, in the order of `matches`."""
-    seen: dict[int, Similarity] = {}
-    for match, _ in matches:
-        if match.cluster not in seen:
-            seen[match.cluster] = Similarity(match.jaccard, match.containment)
-    return list(seen.items())

@@ -3,7 +3,8 @@
 One string per article holds everything the ingest script needs to verify a
 candidate and to undo the article later (its bucket references), so that a
 candidate costs one GET and an article one key. The layout is read by the
-Lua scripts too (store/lua/*.lua); keep the two in step.
+Lua scripts too (store/lua/common.lua parse: cluster, times, shingles,
+bucket references, ID); keep the two in step.
 
     offset  size  field
     0       1     layout version (3)
@@ -17,8 +18,10 @@ Lua scripts too (store/lua/*.lua); keep the two in step.
     35      2     signature length in bytes (u16)
     37      2     article ID length in bytes (u16)
     39      1     prefix sketch length in bytes
-    40      ...   bucket references, signature, prefix sketch, article ID,
-                  metadata
+    40      2     passage sketch length in bytes (u16)
+    42      4     source key (u32; fingerprint.source_key)
+    46      ...   bucket references, signature, prefix sketch, passage
+                  sketch, article ID, metadata
 All integers little-endian.
 """
 
@@ -29,12 +32,14 @@ from dataclasses import dataclass
 
 from storydedup.fingerprints.lsh import BUCKET_REF_BYTES
 
+# 4: a passage sketch (fingerprints/passages.py) follows the prefix sketch,
+# and the header names the source.
 # 3: on one Redis, article IDs are kept in hash groups by their SHA1
 # (store/redis_store.py id_key), not in one hash. 2: signature values are
 # 8-bit slices (1: 16-bit); bucket references are a 3-byte group and a
 # 3-byte field (1: 2 and 4).
-LAYOUT_VERSION = 3
-_HEADER = struct.Struct("<BIddIB8sBHHB")
+LAYOUT_VERSION = 4
+_HEADER = struct.Struct("<BIddIB8sBHHBHI")
 HEADER_BYTES = _HEADER.size
 FLAG_JOINED = 1
 
@@ -54,6 +59,8 @@ class ArticleRecord:
     signature: bytes
     metadata: bytes
     prefix: bytes = b""
+    passages: bytes = b""
+    source_key: int = 0
 
     def pack(self) -> bytes:
         article_id = self.article_id.encode("utf-8")
@@ -69,9 +76,19 @@ class ArticleRecord:
             len(self.signature),
             len(article_id),
             len(self.prefix),
+            len(self.passages),
+            self.source_key,
         )
         return b"".join(
-            (header, *self.bucket_refs, self.signature, self.prefix, article_id, self.metadata)
+            (
+                header,
+                *self.bucket_refs,
+                self.signature,
+                self.prefix,
+                self.passages,
+                article_id,
+                self.metadata,
+            )
         )
 
     @classmethod
@@ -88,15 +105,18 @@ class ArticleRecord:
             siglen,
             idlen,
             prefixlen,
+            passageslen,
+            source_key,
         ) = _HEADER.unpack_from(raw)
         if version != LAYOUT_VERSION:
             raise ValueError(f"unknown article record layout {version}")
         refs_end = HEADER_BYTES + nrefs * BUCKET_REF_BYTES
         sig_end = refs_end + siglen
         prefix_end = sig_end + prefixlen
-        id_end = prefix_end + idlen
+        passages_end = prefix_end + passageslen
+        id_end = passages_end + idlen
         return cls(
-            article_id=raw[prefix_end:id_end].decode("utf-8"),
+            article_id=raw[passages_end:id_end].decode("utf-8"),
             cluster=cluster,
             published_ms=published,
             ingested_ms=ingested,
@@ -110,4 +130,6 @@ class ArticleRecord:
             signature=raw[refs_end:sig_end],
             metadata=raw[id_end:],
             prefix=raw[sig_end:prefix_end],
+            passages=raw[prefix_end:passages_end],
+            source_key=source_key,
         )

@@ -1,8 +1,11 @@
 """The Redis store: index, records and clusters in Redis, through redis-py.
 
-Every write is one Lua script call (store/lua/), so each article is indexed
-and assigned to its cluster atomically, in one round trip, and a batch is a
-single pipeline of such calls that Redis runs in order. All keys of a
+An ingest is two script calls (store/lua/): gather.lua reads the candidates
+and their clusters' first members, Python decides (clustering/assign.py, the
+same code as every store), and commit.lua writes the article and its cluster
+atomically, provided the same reads give the same result; otherwise the
+article is read and decided again. A batch
+runs its articles one after the other, so later articles see earlier ones. All keys of a
 namespace carry its hash tag (`sd:{news}:...`), so a Redis Cluster keeps a
 namespace on one slot and the scripts stay legal there.
 
@@ -32,25 +35,36 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 
-from storydedup.clustering.policy import MatchPolicy, estimate
+from storydedup.clustering.assign import (
+    CONFIRM_MEMBERS,
+    Candidate,
+    ClusterChoice,
+    Member,
+    Verified,
+    choose,
+    reported,
+    verify,
+)
+from storydedup.clustering.policy import MatchPolicy
 from storydedup.store.base import (
     ClusterView,
     DeleteOutcome,
     IngestItem,
     IngestOutcome,
-    MatchInfo,
     Probe,
     SimilarOutcome,
     StoreSettings,
+    StoreUnavailableError,
 )
 from storydedup.store.consistency import check_redis_namespace
 from storydedup.store.memory import DEFAULT_EXPIRY_SLOT_MS, wall_clock_ms
 from storydedup.store.records import ArticleRecord
-from storydedup.store.scripts import LuaScript, call, pipelined
+from storydedup.store.scripts import LuaScript, call
 from storydedup.store.unavailable import REDIS_UNAVAILABLE, unavailable_on
 
 T = TypeVar("T")
@@ -73,6 +87,55 @@ def id_group_bits(bucket_group_bits: int) -> int:
     listpack costs about 20: the field is 48 bits of the ID's SHA1 in hex,
     not the ID, which may be longer than a listpack value may be (64 bytes)."""
     return max(bucket_group_bits - 4, 0)
+
+
+# An ingest reads, decides in Python and commits only if what it read did
+# not change in between (lua/commit.lua); with other writers busy on the
+# same buckets it tries again, this many times at most.
+MAX_COMMIT_ATTEMPTS = 100
+
+
+class _Changed(Exception):
+    """What an ingest read changed before it could decide."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Gathered:
+    """What lua/gather.lua read for one article."""
+
+    # What commit.lua checks: a digest of everything read.
+    digest: bytes
+    existing: tuple[int, ArticleRecord] | None
+    candidates: list[Candidate[int]]
+    members: dict[int, list[Member[int]]]
+
+    @classmethod
+    def parse(cls, reply: list[Any]) -> _Gathered:
+        digest, existing_number, existing_raw, count = reply[:4]
+        existing = (
+            (int(existing_number), ArticleRecord.unpack(existing_raw))
+            if int(existing_number)
+            else None
+        )
+        candidates = []
+        at = 4
+        for _ in range(int(count)):
+            number, raw = int(reply[at]), reply[at + 1]
+            record = ArticleRecord.unpack(raw)
+            candidates.append(Candidate(number, record, record.cluster, number))
+            at += 2
+        members: dict[int, list[Member[int]]] = {}
+        clusters = int(reply[at])
+        at += 1
+        for _ in range(clusters):
+            cluster, size = int(reply[at]), int(reply[at + 1])
+            at += 2
+            members[cluster] = [
+                Member(int(reply[at + 2 * k]), int(reply[at + 2 * k + 1]), int(reply[at + 2 * k]))
+                for k in range(size)
+            ]
+            at += 2 * size
+        return cls(bytes(digest), existing, candidates, members)
 
 
 def _member_number(raw: bytes) -> int:
@@ -98,11 +161,18 @@ class RedisStore:
         self._policy = policy
         self._clock_ms = clock_ms
         self._num_perm = 0
-        self._ingest = _script("ingest")
+        self._gather_script = _script("gather")
+        self._commit_script = _script("commit")
         self._delete = _script("delete")
         self._expire = _script("expire")
         self._view = _script("view")
-        self._scripts = (self._ingest, self._delete, self._expire, self._view)
+        self._scripts = (
+            self._gather_script,
+            self._commit_script,
+            self._delete,
+            self._expire,
+            self._view,
+        )
 
     @classmethod
     def from_url(
@@ -163,126 +233,118 @@ class RedisStore:
 
     # -- ingest -------------------------------------------------------------
 
-    def _policy_args(self) -> list[Any]:
-        p = self._policy
-        return [
-            repr(p.min_jaccard),
-            repr(p.min_containment),
-            p.min_containment_shingles,
-            repr(p.merge_jaccard),
-            p.max_candidates,
-        ]
+    async def _gather(self, article_id: str, probe: Probe) -> _Gathered:
+        reply: list[Any] = await call(
+            self._client,
+            self._gather_script.command(
+                [self.id_key(article_id) if article_id else self._meta_key],
+                self._prefix,
+                article_id,
+                b"".join(probe.bucket_refs),
+                self._policy.max_candidates,
+                CONFIRM_MEMBERS,
+            ),
+            self._scripts,
+        )
+        return _Gathered.parse(reply)
 
-    def _script_args(
-        self,
-        mode: str,
-        now: float,
-        limit: int,
-        article_id: str,
-        digest: bytes,
-        probe: Probe,
-        published_ms: float,
-        metadata: bytes,
-    ) -> list[Any]:
-        p = self._policy
-        return [
-            self._prefix,
-            mode,
-            repr(now),
-            *self._policy_args(),
-            limit,
-            article_id,
-            digest,
-            probe.signature,
-            probe.shingle_count,
-            b"".join(probe.bucket_refs),
-            repr(published_ms),
-            metadata,
-            repr(self._slot_ms),
-            probe.prefix,
-            repr(p.min_prefix),
-            repr(p.min_containment_jaccard),
-            p.min_prefix_shingles,
-        ]
+    async def _record(self, number: int) -> ArticleRecord:
+        raw: Any = await self._client.get(f"{self._prefix}a:{number}")
+        if raw is None:
+            # Deleted since it was read: the commit, reading again, refuses.
+            raise _Changed
+        return ArticleRecord.unpack(raw)
+
+    async def _decide(
+        self, probe: Probe, gathered: _Gathered
+    ) -> tuple[list[Verified[int]], ClusterChoice]:
+        matches = verify(self._policy, probe, gathered.candidates)
+
+        async def first_members(cluster: int) -> list[Member[int]]:
+            return gathered.members.get(cluster, [])
+
+        async def read_record(number: int) -> ArticleRecord:
+            return await self._record(number)
+
+        return matches, await choose(self._policy, probe, matches, first_members, read_record)
 
     async def ingest(self, items: Sequence[IngestItem]) -> list[IngestOutcome]:
-        if not items:
-            return []
         now = self._clock_ms()
 
-        async def run() -> list[Any]:
-            # Not a MULTI: each script is atomic on its own and Redis runs the
-            # pipeline's calls in order, so later articles see earlier ones.
-            return await pipelined(
+        async def run() -> list[IngestOutcome]:
+            # In order, so that later articles of a batch see earlier ones.
+            return [await self._ingest_one(item, now) for item in items]
+
+        return await self._call(run)
+
+    async def _ingest_one(self, item: IngestItem, now: float) -> IngestOutcome:
+        for _ in range(MAX_COMMIT_ATTEMPTS):
+            gathered = await self._gather(item.article_id, item.probe)
+            existing = gathered.existing
+            if existing is not None and existing[1].digest == item.digest:
+                matches = verify(self._policy, item.probe, gathered.candidates)
+                view = await self._read("cluster", str(existing[1].cluster))
+                canonical = self._cluster_view(view)
+                return IngestOutcome(
+                    article_id=item.article_id,
+                    cluster=existing[1].cluster,
+                    duplicate=existing[1].joined_existing,
+                    canonical_article_id=(
+                        canonical.members[0].article_id if canonical else item.article_id
+                    ),
+                    matches=tuple(m.info for m in matches[: self._policy.max_matches]),
+                    unchanged=True,
+                )
+            try:
+                decided, choice = await self._decide(item.probe, gathered)
+            except _Changed:
+                continue
+            record = item.record(0, now, joined=choice.join is not None)
+            reply: list[Any] = await call(
                 self._client,
-                [
-                    self._ingest.command(
-                        [self.id_key(item.article_id)],
-                        *self._script_args(
-                            "ingest",
-                            now,
-                            self._policy.max_matches,
-                            item.article_id,
-                            item.digest,
-                            item.probe,
-                            item.published_ms,
-                            item.metadata,
-                        ),
-                    )
-                    for item in items
-                ],
+                self._commit_script.command(
+                    [self.id_key(item.article_id)],
+                    self._prefix,
+                    gathered.digest,
+                    item.article_id,
+                    existing[0] if existing is not None else 0,
+                    choice.join or 0,
+                    b"".join(struct.pack(">I", c) for c in choice.merge),
+                    record.pack(),
+                    repr(record.published_ms),
+                    repr(now),
+                    repr(self._slot_ms),
+                    self._policy.max_candidates,
+                    CONFIRM_MEMBERS,
+                ),
                 self._scripts,
             )
-
-        replies = await self._call(run)
-        return [
-            self._outcome(item.article_id, item.probe, reply)
-            for item, reply in zip(items, replies, strict=True)
-        ]
-
-    def _matches(self, probe: Probe, reply: list[Any]) -> tuple[MatchInfo, ...]:
-        values = len(probe.signature)
-        matches = []
-        for i in range(int(reply[4])):
-            article_id, cluster, equal, shingles, level, prefix_equal = reply[
-                5 + 6 * i : 11 + 6 * i
-            ]
-            # Same arithmetic as the script's, so the figures are the ones it judged.
-            sim = estimate(
-                int(equal),
-                values,
-                probe.shingle_count,
-                int(shingles),
-                int(level),
-                int(prefix_equal),
+            if not int(reply[0]):
+                continue  # what it was decided from changed
+            cluster = int(reply[1])
+            return IngestOutcome(
+                article_id=item.article_id,
+                cluster=cluster,
+                duplicate=choice.join is not None,
+                canonical_article_id=reply[2].decode("utf-8"),
+                matches=reported(decided, choice, cluster, self._policy.max_matches),
+                unchanged=False,
             )
-            matches.append(
-                MatchInfo(article_id.decode("utf-8"), int(cluster), sim.jaccard, sim.containment)
-            )
-        return tuple(matches)
-
-    def _outcome(self, article_id: str, probe: Probe, reply: list[Any]) -> IngestOutcome:
-        return IngestOutcome(
-            article_id=article_id,
-            cluster=int(reply[0]),
-            duplicate=bool(reply[1]),
-            canonical_article_id=reply[2].decode("utf-8"),
-            matches=self._matches(probe, reply),
-            unchanged=bool(reply[3]),
+        raise StoreUnavailableError(
+            f"article {item.article_id!r}: the index changed under {MAX_COMMIT_ATTEMPTS} "
+            "attempts to commit it; retry"
         )
 
     async def similar(self, probe: Probe, limit: int) -> SimilarOutcome:
-        args = self._script_args("probe", self._clock_ms(), limit, "", b"", probe, 0.0, b"")
+        async def run() -> SimilarOutcome:
+            while True:
+                try:
+                    matches, choice = await self._decide(probe, await self._gather("", probe))
+                except _Changed:
+                    continue
+                return SimilarOutcome(tuple(m.info for m in matches[:limit]), choice.join)
 
-        async def run() -> list[Any]:
-            reply: list[Any] = await call(
-                self._client, self._ingest.command([self._meta_key], *args), self._scripts
-            )
-            return reply
-
-        reply = await self._call(run)
-        cluster = int(reply[0])
-        return SimilarOutcome(self._matches(probe, reply), cluster or None)
+        return await self._call(run)
 
     # -- reads --------------------------------------------------------------
 

@@ -8,8 +8,7 @@
 -- ARGV[1]  the namespace's key prefix
 
 local P = ARGV[1]
-local LAYOUT = 3  -- store/records.py LAYOUT_VERSION
-local HEADER = 40
+local HEADER = 46  -- store/records.py, layout 4
 local PREFIX_VALUES = 16
 local REF = 6
 local ids_key = KEYS[1]
@@ -19,18 +18,14 @@ local function member(n) return struct.pack('>I4', n) end
 local function number_of(m) return (struct.unpack('>I4', m)) end
 
 local function parse(raw)
-  local _, cluster, pub, ing, shingles, flags, dig, nrefs, siglen, idlen, prefixlen =
-    struct.unpack('<BI4ddI4Bc8BHHB', raw)
+  local _, cluster, pub, ing, shingles, _, _, nrefs, siglen, idlen, prefixlen, passageslen =
+    struct.unpack('<BI4ddI4Bc8BHHBHI4', raw)
   local refs_end = HEADER + nrefs * REF
-  local sig_end = refs_end + siglen
-  local prefix_end = sig_end + prefixlen
+  local id_start = refs_end + siglen + prefixlen + passageslen
   return {
     cluster = cluster, published = pub, ingested = ing, shingles = shingles,
-    joined = flags % 2 == 1, digest = dig,
     refs = string.sub(raw, HEADER + 1, refs_end),
-    sig = string.sub(raw, refs_end + 1, sig_end),
-    prefix = string.sub(raw, sig_end + 1, prefix_end),
-    aid = string.sub(raw, prefix_end + 1, prefix_end + idlen),
+    aid = string.sub(raw, id_start + 1, id_start + idlen),
   }
 end
 
@@ -149,3 +144,80 @@ local function id_add(aid, n)
   redis.call('HSET', ids_key, field, (redis.call('HGET', ids_key, field) or '') .. member(n))
 end
 
+-- What an ingest decision reads (lua/gather.lua): the article with this ID
+-- if stored, the candidates in the most of the refs' buckets (then the
+-- lowest numbers), at most max_cand, and for each of their clusters its
+-- first `confirm` members by publication time with their shingle counts.
+-- commit.lua reads it again and writes only if it is unchanged.
+local function read_for_ingest(aid, refs, max_cand, confirm)
+  local existing, existing_raw = 0, ''
+  if aid ~= '' then
+    local n = id_number(aid)
+    if n then existing, existing_raw = n, redis.call('GET', rec_key(n)) end
+  end
+
+  local hits, order = {}, {}
+  for i = 1, #refs, REF do
+    local key, field = bucket_of(string.sub(refs, i, i + REF - 1))
+    local packed = redis.call('HGET', key, field)
+    if packed then
+      for j = 1, #packed, 4 do
+        local n = number_of(string.sub(packed, j, j + 3))
+        if n ~= existing then
+          if hits[n] then hits[n] = hits[n] + 1 else hits[n] = 1; order[#order + 1] = n end
+        end
+      end
+    end
+  end
+  table.sort(order, function(a, b)
+    if hits[a] ~= hits[b] then return hits[a] > hits[b] end
+    return a < b
+  end)
+
+  local out = {existing, existing_raw, 0}
+  local clusters, seen = {}, {}
+  local count = 0
+  for i = 1, math.min(#order, max_cand) do
+    local n = order[i]
+    local raw = redis.call('GET', rec_key(n))
+    if raw then
+      count = count + 1
+      out[#out + 1] = n
+      out[#out + 1] = raw
+      local c = parse(raw).cluster
+      if not seen[c] then seen[c] = true; clusters[#clusters + 1] = c end
+    end
+  end
+  out[3] = count
+  out[#out + 1] = #clusters
+  for _, c in ipairs(clusters) do
+    local members = {}
+    local key = cluster_key(c)
+    if redis.call('EXISTS', key) == 1 then
+      -- One more than needed, in case one of them is the article itself.
+      for _, m in ipairs(redis.call('ZRANGE', key, 0, confirm)) do
+        local n = number_of(m)
+        if n ~= existing and #members < confirm then members[#members + 1] = n end
+      end
+    elseif c ~= existing then
+      members[1] = c
+    end
+    out[#out + 1] = c
+    out[#out + 1] = #members
+    for _, n in ipairs(members) do
+      out[#out + 1] = n
+      out[#out + 1] = parse(redis.call('GET', rec_key(n))).shingles
+    end
+  end
+  return out
+end
+
+-- A digest of what read_for_ingest read, to tell whether it changed.
+local function digest_of(out)
+  local parts = {}
+  for i, v in ipairs(out) do
+    local s = tostring(v)
+    parts[i] = #s .. ':' .. s
+  end
+  return redis.sha1hex(table.concat(parts))
+end

@@ -1,0 +1,275 @@
+"""Which cluster a new article joins: verification of the index's candidates
+and the cluster choice, written once for every store.
+
+The stores differ only in how they read: the in-process store from its own
+dicts, the Redis stores from what one read script (single Redis) or a few
+single-slot reads under locks (Redis Cluster) return. Each hands this module
+its candidates and a way to read a cluster's first members, and gets back
+the verified matches and the choice, which it then commits (the single-Redis
+store with a script that refuses the write when anything it read changed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from storydedup.clustering.policy import (
+    CONFIRM_MEMBERS,
+    MatchPolicy,
+    Similarity,
+    compare_records,
+    confirms,
+    judge,
+    match_records,
+    part_of,
+    starts_alike,
+)
+from storydedup.store.base import MatchInfo, Probe
+from storydedup.store.records import ArticleRecord
+
+K = TypeVar("K", bound=Hashable)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate(Generic[K]):
+    """A stored article the index proposed, with the cluster it is in now."""
+
+    key: K
+    record: ArticleRecord
+    cluster: int
+    # Among equally good matches, the lower `order` comes first (the store's
+    # notion of older: article number, or ingest time and ref).
+    order: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Verified(Generic[K]):
+    candidate: Candidate[K]
+    sim: Similarity
+
+    @property
+    def info(self) -> MatchInfo:
+        return MatchInfo(
+            self.candidate.record.article_id,
+            self.candidate.cluster,
+            self.sim.jaccard,
+            self.sim.containment,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Member(Generic[K]):
+    """One of a cluster's first members (earliest published first)."""
+
+    key: K
+    shingle_count: int
+    order: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterChoice:
+    """Where a new article goes: `join` (None for a new cluster) and the
+    other clusters to fold into it."""
+
+    join: int | None
+    merge: tuple[int, ...]
+
+
+class Matches(list[Verified[K]]):
+    """Verified matches, best first (containment, then resemblance, then
+    older), and whether the new article is a composite: it holds whole
+    articles of two stories that are not one (their articles do not match
+    each other), as a digest, a live file or a roundup holds the briefs it
+    collects. A composite joins a cluster only as a near-full copy of a
+    member (another edition of itself): otherwise the brief that heads a
+    digest would pass for the start of the digest's story, and the digest
+    would glue the brief's story to its own."""
+
+    composite: bool = False
+
+
+# A candidate is held whole by the new article when this share of its
+# sentences (at least HELD_SENTENCES of them) recur in it.
+HELD_SHARE = 0.8
+HELD_SENTENCES = 2
+
+
+def verify(policy: MatchPolicy, probe: Probe, candidates: Iterable[Candidate[K]]) -> Matches[K]:
+    """The candidates that match, best first, and whether the new article
+    is a composite (`Matches`)."""
+    found: Matches[K] = Matches()
+    held: list[tuple[Candidate[K], bool]] = []
+    for candidate in candidates:
+        sim, matched = judge(policy, probe, candidate.record)
+        if matched:
+            found.append(Verified(candidate, sim))
+        shorter = candidate.record.shingle_count
+        if (
+            shorter <= probe.shingle_count
+            and sim.short_sentences >= HELD_SENTENCES
+            and sim.carried >= HELD_SHARE * sim.short_sentences
+        ):
+            held.append((candidate, starts_alike(policy, sim, shorter, probe.shingle_count)))
+    found.sort(key=lambda v: (-v.sim.containment, -v.sim.jaccard, v.candidate.order))
+    # Two articles held whole, of clusters that are not one story (they do
+    # not match each other), one of them not the new article's start: the
+    # new article holds another story besides its own. (A full story holds
+    # all its truncated copies, and each is its start, even when arrival
+    # order left two of them in two clusters.)
+    found.composite = any(
+        a.cluster != b.cluster
+        and not (a_start and b_start)
+        and not match_records(policy, a.record, b.record)
+        for i, (a, a_start) in enumerate(held)
+        for b, b_start in held[i + 1 :]
+    )
+    return found
+
+
+FirstMembers = Callable[[int], Awaitable[Sequence[Member[K]]]]
+ReadRecord = Callable[[K], Awaitable[ArticleRecord]]
+
+
+async def choose(
+    policy: MatchPolicy,
+    probe: Probe,
+    matches: Sequence[Verified[K]],
+    first_members: FirstMembers[K],
+    read_record: ReadRecord[K],
+) -> ClusterChoice:
+    """The cluster the article joins and the clusters merged into it.
+
+    Clusters are merged when the article is a near-full copy (resemblance
+    >= merge_jaccard) of a member of each, or when it joins one and a member
+    it matched in another matches a member it matched in the joined one
+    and each cluster would take the other's member (`linked`). Otherwise it
+    joins
+    the cluster of its best match, but a cluster joined through a partial
+    match only if confirmed: the new article is `part_of` a member it matched
+    there (any of them: the best match by containment may be a copy that
+    starts differently while another member holds the new article as its
+    start), or the cluster's longest member (among its first
+    CONFIRM_MEMBERS) matched it or `confirms` it now, whether longer or
+    shorter than the new article. A roundup that quotes a story's brief
+    matches the brief but not the full story, and so stays out; so does a
+    live blog that holds a brief whole but not the longer versions of the
+    brief's story.
+    """
+    if not matches:
+        return ClusterChoice(None, ())
+    best: dict[int, Verified[K]] = {}
+    in_cluster: dict[int, list[Verified[K]]] = {}
+    for match in matches:
+        best.setdefault(match.candidate.cluster, match)
+        in_cluster.setdefault(match.candidate.cluster, []).append(match)
+    strong = sorted(c for c, m in best.items() if m.sim.jaccard >= policy.merge_jaccard)
+    if len(strong) >= 2:
+        # The oldest cluster keeps its ID so that IDs handed out stay valid
+        # for as many members as possible.
+        return ClusterChoice(strong[0], tuple(strong[1:]))
+    if isinstance(matches, Matches) and matches.composite:
+        return ClusterChoice(strong[0] if strong else None, ())
+    matched = {m.candidate.key for m in matches}
+
+    async def confirmed(cluster: int) -> bool:
+        for m in in_cluster[cluster]:
+            if part_of(policy, m.sim, probe.shingle_count, m.candidate.record.shingle_count):
+                return True
+        members = await first_members(cluster)
+        if not members:
+            return True
+        # The longest; of equally long members, the oldest.
+        longest = min(members, key=lambda m: (-m.shingle_count, m.order))
+        if longest.key in matched:
+            return True
+        record = await read_record(longest.key)
+        sim = judge(policy, probe, record)[0]
+        return confirms(policy, sim, probe.shingle_count, record.shingle_count)
+
+    async def accepts(cluster: int, member: Candidate[K], newcomer: Candidate[K]) -> bool:
+        """Whether `cluster` would take `newcomer` (an article of another
+        cluster) through its member `member`, which matches it: the rule for
+        a new article's partial match, applied to the link."""
+        sim = compare_records(member.record, newcomer.record)
+        shorter, longer = newcomer.record.shingle_count, member.record.shingle_count
+        if part_of(policy, sim, shorter, longer):
+            return True
+        members = await first_members(cluster)
+        if not members:
+            return True
+        longest = min(members, key=lambda m: (-m.shingle_count, m.order))
+        if longest.key == member.key:
+            return True
+        record = await read_record(longest.key)
+        sim = compare_records(record, newcomer.record)
+        return confirms(policy, sim, shorter, record.shingle_count)
+
+    async def linked(joined: int, other: int) -> bool:
+        """Whether another cluster the new article matched is one story with
+        the one it joins: a member the article matched there matches, by the
+        same rules, a member it matched in the joined cluster, and one of
+        the two, not a lone article, would take the other's member as it
+        takes a new article.
+        Arrival order split them (a truncated copy and an edited copy that
+        are not copies of each other both came first, or a write-thru's
+        versions arrived latest first); the new article finds them both, and
+        the direct match shows that they are one story, not two stories
+        quoted side by side in a roundup, whose members do not match each
+        other."""
+        for a in in_cluster[joined][:LINK_MATCHES]:
+            for b in in_cluster[other][:LINK_MATCHES]:
+                if not match_records(policy, a.candidate.record, b.candidate.record):
+                    continue
+                # Either cluster may vouch for the other's member, but not a
+                # lone article: it takes any article that matches it, a
+                # roundup included.
+                if (
+                    len(await first_members(joined)) > 1
+                    and await accepts(joined, a.candidate, b.candidate)
+                ) or (
+                    len(await first_members(other)) > 1
+                    and await accepts(other, b.candidate, a.candidate)
+                ):
+                    return True
+        return False
+
+    for cluster, match in best.items():
+        if match.sim.jaccard >= policy.merge_jaccard or await confirmed(cluster):
+            # The joined cluster keeps its ID: which of the others is older
+            # is not known from IDs on every store.
+            merged = [c for c in best if c != cluster and await linked(cluster, c)]
+            return ClusterChoice(cluster, tuple(merged))
+    return ClusterChoice(None, ())
+
+
+# Matches per cluster compared with each other when looking for a link.
+LINK_MATCHES = 3
+
+
+def reported(
+    matches: Sequence[Verified[K]], choice: ClusterChoice, cluster: int, limit: int
+) -> tuple[MatchInfo, ...]:
+    """The matches to report, with the clusters they are in after the merge."""
+    return tuple(
+        MatchInfo(
+            m.candidate.record.article_id,
+            cluster if m.candidate.cluster in choice.merge else m.candidate.cluster,
+            m.sim.jaccard,
+            m.sim.containment,
+        )
+        for m in matches[:limit]
+    )
+
+
+__all__ = [
+    "CONFIRM_MEMBERS",
+    "Candidate",
+    "ClusterChoice",
+    "Member",
+    "Verified",
+    "choose",
+    "reported",
+    "verify",
+]

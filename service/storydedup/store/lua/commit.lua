@@ -1,0 +1,56 @@
+-- Writes one ingested article as decided in Python from what gather.lua
+-- read, provided that is unchanged (the same reads give the same digest);
+-- otherwise writes nothing, and the caller reads and decides again. Two
+-- articles that could be each other's candidates share a bucket, so the
+-- second to commit sees the first's bucket entry and decides again;
+-- articles that share nothing commit side by side. common.lua is prepended.
+--
+-- ARGV     prefix, digest of the reads, article_id, replaced number (0:
+--          none), cluster to join (0: a new one), clusters to merge into it
+--          (packed 4-byte numbers), the article record (store/records.py,
+--          its cluster field to be filled in), published_ms, now_ms,
+--          expiry_slot_ms, max_candidates, confirm_members
+-- Returns  {0} when what was read changed, else {1, cluster, canonical
+--          article ID, number}
+
+local aid = ARGV[3]
+local replaced = tonumber(ARGV[4])
+local join = tonumber(ARGV[5])
+local merges = ARGV[6]
+local record = ARGV[7]
+local published = tonumber(ARGV[8])
+local now = tonumber(ARGV[9])
+local slot_ms = tonumber(ARGV[10])
+
+local refs = parse(record).refs
+local read = read_for_ingest(aid, refs, tonumber(ARGV[11]), tonumber(ARGV[12]))
+if digest_of(read) ~= ARGV[2] then return {0} end
+
+if replaced ~= 0 then remove_article(replaced, load(replaced), ids_key) end
+local n = redis.call('INCR', P .. 'n')
+local cluster = n
+if join ~= 0 then cluster = join end
+for j = 1, #merges, 4 do
+  local source = number_of(string.sub(merges, j, j + 3))
+  for _, m in ipairs(members_of(source)) do
+    local rec = load(m)
+    redis.call('SETRANGE', rec_key(m), 1, struct.pack('<I4', cluster))
+    add_member(cluster, m, rec.published)
+  end
+  redis.call('DEL', cluster_key(source))
+end
+redis.call('SET', rec_key(n), record)
+redis.call('SETRANGE', rec_key(n), 1, struct.pack('<I4', cluster))
+id_add(aid, n)
+for i = 1, #refs, REF do
+  local key, field = bucket_of(string.sub(refs, i, i + REF - 1))
+  bucket_add(key, field, member(n))
+end
+add_member(cluster, n, published)
+-- Expiry: the article's number goes into the string of its ingest-time slot;
+-- the slots zset holds each slot string by the time its slot ends.
+local slot_start = math.floor(now / slot_ms) * slot_ms
+local slot = string.format('%d:%d', slot_start, slot_ms)
+redis.call('APPEND', P .. 't:' .. slot, member(n))
+redis.call('ZADD', P .. 'slots', 'NX', slot_start + slot_ms, slot)
+return {1, cluster, canonical_of(cluster), n}

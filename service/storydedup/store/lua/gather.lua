@@ -1,0 +1,16 @@
+-- Reads what an ingest decision needs and changes nothing: the rules
+-- themselves (verification, the cluster choice) run in Python
+-- (clustering/assign.py), once for every store. common.lua is prepended.
+--
+-- ARGV     prefix, article_id ('' for none), bucket refs, max_candidates,
+--          confirm_members
+-- Returns  {digest, existing_number, existing_record, candidate_count,
+--           [number, record]..., cluster_count,
+--           [cluster, member_count, [number, shingles]...]...}
+--          (read_for_ingest in common.lua says what is read; the digest
+--          is what commit.lua checks). The article with this ID, if stored,
+--          is no candidate and no member.
+
+local out = read_for_ingest(ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]))
+table.insert(out, 1, digest_of(out))
+return out
