@@ -21,9 +21,11 @@ from storydedup.clustering.policy import (
     Similarity,
     compare_records,
     confirms,
+    is_match,
     judge,
     match_records,
     part_of,
+    similarities,
     starts_alike,
 )
 from storydedup.store.base import MatchInfo, Probe
@@ -101,8 +103,10 @@ def verify(policy: MatchPolicy, probe: Probe, candidates: Iterable[Candidate[K]]
     is a composite (`Matches`)."""
     found: Matches[K] = Matches()
     held: list[tuple[Candidate[K], bool]] = []
-    for candidate in candidates:
-        sim, matched = judge(policy, probe, candidate.record)
+    listed = list(candidates)
+    sims = similarities(probe, [c.record for c in listed])
+    for candidate, sim in zip(listed, sims, strict=True):
+        matched = is_match(policy, sim, probe.shingle_count, candidate.record.shingle_count)
         if matched:
             found.append(Verified(candidate, sim))
         shorter = candidate.record.shingle_count

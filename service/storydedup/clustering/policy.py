@@ -27,12 +27,13 @@ the story's start beyond the quote, and the quote is a small part of it.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from storydedup.fingerprints.passages import recurring, sentence_count
+from storydedup.fingerprints.passages import Recurrence, recurring_many, sentence_count
 from storydedup.store.base import PREFIX_LEVELS, PREFIX_VALUES, Probe
 
 if TYPE_CHECKING:
@@ -130,16 +131,9 @@ def compare(
     shingles_b: int,
     prefix_a: bytes = b"",
     prefix_b: bytes = b"",
-    passages_a: bytes = b"",
-    passages_b: bytes = b"",
-    source_a: int = 0,
-    source_b: int = 0,
 ) -> Similarity:
-    """Similarity of two fingerprints (8-bit signature and prefix values,
-    sentence sketches). Sentences are not compared between two pages of one
-    source: they share its chrome (teasers, promos, the outlet's own prose
-    around the story), whole sentences carried from page to page, which is
-    no evidence that the stories are one."""
+    """Similarity of two fingerprints by their 8-bit signature and prefix
+    values (with_passages adds the sentences)."""
     a = np.frombuffer(signature_a, dtype=np.uint8)
     b = np.frombuffer(signature_b, dtype=np.uint8)
     if len(a) != len(b) or len(a) == 0:
@@ -151,22 +145,65 @@ def compare(
         pa = np.frombuffer(prefix_a[start : start + PREFIX_VALUES], dtype=np.uint8)
         pb = np.frombuffer(prefix_b[start : start + PREFIX_VALUES], dtype=np.uint8)
         prefix_equal = int(np.count_nonzero(pa == pb))
-    sim = estimate(
+    return estimate(
         int(np.count_nonzero(a == b)), len(a), shingles_a, shingles_b, level, prefix_equal
     )
-    if not passages_a or not passages_b or (source_a and source_a == source_b):
-        return sim
-    if shingles_a > shingles_b:
-        passages_a, passages_b = passages_b, passages_a
-    carried, carried_back, carried_lead = recurring(passages_a, passages_b)
+
+
+def with_passages(
+    sim: Similarity, a_shorter: bool, a_sentences: int, b_sentences: int, r: Recurrence
+) -> Similarity:
+    """`sim` with the sentences of a and b that recur in each other, seen
+    from the shorter text (by shingles)."""
+    if not a_shorter:
+        a_sentences, b_sentences = b_sentences, a_sentences
+        r = Recurrence(r.b_in_a, r.a_in_b, r.b_in_a_lead, r.a_in_b_lead)
     return dataclasses.replace(
         sim,
-        carried=carried,
-        carried_lead=carried_lead,
-        short_sentences=sentence_count(passages_a),
-        carried_back=carried_back,
-        long_sentences=sentence_count(passages_b),
+        carried=r.a_in_b,
+        short_sentences=a_sentences,
+        carried_back=r.b_in_a,
+        long_sentences=b_sentences,
+        carried_lead=r.a_in_b_lead,
     )
+
+
+def similarities(probe: Probe, records: Sequence[ArticleRecord]) -> list[Similarity]:
+    """Similarity of a new article to each of `records`. Sentences are not
+    compared between two pages of one source: they share its chrome
+    (teasers, promos, the outlet's own prose around the story), whole
+    sentences carried from page to page, which is no evidence that the
+    stories are one."""
+    sims = [
+        compare(
+            probe.signature,
+            r.signature,
+            probe.shingle_count,
+            r.shingle_count,
+            probe.prefix,
+            r.prefix,
+        )
+        for r in records
+    ]
+    compared = [
+        i
+        for i, r in enumerate(records)
+        if r.passages and not (probe.source_key and probe.source_key == r.source_key)
+    ]
+    if not probe.passages or not compared:
+        return sims
+    recurrences = recurring_many(probe.passages, [records[i].passages for i in compared])
+    sentences = sentence_count(probe.passages)
+    for i, recurrence in zip(compared, recurrences, strict=True):
+        r = records[i]
+        sims[i] = with_passages(
+            sims[i],
+            probe.shingle_count <= r.shingle_count,
+            sentences,
+            sentence_count(r.passages),
+            recurrence,
+        )
+    return sims
 
 
 def carries_passages(policy: MatchPolicy, sim: Similarity) -> bool:
@@ -213,35 +250,15 @@ def is_match(policy: MatchPolicy, sim: Similarity, shingles_a: int, shingles_b: 
 def judge(policy: MatchPolicy, probe: Probe, record: ArticleRecord) -> tuple[Similarity, bool]:
     """Similarity of a new article's fingerprint to a stored article, and
     whether it is a match."""
-    sim = compare(
-        probe.signature,
-        record.signature,
-        probe.shingle_count,
-        record.shingle_count,
-        probe.prefix,
-        record.prefix,
-        probe.passages,
-        record.passages,
-        probe.source_key,
-        record.source_key,
-    )
+    [sim] = similarities(probe, [record])
     return sim, is_match(policy, sim, probe.shingle_count, record.shingle_count)
 
 
 def compare_records(a: ArticleRecord, b: ArticleRecord) -> Similarity:
     """Similarity of two stored articles."""
-    return compare(
-        a.signature,
-        b.signature,
-        a.shingle_count,
-        b.shingle_count,
-        a.prefix,
-        b.prefix,
-        a.passages,
-        b.passages,
-        a.source_key,
-        b.source_key,
-    )
+    probe = Probe(a.signature, a.shingle_count, a.bucket_refs, a.prefix, a.passages, a.source_key)
+    [sim] = similarities(probe, [b])
+    return sim
 
 
 def match_records(policy: MatchPolicy, a: ArticleRecord, b: ArticleRecord) -> bool:

@@ -28,6 +28,8 @@ alike (consistent sampling), at most MAX_PASSAGE_REFS an article.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -35,7 +37,7 @@ import xxhash
 
 from storydedup.fingerprints.lsh import BUCKET_REF_BYTES
 from storydedup.fingerprints.minhash import fmix32
-from storydedup.fingerprints.shingles import shingle_hashes
+from storydedup.fingerprints.shingles import shingle_hashes_of, word_hashes
 from storydedup.fingerprints.text import words
 
 # Sentences shorter than this many words are datelines, bylines or labels.
@@ -86,21 +88,26 @@ def sentences(text: str) -> list[list[bytes]]:
     return out
 
 
-def sentence_values(tokens: list[bytes]) -> npt.NDArray[np.uint32]:
-    """SENTENCE_VALUES 32-bit MinHash values of a sentence's word 3-grams."""
-    grams = shingle_hashes(tokens, SENTENCE_SHINGLE)
-    mixed = fmix32(grams[:, None] ^ _SEEDS[None, :])
-    result: npt.NDArray[np.uint32] = mixed.min(axis=0)
-    return result
-
-
 def passage_sketch(text: str) -> tuple[bytes, list[int]]:
     """The sketch (SENTENCE_VALUES 8-bit values per sentence, in order) and
     the first 32-bit value of every sentence sketched (for passage_refs)."""
-    rows = [sentence_values(tokens) for tokens in sentences(text)[:MAX_SENTENCES]]
-    if not rows:
+    found = sentences(text)[:MAX_SENTENCES]
+    if not found:
         return b"", []
-    values = np.vstack(rows)
+    # Every sentence's 3-grams from one array of word hashes: the 3-grams
+    # starting in a sentence's last two words cross into the next one and
+    # are dropped. (Sentences have at least MIN_SENTENCE_WORDS words.)
+    lengths = np.array([len(tokens) for tokens in found])
+    hashes = word_hashes([token for tokens in found for token in tokens])
+    grams = shingle_hashes_of(hashes, SENTENCE_SHINGLE)
+    ends = np.cumsum(lengths)
+    keep = np.ones(len(grams), dtype=bool)
+    for back in range(1, SENTENCE_SHINGLE):
+        crossing = ends[:-1] - back
+        keep[crossing[crossing < len(keep)]] = False
+    starts = np.concatenate(([0], ends[:-1] - (SENTENCE_SHINGLE - 1) * np.arange(1, len(ends))))
+    mixed = fmix32(grams[keep][:, None] ^ _SEEDS[None, :])
+    values = np.minimum.reduceat(mixed, starts, axis=0)
     return (values & 0xFF).astype(np.uint8).tobytes(), [int(v) for v in values[:, 0]]
 
 
@@ -122,17 +129,41 @@ def passage_refs(first_values: list[int], group_bits: int) -> list[bytes]:
 LEAD_SLACK = 2
 
 
-def recurring(a: bytes, b: bytes) -> tuple[int, int, int]:
-    """(sentences of `a` that recur in `b`, sentences of `b` that recur in
-    `a`, sentences of `a` that recur among the first len(a) + LEAD_SLACK
-    sentences of `b`)."""
-    if not a or not b:
-        return 0, 0, 0
+@dataclass(frozen=True, slots=True)
+class Recurrence:
+    """Sentences of two texts, a and b, that recur in the other."""
+
+    a_in_b: int
+    b_in_a: int
+    # Sentences of a among b's first len(a) + LEAD_SLACK sentences, and the
+    # other way round.
+    a_in_b_lead: int
+    b_in_a_lead: int
+
+
+def recurring_many(a: bytes, others: Sequence[bytes]) -> list[Recurrence]:
+    """How the sentences of `a` and of each of `others` recur in each other,
+    compared in one pass (a new article against all its candidates)."""
+    if not a or not others:
+        return [Recurrence(0, 0, 0, 0) for _ in others]
     x = np.frombuffer(a, dtype=np.uint8).reshape(-1, SENTENCE_VALUES)
-    y = np.frombuffer(b, dtype=np.uint8).reshape(-1, SENTENCE_VALUES)
-    agree = (x[:, None, :] == y[None, :, :]).sum(axis=2) >= SENTENCE_AGREE
-    lead = agree[:, : len(x) + LEAD_SLACK].any(axis=1)
-    return int(agree.any(axis=1).sum()), int(agree.any(axis=0).sum()), int(lead.sum())
+    y = np.frombuffer(b"".join(others), dtype=np.uint8).reshape(-1, SENTENCE_VALUES)
+    agree = (x[:, None, :] == y[None, :, :]).sum(axis=2, dtype=np.uint8) >= SENTENCE_AGREE
+    out = []
+    start = 0
+    for other in others:
+        end = start + len(other) // SENTENCE_VALUES
+        block = agree[:, start:end]
+        out.append(
+            Recurrence(
+                int(block.any(axis=1).sum()),
+                int(block.any(axis=0).sum()),
+                int(block[:, : len(x) + LEAD_SLACK].any(axis=1).sum()),
+                int(block[: end - start + LEAD_SLACK, :].any(axis=0).sum()),
+            )
+        )
+        start = end
+    return out
 
 
 def sentence_count(sketch: bytes) -> int:

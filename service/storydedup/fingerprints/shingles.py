@@ -30,7 +30,11 @@ def word_hashes(tokens: Sequence[bytes]) -> Hashes:
 def shingle_hashes(tokens: Sequence[bytes], size: int) -> Hashes:
     """Hashes of the word `size`-grams of `tokens`, in text order (with
     repeats). A text shorter than `size` words is one shingle of all of them."""
-    per_word = word_hashes(tokens)
+    return shingle_hashes_of(word_hashes(tokens), size)
+
+
+def shingle_hashes_of(per_word: Hashes, size: int) -> Hashes:
+    """shingle_hashes from the words' hashes."""
     if len(per_word) == 0:
         return per_word
     width = min(size, len(per_word))

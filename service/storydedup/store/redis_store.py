@@ -272,14 +272,30 @@ class RedisStore:
         now = self._clock_ms()
 
         async def run() -> list[IngestOutcome]:
-            # In order, so that later articles of a batch see earlier ones.
-            return [await self._ingest_one(item, now) for item in items]
+            # In order, so that later articles of a batch see earlier ones;
+            # each commit also reads for the next article.
+            outcomes = []
+            ahead: _Gathered | None = None
+            for i, item in enumerate(items):
+                following = items[i + 1] if i + 1 < len(items) else None
+                outcome, ahead = await self._ingest_one(item, now, ahead, following)
+                outcomes.append(outcome)
+            return outcomes
 
         return await self._call(run)
 
-    async def _ingest_one(self, item: IngestItem, now: float) -> IngestOutcome:
+    async def _ingest_one(
+        self,
+        item: IngestItem,
+        now: float,
+        gathered: _Gathered | None,
+        following: IngestItem | None,
+    ) -> tuple[IngestOutcome, _Gathered | None]:
+        """The article's outcome, and what was read for `following` if the
+        commit read it."""
         for _ in range(MAX_COMMIT_ATTEMPTS):
-            gathered = await self._gather(item.article_id, item.probe)
+            if gathered is None:
+                gathered = await self._gather(item.article_id, item.probe)
             existing = gathered.existing
             if existing is not None and existing[1].digest == item.digest:
                 matches = verify(self._policy, item.probe, gathered.candidates)
@@ -294,16 +310,20 @@ class RedisStore:
                     ),
                     matches=tuple(m.info for m in matches[: self._policy.max_matches]),
                     unchanged=True,
-                )
+                ), None
             try:
                 decided, choice = await self._decide(item.probe, gathered)
             except _Changed:
+                gathered = None
                 continue
             record = item.record(0, now, joined=choice.join is not None)
+            keys = [self.id_key(item.article_id)]
+            if following is not None:
+                keys.append(self.id_key(following.article_id))
             reply: list[Any] = await call(
                 self._client,
                 self._commit_script.command(
-                    [self.id_key(item.article_id)],
+                    keys,
                     self._prefix,
                     gathered.digest,
                     item.article_id,
@@ -316,11 +336,14 @@ class RedisStore:
                     repr(self._slot_ms),
                     self._policy.max_candidates,
                     CONFIRM_MEMBERS,
+                    following.article_id if following is not None else "",
+                    b"".join(following.probe.bucket_refs) if following is not None else b"",
                 ),
                 self._scripts,
             )
             if not int(reply[0]):
-                continue  # what it was decided from changed
+                gathered = None  # what it was decided from changed
+                continue
             cluster = int(reply[1])
             return IngestOutcome(
                 article_id=item.article_id,
@@ -329,7 +352,7 @@ class RedisStore:
                 canonical_article_id=reply[2].decode("utf-8"),
                 matches=reported(decided, choice, cluster, self._policy.max_matches),
                 unchanged=False,
-            )
+            ), (_Gathered.parse(reply[4:]) if len(reply) > 4 else None)
         raise StoreUnavailableError(
             f"article {item.article_id!r}: the index changed under {MAX_COMMIT_ATTEMPTS} "
             "attempts to commit it; retry"

@@ -9,9 +9,11 @@
 --          none), cluster to join (0: a new one), clusters to merge into it
 --          (packed 4-byte numbers), the article record (store/records.py,
 --          its cluster field to be filled in), published_ms, now_ms,
---          expiry_slot_ms, max_candidates, confirm_members
+--          expiry_slot_ms, max_candidates, confirm_members, and the next
+--          article's ID and bucket refs ('' when none; KEYS[2] its ID group)
 -- Returns  {0} when what was read changed, else {1, cluster, canonical
---          article ID, number}
+--          article ID, number, then what gather.lua returns for the next
+--          article, if any}: a batch costs one call per article, not two
 
 local aid = ARGV[3]
 local replaced = tonumber(ARGV[4])
@@ -23,7 +25,8 @@ local now = tonumber(ARGV[9])
 local slot_ms = tonumber(ARGV[10])
 
 local refs = parse(record).refs
-local read = read_for_ingest(aid, refs, tonumber(ARGV[11]), tonumber(ARGV[12]))
+local max_cand, confirm = tonumber(ARGV[11]), tonumber(ARGV[12])
+local read = read_for_ingest(aid, ids_key, refs, max_cand, confirm)
 if digest_of(read) ~= ARGV[2] then return {0} end
 
 if replaced ~= 0 then remove_article(replaced, load(replaced), ids_key) end
@@ -53,4 +56,10 @@ local slot_start = math.floor(now / slot_ms) * slot_ms
 local slot = string.format('%d:%d', slot_start, slot_ms)
 redis.call('APPEND', P .. 't:' .. slot, member(n))
 redis.call('ZADD', P .. 'slots', 'NX', slot_start + slot_ms, slot)
-return {1, cluster, canonical_of(cluster), n}
+local reply = {1, cluster, canonical_of(cluster), n}
+if ARGV[13] ~= '' then
+  for _, v in ipairs(gathered(ARGV[13], KEYS[2], ARGV[14], max_cand, confirm)) do
+    reply[#reply + 1] = v
+  end
+end
+return reply

@@ -127,9 +127,10 @@ local function remove_article(n, rec, id_key)
   set_packed(id_key, field, without(redis.call('HGET', id_key, field) or '', member(n)))
 end
 
--- The number of the article with this ID (its group is KEYS[1]), or nil.
-local function id_number(aid)
-  local packed = redis.call('HGET', ids_key, id_field(aid))
+-- The number of the article with this ID (its group is `ids`, by default
+-- KEYS[1]), or nil.
+local function id_number(aid, ids)
+  local packed = redis.call('HGET', ids or ids_key, id_field(aid))
   if not packed then return nil end
   for j = 1, #packed, 4 do
     local n = number_of(string.sub(packed, j, j + 3))
@@ -145,14 +146,14 @@ local function id_add(aid, n)
 end
 
 -- What an ingest decision reads (lua/gather.lua): the article with this ID
--- if stored, the candidates in the most of the refs' buckets (then the
+-- (its group is `ids`) if stored, the candidates in the most of the refs' buckets (then the
 -- lowest numbers), at most max_cand, and for each of their clusters its
 -- first `confirm` members by publication time with their shingle counts.
 -- commit.lua reads it again and writes only if it is unchanged.
-local function read_for_ingest(aid, refs, max_cand, confirm)
+local function read_for_ingest(aid, ids, refs, max_cand, confirm)
   local existing, existing_raw = 0, ''
   if aid ~= '' then
-    local n = id_number(aid)
+    local n = id_number(aid, ids)
     if n then existing, existing_raw = n, redis.call('GET', rec_key(n)) end
   end
 
@@ -220,4 +221,11 @@ local function digest_of(out)
     parts[i] = #s .. ':' .. s
   end
   return redis.sha1hex(table.concat(parts))
+end
+
+-- read_for_ingest's reply: its digest first.
+local function gathered(aid, ids, refs, max_cand, confirm)
+  local out = read_for_ingest(aid, ids, refs, max_cand, confirm)
+  table.insert(out, 1, digest_of(out))
+  return out
 end

@@ -11,6 +11,4 @@
 --          is what commit.lua checks). The article with this ID, if stored,
 --          is no candidate and no member.
 
-local out = read_for_ingest(ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]))
-table.insert(out, 1, digest_of(out))
-return out
+return gathered(ARGV[2], KEYS[1], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]))
