@@ -78,6 +78,11 @@ async def test_find_similar_is_read_only(client: AsyncStoryDedupClient) -> None:
     found = await client.find_similar(probe, limit=3)
     assert found.cluster_id == a.cluster_id
     assert [m.article_id for m in found.matches] == ["a1"]
+    # Why: every paragraph of the probe recurs in a1, and the response holds
+    # the probe's paragraphs as cleaned, which the passages count.
+    assert len(found.paragraphs) == 5
+    assert found.paragraphs[0].split()[:6] == STORY_A[0].split()[:6]
+    assert found.matches[0].passages == ((0, 4),)
     assert (await client.get_cluster(article_id="a1")).size == 1
     nothing = await client.find_similar(Article(text=articles.text(STORY_B)))
     assert nothing.cluster_id is None and nothing.matches == ()

@@ -94,6 +94,9 @@ def test_cli_ingests_files_and_shows_the_cluster(tmp_path: Path) -> None:
         assert json.loads(by_id.stdout)["size"] == 2
         similar = cli(server.target, "similar", str(tmp_path / "outlet-two.txt"))
         assert f"would join cluster {first['cluster_id']}" in similar.stdout
+        # Where the match is: the file's paragraphs that recur, with their first words.
+        opening = " ".join(STORY[0].split()[:12])
+        assert f"paragraphs 1-{len(STORY)}: {opening}..." in similar.stdout, similar.stdout
         jsonl = json.dumps({"id": "j1", "text": articles.text(OTHER), "source": "x.example"})
         piped = cli(server.target, "ingest", stdin=jsonl + "\n")
         assert piped.returncode == 0 and "duplicate" in piped.stdout

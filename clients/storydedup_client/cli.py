@@ -215,6 +215,17 @@ def cmd_similar(client: StoryDedupClient, args: argparse.Namespace, out: TextIO)
             f"containment {m.containment:.2f}",
             file=out,
         )
+        # Where the match is: the file's paragraphs (as cleaned) that recur there.
+        for first, last in m.passages:
+            where = (
+                f"paragraph {first + 1}" if first == last else f"paragraphs {first + 1}-{last + 1}"
+            )
+            excerpt = (
+                " ".join(result.paragraphs[first].split()[:12])
+                if first < len(result.paragraphs)
+                else ""
+            )
+            print(f"    {where}: {excerpt}...", file=out)
     return 0
 
 

@@ -59,6 +59,9 @@ class Match:
     cluster_id: str
     jaccard: float
     containment: float
+    # Runs of paragraphs (first, last; counted from 0) of the article's
+    # cleaned text whose sentences recur in the matching article.
+    passages: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,8 @@ class SimilarResult:
     matches: tuple[Match, ...]
     # The cluster the article would join; None for a new story.
     cluster_id: str | None
+    # The article's cleaned story text, by paragraph (what passages count).
+    paragraphs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +131,13 @@ def from_timestamp(ts: Timestamp) -> datetime:
 
 
 def match_from(m: pb.Match) -> Match:
-    return Match(m.article_id, m.cluster_id, m.jaccard, m.containment)
+    return Match(
+        m.article_id,
+        m.cluster_id,
+        m.jaccard,
+        m.containment,
+        tuple((p.first_paragraph, p.last_paragraph) for p in m.passages),
+    )
 
 
 def ingest_result_from(r: pb.IngestArticleResponse) -> IngestResult:
@@ -169,7 +180,9 @@ def article_info_from(r: pb.GetArticleResponse) -> ArticleInfo:
 
 
 def similar_from(r: pb.FindSimilarResponse) -> SimilarResult:
-    return SimilarResult(tuple(match_from(m) for m in r.matches), r.cluster_id or None)
+    return SimilarResult(
+        tuple(match_from(m) for m in r.matches), r.cluster_id or None, tuple(r.paragraphs)
+    )
 
 
 def cluster_request(article_id: str | None, cluster_id: str | None) -> pb.GetClusterRequest:

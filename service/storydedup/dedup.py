@@ -125,6 +125,8 @@ class Deduplicator:
             log.warning("chrome not learned from %d articles: %s", len(learned), error)
         return outcomes
 
-    async def similar(self, article: pb.Article, limit: int) -> SimilarOutcome:
-        probe, _ = self._story(article, "article")
-        return await self.store.similar(probe, limit)
+    async def similar(self, article: pb.Article, limit: int) -> tuple[SimilarOutcome, list[str]]:
+        """Verified matches of the article, and its cleaned story text's
+        paragraphs (which the matches' passages count)."""
+        probe, story = self._story(article, "article")
+        return await self.store.similar(probe, limit), story.text.split("\n\n")

@@ -103,6 +103,10 @@ def match(info: MatchInfo) -> pb.Match:
         cluster_id=cluster_id(info.cluster),
         jaccard=info.jaccard,
         containment=info.containment,
+        passages=[
+            pb.PassageRange(first_paragraph=first, last_paragraph=last)
+            for first, last in info.passages
+        ],
     )
 
 

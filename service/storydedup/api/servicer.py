@@ -175,10 +175,11 @@ class StoryDedupServicer:
             request = parse(pb.FindSimilarRequest, raw)
             limit = check_limit(request.limit)
             check_article(request.article, "article", self._limits, require_id=False)
-            outcome = await self._dedup.similar(request.article, limit)
+            outcome, paragraphs = await self._dedup.similar(request.article, limit)
             return pb.FindSimilarResponse(
                 matches=[convert.match(m) for m in outcome.matches],
                 cluster_id="" if outcome.cluster is None else convert.cluster_id(outcome.cluster),
+                paragraphs=paragraphs,
             )
 
         return await self._run(context, call)

@@ -28,6 +28,7 @@ from storydedup.clustering.policy import (
     similarities,
     starts_alike,
 )
+from storydedup.fingerprints.passages import paragraph_runs
 from storydedup.store.base import MatchInfo, Probe
 from storydedup.store.records import ArticleRecord
 
@@ -50,14 +51,20 @@ class Candidate(Generic[K]):
 class Verified(Generic[K]):
     candidate: Candidate[K]
     sim: Similarity
+    # Paragraphs of the new article whose sentences recur in the candidate.
+    passages: tuple[tuple[int, int], ...] = ()
 
     @property
     def info(self) -> MatchInfo:
+        return self.reported(self.candidate.cluster)
+
+    def reported(self, cluster: int) -> MatchInfo:
         return MatchInfo(
             self.candidate.record.article_id,
-            self.candidate.cluster,
+            cluster,
             self.sim.jaccard,
             self.sim.containment,
+            self.passages,
         )
 
 
@@ -108,7 +115,8 @@ def verify(policy: MatchPolicy, probe: Probe, candidates: Iterable[Candidate[K]]
     for candidate, sim in zip(listed, sims, strict=True):
         matched = is_match(policy, sim, probe.shingle_count, candidate.record.shingle_count)
         if matched:
-            found.append(Verified(candidate, sim))
+            passages = paragraph_runs(sim.recurring, probe.sentence_paragraphs)
+            found.append(Verified(candidate, sim, passages))
         shorter = candidate.record.shingle_count
         if (
             shorter <= probe.shingle_count
@@ -257,12 +265,7 @@ def reported(
 ) -> tuple[MatchInfo, ...]:
     """The matches to report, with the clusters they are in after the merge."""
     return tuple(
-        MatchInfo(
-            m.candidate.record.article_id,
-            cluster if m.candidate.cluster in choice.merge else m.candidate.cluster,
-            m.sim.jaccard,
-            m.sim.containment,
-        )
+        m.reported(cluster if m.candidate.cluster in choice.merge else m.candidate.cluster)
         for m in matches[:limit]
     )
 

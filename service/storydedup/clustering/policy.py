@@ -99,6 +99,8 @@ class Similarity:
     # Sentences of the shorter text among the longer one's first sentences
     # (as many as the shorter has, and passages.LEAD_SLACK more).
     carried_lead: int = 0
+    # Which sentences of the new article recur in the other (similarities).
+    recurring: tuple[int, ...] = ()
 
 
 def estimate(
@@ -196,12 +198,15 @@ def similarities(probe: Probe, records: Sequence[ArticleRecord]) -> list[Similar
     sentences = sentence_count(probe.passages)
     for i, recurrence in zip(compared, recurrences, strict=True):
         r = records[i]
-        sims[i] = with_passages(
-            sims[i],
-            probe.shingle_count <= r.shingle_count,
-            sentences,
-            sentence_count(r.passages),
-            recurrence,
+        sims[i] = dataclasses.replace(
+            with_passages(
+                sims[i],
+                probe.shingle_count <= r.shingle_count,
+                sentences,
+                sentence_count(r.passages),
+                recurrence,
+            ),
+            recurring=recurrence.a_recurring,
         )
     return sims
 

@@ -144,7 +144,7 @@ class Fingerprinter:
             rows[start : start + PREFIX_LEVELS[-1], :PREFIX_VALUES], axis=0
         )
         levels = [length for length in PREFIX_LEVELS if length <= len(ordered) - start]
-        passages, first_values = passage_sketch(text)
+        passages = passage_sketch(text)
         return Probe(
             # Verification compares 8-bit slices of the values: a quarter of
             # the memory, and the 1/256 chance of a false equal raises an
@@ -154,14 +154,15 @@ class Fingerprinter:
             shingle_count=distinct_count(ordered),
             bucket_refs=tuple(
                 bucket_refs(s.banding, body, lead, s.bucket_group_bits)
-                + passage_refs(first_values, s.bucket_group_bits)
+                + passage_refs(passages.first_values, s.bucket_group_bits)
             ),
             # 8-bit slices suffice: prefixes are compared for near-equality.
             prefix=b"".join(
                 (running_min[length - 1] & 0xFF).astype(np.uint8).tobytes() for length in levels
             ),
-            passages=passages,
+            passages=passages.values,
             source_key=source_key(source),
+            sentence_paragraphs=passages.paragraphs,
         )
 
 

@@ -71,29 +71,39 @@ def _sentence_seeds() -> npt.NDArray[np.uint32]:
 _SEEDS = _sentence_seeds()
 
 
-def sentences(text: str) -> list[list[bytes]]:
-    """The words of each sentence of `text` long enough to be a passage, in
-    text order (paragraphs are separated by blank lines). A line that does
-    not end like a sentence is a passage only when it is long: timestamps,
-    headings and labels a cleaned page keeps are not, and would shift where
-    the story starts."""
+def sentences(text: str) -> list[tuple[int, list[bytes]]]:
+    """The paragraph and words of each sentence of `text` long enough to be
+    a passage, in text order (paragraphs are separated by blank lines). A
+    line that does not end like a sentence is a passage only when it is
+    long: timestamps, headings and labels a cleaned page keeps are not, and
+    would shift where the story starts."""
     out = []
-    for paragraph in text.split("\n\n"):
+    for number, paragraph in enumerate(text.split("\n\n")):
         for sentence in _SENTENCE_END.split(paragraph):
             tokens = words(sentence)
             if len(tokens) >= MIN_SENTENCE_WORDS and (
                 _ENDS_LIKE_A_SENTENCE.search(sentence) or len(tokens) >= MIN_UNENDED_WORDS
             ):
-                out.append(tokens)
+                out.append((number, tokens))
     return out
 
 
-def passage_sketch(text: str) -> tuple[bytes, list[int]]:
-    """The sketch (SENTENCE_VALUES 8-bit values per sentence, in order) and
-    the first 32-bit value of every sentence sketched (for passage_refs)."""
-    found = sentences(text)[:MAX_SENTENCES]
-    if not found:
-        return b"", []
+@dataclass(frozen=True, slots=True)
+class PassageSketch:
+    # SENTENCE_VALUES 8-bit values per sentence, in text order.
+    values: bytes
+    # The first 32-bit value of every sentence (for passage_refs).
+    first_values: list[int]
+    # The paragraph of every sentence.
+    paragraphs: tuple[int, ...]
+
+
+def passage_sketch(text: str) -> PassageSketch:
+    """The sentences of `text` (its first MAX_SENTENCES), sketched."""
+    numbered = sentences(text)[:MAX_SENTENCES]
+    if not numbered:
+        return PassageSketch(b"", [], ())
+    found = [tokens for _, tokens in numbered]
     # Every sentence's 3-grams from one array of word hashes: the 3-grams
     # starting in a sentence's last two words cross into the next one and
     # are dropped. (Sentences have at least MIN_SENTENCE_WORDS words.)
@@ -108,7 +118,11 @@ def passage_sketch(text: str) -> tuple[bytes, list[int]]:
     starts = np.concatenate(([0], ends[:-1] - (SENTENCE_SHINGLE - 1) * np.arange(1, len(ends))))
     mixed = fmix32(grams[keep][:, None] ^ _SEEDS[None, :])
     values = np.minimum.reduceat(mixed, starts, axis=0)
-    return (values & 0xFF).astype(np.uint8).tobytes(), [int(v) for v in values[:, 0]]
+    return PassageSketch(
+        (values & 0xFF).astype(np.uint8).tobytes(),
+        [int(v) for v in values[:, 0]],
+        tuple(number for number, _ in numbered),
+    )
 
 
 def passage_refs(first_values: list[int], group_bits: int) -> list[bytes]:
@@ -139,6 +153,8 @@ class Recurrence:
     # other way round.
     a_in_b_lead: int
     b_in_a_lead: int
+    # Which sentences of a recur in b (their positions).
+    a_recurring: tuple[int, ...] = ()
 
 
 def recurring_many(a: bytes, others: Sequence[bytes]) -> list[Recurrence]:
@@ -154,12 +170,14 @@ def recurring_many(a: bytes, others: Sequence[bytes]) -> list[Recurrence]:
     for other in others:
         end = start + len(other) // SENTENCE_VALUES
         block = agree[:, start:end]
+        in_b = block.any(axis=1)
         out.append(
             Recurrence(
-                int(block.any(axis=1).sum()),
+                int(in_b.sum()),
                 int(block.any(axis=0).sum()),
                 int(block[:, : len(x) + LEAD_SLACK].any(axis=1).sum()),
                 int(block[: end - start + LEAD_SLACK, :].any(axis=0).sum()),
+                tuple(int(i) for i in np.flatnonzero(in_b)),
             )
         )
         start = end
@@ -168,3 +186,18 @@ def recurring_many(a: bytes, others: Sequence[bytes]) -> list[Recurrence]:
 
 def sentence_count(sketch: bytes) -> int:
     return len(sketch) // SENTENCE_VALUES
+
+
+def paragraph_runs(
+    recurring: tuple[int, ...], paragraphs: tuple[int, ...]
+) -> tuple[tuple[int, int], ...]:
+    """The paragraphs of the recurring sentences, as runs of consecutive
+    paragraphs (first, last)."""
+    numbers = sorted({paragraphs[i] for i in recurring if i < len(paragraphs)})
+    runs: list[tuple[int, int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], n)
+        else:
+            runs.append((n, n))
+    return tuple(runs)

@@ -53,6 +53,9 @@ class Probe:
     passages: bytes = b""
     # The publishing source (fingerprint.source_key); 0 when unknown.
     source_key: int = 0
+    # The paragraph of each sketched sentence (not stored: for Match
+    # passages of the new article).
+    sentence_paragraphs: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,9 @@ class MatchInfo:
     cluster: int
     jaccard: float
     containment: float
+    # Paragraphs of the new article whose sentences recur in this one, as
+    # runs (first, last); see passages.paragraph_runs.
+    passages: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

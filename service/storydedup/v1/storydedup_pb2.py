@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1estorydedup/v1/storydedup.proto\x12\rstorydedup.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfe\x01\n\x07\x41rticle\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x0c\n\x04html\x18\x04 \x01(\t\x12\x0b\n\x03url\x18\x05 \x01(\t\x12\x0e\n\x06source\x18\x06 \x01(\t\x12\x30\n\x0cpublished_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12:\n\nattributes\x18\x08 \x03(\x0b\x32&.storydedup.v1.Article.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"U\n\x05Match\x12\x12\n\narticle_id\x18\x01 \x01(\t\x12\x12\n\ncluster_id\x18\x02 \x01(\t\x12\x0f\n\x07jaccard\x18\x03 \x01(\x02\x12\x13\n\x0b\x63ontainment\x18\x04 \x01(\x02\"?\n\x14IngestArticleRequest\x12\'\n\x07\x61rticle\x18\x01 \x01(\x0b\x32\x16.storydedup.v1.Article\"\x97\x01\n\x15IngestArticleResponse\x12\x12\n\narticle_id\x18\x01 \x01(\t\x12\x12\n\ncluster_id\x18\x02 \x01(\t\x12\x11\n\tduplicate\x18\x03 \x01(\x08\x12\x1c\n\x14\x63\x61nonical_article_id\x18\x04 \x01(\t\x12%\n\x07matches\x18\x05 \x03(\x0b\x32\x14.storydedup.v1.Match\"A\n\x15IngestArticlesRequest\x12(\n\x08\x61rticles\x18\x01 \x03(\x0b\x32\x16.storydedup.v1.Article\"O\n\x16IngestArticlesResponse\x12\x35\n\x07results\x18\x01 \x03(\x0b\x32$.storydedup.v1.IngestArticleResponse\"F\n\x1bStreamIngestArticlesRequest\x12\'\n\x07\x61rticle\x18\x01 \x01(\x0b\x32\x16.storydedup.v1.Article\"T\n\x1cStreamIngestArticlesResponse\x12\x34\n\x06result\x18\x01 \x01(\x0b\x32$.storydedup.v1.IngestArticleResponse\"\x81\x01\n\rClusterMember\x12\x12\n\narticle_id\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x0b\n\x03url\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12\x30\n\x0cpublished_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe7\x01\n\x07\x43luster\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x1c\n\x14\x63\x61nonical_article_id\x18\x02 \x01(\t\x12-\n\x07members\x18\x03 \x03(\x0b\x32\x1c.storydedup.v1.ClusterMember\x12\x0c\n\x04size\x18\x04 \x01(\x05\x12\x36\n\x12\x66irst_published_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11last_published_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"F\n\x11GetClusterRequest\x12\x14\n\narticle_id\x18\x01 \x01(\tH\x00\x12\x14\n\ncluster_id\x18\x02 \x01(\tH\x00\x42\x05\n\x03key\"=\n\x12GetClusterResponse\x12\'\n\x07\x63luster\x18\x01 \x01(\x0b\x32\x16.storydedup.v1.Cluster\"\'\n\x11GetArticleRequest\x12\x12\n\narticle_id\x18\x01 \x01(\t\"\xbe\x02\n\rArticleRecord\x12\x12\n\narticle_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0b\n\x03url\x18\x03 \x01(\t\x12\x0e\n\x06source\x18\x04 \x01(\t\x12\x30\n\x0cpublished_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bingested_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rshingle_count\x18\x07 \x01(\x05\x12@\n\nattributes\x18\x08 \x03(\x0b\x32,.storydedup.v1.ArticleRecord.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"W\n\x12GetArticleResponse\x12-\n\x07\x61rticle\x18\x01 \x01(\x0b\x32\x1c.storydedup.v1.ArticleRecord\x12\x12\n\ncluster_id\x18\x02 \x01(\t\"L\n\x12\x46indSimilarRequest\x12\'\n\x07\x61rticle\x18\x01 \x01(\x0b\x32\x16.storydedup.v1.Article\x12\r\n\x05limit\x18\x02 \x01(\x05\"P\n\x13\x46indSimilarResponse\x12%\n\x07matches\x18\x01 \x03(\x0b\x32\x14.storydedup.v1.Match\x12\x12\n\ncluster_id\x18\x02 \x01(\t\"*\n\x14\x44\x65leteArticleRequest\x12\x12\n\narticle_id\x18\x01 \x01(\t\"C\n\x15\x44\x65leteArticleResponse\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x16\n\x0eremaining_size\x18\x02 \x01(\x05\x32\x9b\x05\n\x11StoryDedupService\x12Z\n\rIngestArticle\x12#.storydedup.v1.IngestArticleRequest\x1a$.storydedup.v1.IngestArticleResponse\x12]\n\x0eIngestArticles\x12$.storydedup.v1.IngestArticlesRequest\x1a%.storydedup.v1.IngestArticlesResponse\x12s\n\x14StreamIngestArticles\x12*.storydedup.v1.StreamIngestArticlesRequest\x1a+.storydedup.v1.StreamIngestArticlesResponse(\x01\x30\x01\x12Q\n\nGetCluster\x12 .storydedup.v1.GetClusterRequest\x1a!.storydedup.v1.GetClusterResponse\x12Q\n\nGetArticle\x12 .storydedup.v1.GetArticleRequest\x1a!.storydedup.v1.GetArticleResponse\x12T\n\x0b\x46indSimilar\x12!.storydedup.v1.FindSimilarRequest\x1a\".storydedup.v1.FindSimilarResponse\x12Z\n\rDeleteArticle\x12#.storydedup.v1.DeleteArticleRequest\x1a$.storydedup.v1.DeleteArticleResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1estorydedup/v1/storydedup.proto\x12\rstorydedup.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfe\x01\n\x07\x41rticle\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x0c\n\x04html\x18\x04 \x01(\t\x12\x0b\n\x03url\x18\x05 \x01(\t\x12\x0e\n\x06source\x18\x06 \x01(\t\x12\x30\n\x0cpublished_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12:\n\nattributes\x18\x08 \x03(\x0b\x32&.storydedup.v1.Article.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x84\x01\n\x05Match\x12\x12\n\narticle_id\x18\x01 \x01(\t\x12\x12\n\ncluster_id\x18\x02 \x01(\t\x12\x0f\n\x07jaccard\x18\x03 \x01(\x02\x12\x13\n\x0b\x63ontainment\x18\x04 \x01(\x02\x12-\n\x08passages\x18\x05 \x03(\x0b\x32\x1b.storydedup.v1.PassageRange\"?\n\x0cPassageRange\x12\x17\n\x0f\x66irst_paragraph\x18\x01 \x01(\r\x12\x16\n\x0elast_paragraph\x18\x02 \x01(\r\"?\n\x14IngestArticleRequest\x12\'\n\x07\x61rticle\x18\x01 \x01(\x0b\x32\x16.storydedup.v1.Article\"\x97\x01\n\x15IngestArticleResponse\x12\x12\n\narticle_id\x18\x01 \x01(\t\x12\x12\n\ncluster_id\x18\x02 \x01(\t\x12\x11\n\tduplicate\x18\x03 \x01(\x08\x12\x1c\n\x14\x63\x61nonical_article_id\x18\x04 \x01(\t\x12%\n\x07matches\x18\x05 \x03(\x0b\x32\x14.storydedup.v1.Match\"A\n\x15IngestArticlesRequest\x12(\n\x08\x61rticles\x18\x01 \x03(\x0b\x32\x16.storydedup.v1.Article\"O\n\x16IngestArticlesResponse\x12\x35\n\x07results\x18\x01 \x03(\x0b\x32$.storydedup.v1.IngestArticleResponse\"F\n\x1bStreamIngestArticlesRequest\x12\'\n\x07\x61rticle\x18\x01 \x01(\x0b\x32\x16.storydedup.v1.Article\"T\n\x1cStreamIngestArticlesResponse\x12\x34\n\x06result\x18\x01 \x01(\x0b\x32$.storydedup.v1.IngestArticleResponse\"\x81\x01\n\rClusterMember\x12\x12\n\narticle_id\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x0b\n\x03url\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12\x30\n\x0cpublished_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe7\x01\n\x07\x43luster\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x1c\n\x14\x63\x61nonical_article_id\x18\x02 \x01(\t\x12-\n\x07members\x18\x03 \x03(\x0b\x32\x1c.storydedup.v1.ClusterMember\x12\x0c\n\x04size\x18\x04 \x01(\x05\x12\x36\n\x12\x66irst_published_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11last_published_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"F\n\x11GetClusterRequest\x12\x14\n\narticle_id\x18\x01 \x01(\tH\x00\x12\x14\n\ncluster_id\x18\x02 \x01(\tH\x00\x42\x05\n\x03key\"=\n\x12GetClusterResponse\x12\'\n\x07\x63luster\x18\x01 \x01(\x0b\x32\x16.storydedup.v1.Cluster\"\'\n\x11GetArticleRequest\x12\x12\n\narticle_id\x18\x01 \x01(\t\"\xbe\x02\n\rArticleRecord\x12\x12\n\narticle_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0b\n\x03url\x18\x03 \x01(\t\x12\x0e\n\x06source\x18\x04 \x01(\t\x12\x30\n\x0cpublished_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bingested_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rshingle_count\x18\x07 \x01(\x05\x12@\n\nattributes\x18\x08 \x03(\x0b\x32,.storydedup.v1.ArticleRecord.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"W\n\x12GetArticleResponse\x12-\n\x07\x61rticle\x18\x01 \x01(\x0b\x32\x1c.storydedup.v1.ArticleRecord\x12\x12\n\ncluster_id\x18\x02 \x01(\t\"L\n\x12\x46indSimilarRequest\x12\'\n\x07\x61rticle\x18\x01 \x01(\x0b\x32\x16.storydedup.v1.Article\x12\r\n\x05limit\x18\x02 \x01(\x05\"d\n\x13\x46indSimilarResponse\x12%\n\x07matches\x18\x01 \x03(\x0b\x32\x14.storydedup.v1.Match\x12\x12\n\ncluster_id\x18\x02 \x01(\t\x12\x12\n\nparagraphs\x18\x03 \x03(\t\"*\n\x14\x44\x65leteArticleRequest\x12\x12\n\narticle_id\x18\x01 \x01(\t\"C\n\x15\x44\x65leteArticleResponse\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x16\n\x0eremaining_size\x18\x02 \x01(\x05\x32\x9b\x05\n\x11StoryDedupService\x12Z\n\rIngestArticle\x12#.storydedup.v1.IngestArticleRequest\x1a$.storydedup.v1.IngestArticleResponse\x12]\n\x0eIngestArticles\x12$.storydedup.v1.IngestArticlesRequest\x1a%.storydedup.v1.IngestArticlesResponse\x12s\n\x14StreamIngestArticles\x12*.storydedup.v1.StreamIngestArticlesRequest\x1a+.storydedup.v1.StreamIngestArticlesResponse(\x01\x30\x01\x12Q\n\nGetCluster\x12 .storydedup.v1.GetClusterRequest\x1a!.storydedup.v1.GetClusterResponse\x12Q\n\nGetArticle\x12 .storydedup.v1.GetArticleRequest\x1a!.storydedup.v1.GetArticleResponse\x12T\n\x0b\x46indSimilar\x12!.storydedup.v1.FindSimilarRequest\x1a\".storydedup.v1.FindSimilarResponse\x12Z\n\rDeleteArticle\x12#.storydedup.v1.DeleteArticleRequest\x1a$.storydedup.v1.DeleteArticleResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,44 +40,46 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ARTICLE']._serialized_end=337
   _globals['_ARTICLE_ATTRIBUTESENTRY']._serialized_start=288
   _globals['_ARTICLE_ATTRIBUTESENTRY']._serialized_end=337
-  _globals['_MATCH']._serialized_start=339
-  _globals['_MATCH']._serialized_end=424
-  _globals['_INGESTARTICLEREQUEST']._serialized_start=426
-  _globals['_INGESTARTICLEREQUEST']._serialized_end=489
-  _globals['_INGESTARTICLERESPONSE']._serialized_start=492
-  _globals['_INGESTARTICLERESPONSE']._serialized_end=643
-  _globals['_INGESTARTICLESREQUEST']._serialized_start=645
-  _globals['_INGESTARTICLESREQUEST']._serialized_end=710
-  _globals['_INGESTARTICLESRESPONSE']._serialized_start=712
-  _globals['_INGESTARTICLESRESPONSE']._serialized_end=791
-  _globals['_STREAMINGESTARTICLESREQUEST']._serialized_start=793
-  _globals['_STREAMINGESTARTICLESREQUEST']._serialized_end=863
-  _globals['_STREAMINGESTARTICLESRESPONSE']._serialized_start=865
-  _globals['_STREAMINGESTARTICLESRESPONSE']._serialized_end=949
-  _globals['_CLUSTERMEMBER']._serialized_start=952
-  _globals['_CLUSTERMEMBER']._serialized_end=1081
-  _globals['_CLUSTER']._serialized_start=1084
-  _globals['_CLUSTER']._serialized_end=1315
-  _globals['_GETCLUSTERREQUEST']._serialized_start=1317
-  _globals['_GETCLUSTERREQUEST']._serialized_end=1387
-  _globals['_GETCLUSTERRESPONSE']._serialized_start=1389
-  _globals['_GETCLUSTERRESPONSE']._serialized_end=1450
-  _globals['_GETARTICLEREQUEST']._serialized_start=1452
-  _globals['_GETARTICLEREQUEST']._serialized_end=1491
-  _globals['_ARTICLERECORD']._serialized_start=1494
-  _globals['_ARTICLERECORD']._serialized_end=1812
+  _globals['_MATCH']._serialized_start=340
+  _globals['_MATCH']._serialized_end=472
+  _globals['_PASSAGERANGE']._serialized_start=474
+  _globals['_PASSAGERANGE']._serialized_end=537
+  _globals['_INGESTARTICLEREQUEST']._serialized_start=539
+  _globals['_INGESTARTICLEREQUEST']._serialized_end=602
+  _globals['_INGESTARTICLERESPONSE']._serialized_start=605
+  _globals['_INGESTARTICLERESPONSE']._serialized_end=756
+  _globals['_INGESTARTICLESREQUEST']._serialized_start=758
+  _globals['_INGESTARTICLESREQUEST']._serialized_end=823
+  _globals['_INGESTARTICLESRESPONSE']._serialized_start=825
+  _globals['_INGESTARTICLESRESPONSE']._serialized_end=904
+  _globals['_STREAMINGESTARTICLESREQUEST']._serialized_start=906
+  _globals['_STREAMINGESTARTICLESREQUEST']._serialized_end=976
+  _globals['_STREAMINGESTARTICLESRESPONSE']._serialized_start=978
+  _globals['_STREAMINGESTARTICLESRESPONSE']._serialized_end=1062
+  _globals['_CLUSTERMEMBER']._serialized_start=1065
+  _globals['_CLUSTERMEMBER']._serialized_end=1194
+  _globals['_CLUSTER']._serialized_start=1197
+  _globals['_CLUSTER']._serialized_end=1428
+  _globals['_GETCLUSTERREQUEST']._serialized_start=1430
+  _globals['_GETCLUSTERREQUEST']._serialized_end=1500
+  _globals['_GETCLUSTERRESPONSE']._serialized_start=1502
+  _globals['_GETCLUSTERRESPONSE']._serialized_end=1563
+  _globals['_GETARTICLEREQUEST']._serialized_start=1565
+  _globals['_GETARTICLEREQUEST']._serialized_end=1604
+  _globals['_ARTICLERECORD']._serialized_start=1607
+  _globals['_ARTICLERECORD']._serialized_end=1925
   _globals['_ARTICLERECORD_ATTRIBUTESENTRY']._serialized_start=288
   _globals['_ARTICLERECORD_ATTRIBUTESENTRY']._serialized_end=337
-  _globals['_GETARTICLERESPONSE']._serialized_start=1814
-  _globals['_GETARTICLERESPONSE']._serialized_end=1901
-  _globals['_FINDSIMILARREQUEST']._serialized_start=1903
-  _globals['_FINDSIMILARREQUEST']._serialized_end=1979
-  _globals['_FINDSIMILARRESPONSE']._serialized_start=1981
-  _globals['_FINDSIMILARRESPONSE']._serialized_end=2061
-  _globals['_DELETEARTICLEREQUEST']._serialized_start=2063
-  _globals['_DELETEARTICLEREQUEST']._serialized_end=2105
-  _globals['_DELETEARTICLERESPONSE']._serialized_start=2107
-  _globals['_DELETEARTICLERESPONSE']._serialized_end=2174
-  _globals['_STORYDEDUPSERVICE']._serialized_start=2177
-  _globals['_STORYDEDUPSERVICE']._serialized_end=2844
+  _globals['_GETARTICLERESPONSE']._serialized_start=1927
+  _globals['_GETARTICLERESPONSE']._serialized_end=2014
+  _globals['_FINDSIMILARREQUEST']._serialized_start=2016
+  _globals['_FINDSIMILARREQUEST']._serialized_end=2092
+  _globals['_FINDSIMILARRESPONSE']._serialized_start=2094
+  _globals['_FINDSIMILARRESPONSE']._serialized_end=2194
+  _globals['_DELETEARTICLEREQUEST']._serialized_start=2196
+  _globals['_DELETEARTICLEREQUEST']._serialized_end=2238
+  _globals['_DELETEARTICLERESPONSE']._serialized_start=2240
+  _globals['_DELETEARTICLERESPONSE']._serialized_end=2307
+  _globals['_STORYDEDUPSERVICE']._serialized_start=2310
+  _globals['_STORYDEDUPSERVICE']._serialized_end=2977
 # @@protoc_insertion_point(module_scope)

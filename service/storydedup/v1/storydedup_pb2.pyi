@@ -134,6 +134,7 @@ class Match(_message.Message):
     CLUSTER_ID_FIELD_NUMBER: _builtins.int
     JACCARD_FIELD_NUMBER: _builtins.int
     CONTAINMENT_FIELD_NUMBER: _builtins.int
+    PASSAGES_FIELD_NUMBER: _builtins.int
     article_id: _builtins.str
     """ID of the matching article."""
     cluster_id: _builtins.str
@@ -144,6 +145,15 @@ class Match(_message.Message):
     """Estimated containment of the smaller shingle set in the larger one;
     near 1 when one article is a truncated copy of the other.
     """
+    @_builtins.property
+    def passages(self) -> _containers.RepeatedCompositeFieldContainer[Global___PassageRange]:
+        """Where the match is: the paragraphs of the article's cleaned story text
+        whose sentences recur, verbatim or lightly edited, in the matching
+        article, as runs of consecutive paragraphs. Empty when no sentence
+        recurs, or when both articles come from one source (whose pages share
+        chrome, so their sentences are not compared).
+        """
+
     def __init__(
         self,
         *,
@@ -151,14 +161,41 @@ class Match(_message.Message):
         cluster_id: _builtins.str = ...,
         jaccard: _builtins.float = ...,
         containment: _builtins.float = ...,
+        passages: _abc.Iterable[Global___PassageRange] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["article_id", b"article_id", "cluster_id", b"cluster_id", "containment", b"containment", "jaccard", b"jaccard"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["article_id", b"article_id", "cluster_id", b"cluster_id", "containment", b"containment", "jaccard", b"jaccard", "passages", b"passages"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Match: _TypeAlias = Match  # noqa: Y015
+
+@_typing.final
+class PassageRange(_message.Message):
+    """PassageRange is a run of paragraphs of an article's cleaned story text."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIRST_PARAGRAPH_FIELD_NUMBER: _builtins.int
+    LAST_PARAGRAPH_FIELD_NUMBER: _builtins.int
+    first_paragraph: _builtins.int
+    """First paragraph of the run, counted from 0."""
+    last_paragraph: _builtins.int
+    """Last paragraph of the run, counted from 0 (the run includes it)."""
+    def __init__(
+        self,
+        *,
+        first_paragraph: _builtins.int = ...,
+        last_paragraph: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["first_paragraph", b"first_paragraph", "last_paragraph", b"last_paragraph"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PassageRange: _TypeAlias = PassageRange  # noqa: Y015
 
 @_typing.final
 class IngestArticleRequest(_message.Message):
@@ -622,21 +659,29 @@ class FindSimilarResponse(_message.Message):
 
     MATCHES_FIELD_NUMBER: _builtins.int
     CLUSTER_ID_FIELD_NUMBER: _builtins.int
+    PARAGRAPHS_FIELD_NUMBER: _builtins.int
     cluster_id: _builtins.str
     """Cluster the article would join; empty if it would start a new story."""
     @_builtins.property
     def matches(self) -> _containers.RepeatedCompositeFieldContainer[Global___Match]:
         """Verified matches, best first."""
 
+    @_builtins.property
+    def paragraphs(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The article's cleaned story text, one paragraph an entry: what was
+        fingerprinted, and what Match.passages count.
+        """
+
     def __init__(
         self,
         *,
         matches: _abc.Iterable[Global___Match] | None = ...,
         cluster_id: _builtins.str = ...,
+        paragraphs: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cluster_id", b"cluster_id", "matches", b"matches"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cluster_id", b"cluster_id", "matches", b"matches", "paragraphs", b"paragraphs"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
