@@ -220,9 +220,10 @@ async def choose(
 
     async def linked(joined: int, other: int) -> bool:
         """Whether another cluster the new article matched is one story with
-        the one it joins: a member the article matched there matches, by the
-        same rules, a member it matched in the joined cluster, and one of
-        the two, not a lone article, would take the other's member as it
+        the one it joins: members the article matched there match, by the
+        same rules, members it matched in the joined cluster, through two
+        pairs that share no article, or through one pair when one of the two
+        clusters, not a lone article, would take the other's member as it
         takes a new article.
         Arrival order split them (a truncated copy and an edited copy that
         are not copies of each other both came first, or a write-thru's
@@ -230,21 +231,32 @@ async def choose(
         the direct match shows that they are one story, not two stories
         quoted side by side in a roundup, whose members do not match each
         other."""
-        for a in in_cluster[joined][:LINK_MATCHES]:
-            for b in in_cluster[other][:LINK_MATCHES]:
-                if not match_records(policy, a.candidate.record, b.candidate.record):
-                    continue
-                # Either cluster may vouch for the other's member, but not a
-                # lone article: it takes any article that matches it, a
-                # roundup included.
-                if (
-                    len(await first_members(joined)) > 1
-                    and await accepts(joined, a.candidate, b.candidate)
-                ) or (
-                    len(await first_members(other)) > 1
-                    and await accepts(other, b.candidate, a.candidate)
-                ):
-                    return True
+        pairs = [
+            (a, b)
+            for a in in_cluster[joined][:LINK_MATCHES]
+            for b in in_cluster[other][:LINK_MATCHES]
+            if match_records(policy, a.candidate.record, b.candidate.record)
+        ]
+        # Two links that share no member on either side: the story is seen
+        # twice over in both clusters, not one article vouching for another.
+        if any(
+            a1.candidate.key != a2.candidate.key and b1.candidate.key != b2.candidate.key
+            for i, (a1, b1) in enumerate(pairs)
+            for a2, b2 in pairs[i + 1 :]
+        ):
+            return True
+        for a, b in pairs:
+            # Either cluster may vouch for the other's member, but not a
+            # lone article: it takes any article that matches it, a
+            # roundup included.
+            if (
+                len(await first_members(joined)) > 1
+                and await accepts(joined, a.candidate, b.candidate)
+            ) or (
+                len(await first_members(other)) > 1
+                and await accepts(other, b.candidate, a.candidate)
+            ):
+                return True
         return False
 
     for cluster, match in best.items():
