@@ -165,23 +165,31 @@ def recurring_many(a: bytes, others: Sequence[bytes]) -> list[Recurrence]:
     x = np.frombuffer(a, dtype=np.uint8).reshape(-1, SENTENCE_VALUES)
     y = np.frombuffer(b"".join(others), dtype=np.uint8).reshape(-1, SENTENCE_VALUES)
     agree = (x[:, None, :] == y[None, :, :]).sum(axis=2, dtype=np.uint8) >= SENTENCE_AGREE
-    out = []
-    start = 0
-    for other in others:
-        end = start + len(other) // SENTENCE_VALUES
-        block = agree[:, start:end]
-        in_b = block.any(axis=1)
-        out.append(
-            Recurrence(
-                int(in_b.sum()),
-                int(block.any(axis=0).sum()),
-                int(block[:, : len(x) + LEAD_SLACK].any(axis=1).sum()),
-                int(block[: end - start + LEAD_SLACK, :].any(axis=0).sum()),
-                tuple(int(i) for i in np.flatnonzero(in_b)),
-            )
+    # Each of `others` is a block of columns; every block has a sentence.
+    sizes = np.array([len(other) // SENTENCE_VALUES for other in others])
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    block_of = np.repeat(np.arange(len(others)), sizes)
+    position = np.arange(agree.shape[1]) - starts[block_of]
+    in_b = np.logical_or.reduceat(agree, starts, axis=1)
+    in_b_lead = np.logical_or.reduceat(
+        agree & (position < len(x) + LEAD_SLACK)[None, :], starts, axis=1
+    )
+    in_a = agree.any(axis=0)
+    # A sentence of b recurs among a's first len(b) + LEAD_SLACK sentences
+    # when its first agreeing sentence of a is one of them.
+    in_a_lead = in_a & (agree.argmax(axis=0) < sizes[block_of] + LEAD_SLACK)
+    b_in_a = np.add.reduceat(in_a.astype(np.int64), starts)
+    b_in_a_lead = np.add.reduceat(in_a_lead.astype(np.int64), starts)
+    return [
+        Recurrence(
+            int(column.sum()),
+            int(b_in_a[k]),
+            int(in_b_lead[:, k].sum()),
+            int(b_in_a_lead[k]),
+            tuple(np.flatnonzero(column).tolist()),
         )
-        start = end
-    return out
+        for k, column in enumerate(in_b.T)
+    ]
 
 
 def sentence_count(sketch: bytes) -> int:
