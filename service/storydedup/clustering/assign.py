@@ -147,7 +147,7 @@ ReadRecord = Callable[[K], Awaitable[ArticleRecord]]
 async def choose(
     policy: MatchPolicy,
     probe: Probe,
-    matches: Sequence[Verified[K]],
+    matches: Matches[K],
     first_members: FirstMembers[K],
     read_record: ReadRecord[K],
 ) -> ClusterChoice:
@@ -181,24 +181,45 @@ async def choose(
         # The oldest cluster keeps its ID so that IDs handed out stay valid
         # for as many members as possible.
         return ClusterChoice(strong[0], tuple(strong[1:]))
-    if isinstance(matches, Matches) and matches.composite:
+    if matches.composite:
         return ClusterChoice(strong[0] if strong else None, ())
     matched = {m.candidate.key for m in matches}
+    # A cluster's first members are read once per decision (on Redis
+    # Cluster each read is a few round trips).
+    members_of: dict[int, Sequence[Member[K]]] = {}
+
+    async def members(cluster: int) -> Sequence[Member[K]]:
+        if cluster not in members_of:
+            members_of[cluster] = await first_members(cluster)
+        return members_of[cluster]
+
+    async def longest_confirms(
+        cluster: int,
+        similarity: Callable[[ArticleRecord], Similarity],
+        shingles: int,
+        matched_keys: set[K],
+    ) -> bool:
+        """Whether the cluster's longest member (of equally long ones, the
+        oldest) among its first members matched the newcomer (its key is in
+        `matched_keys`) or `confirms` it now (`similarity` of the member to
+        it; `shingles` its size); a cluster without members objects to
+        nothing."""
+        first = await members(cluster)
+        if not first:
+            return True
+        longest = min(first, key=lambda m: (-m.shingle_count, m.order))
+        if longest.key in matched_keys:
+            return True
+        record = await read_record(longest.key)
+        return confirms(policy, similarity(record), shingles, record.shingle_count)
 
     async def confirmed(cluster: int) -> bool:
         for m in in_cluster[cluster]:
             if part_of(policy, m.sim, probe.shingle_count, m.candidate.record.shingle_count):
                 return True
-        members = await first_members(cluster)
-        if not members:
-            return True
-        # The longest; of equally long members, the oldest.
-        longest = min(members, key=lambda m: (-m.shingle_count, m.order))
-        if longest.key in matched:
-            return True
-        record = await read_record(longest.key)
-        sim = judge(policy, probe, record)[0]
-        return confirms(policy, sim, probe.shingle_count, record.shingle_count)
+        return await longest_confirms(
+            cluster, lambda record: judge(policy, probe, record)[0], probe.shingle_count, matched
+        )
 
     async def accepts(cluster: int, member: Candidate[K], newcomer: Candidate[K]) -> bool:
         """Whether `cluster` would take `newcomer` (an article of another
@@ -208,15 +229,12 @@ async def choose(
         shorter, longer = newcomer.record.shingle_count, member.record.shingle_count
         if part_of(policy, sim, shorter, longer):
             return True
-        members = await first_members(cluster)
-        if not members:
-            return True
-        longest = min(members, key=lambda m: (-m.shingle_count, m.order))
-        if longest.key == member.key:
-            return True
-        record = await read_record(longest.key)
-        sim = compare_records(record, newcomer.record)
-        return confirms(policy, sim, shorter, record.shingle_count)
+        return await longest_confirms(
+            cluster,
+            lambda record: compare_records(record, newcomer.record),
+            shorter,
+            {member.key},
+        )
 
     async def linked(joined: int, other: int) -> bool:
         """Whether another cluster the new article matched is one story with
@@ -250,12 +268,8 @@ async def choose(
             # lone article: it takes any article that matches it, a
             # roundup included.
             if (
-                len(await first_members(joined)) > 1
-                and await accepts(joined, a.candidate, b.candidate)
-            ) or (
-                len(await first_members(other)) > 1
-                and await accepts(other, b.candidate, a.candidate)
-            ):
+                len(await members(joined)) > 1 and await accepts(joined, a.candidate, b.candidate)
+            ) or (len(await members(other)) > 1 and await accepts(other, b.candidate, a.candidate)):
                 return True
         return False
 

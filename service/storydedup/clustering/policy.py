@@ -156,7 +156,8 @@ def with_passages(
     sim: Similarity, a_shorter: bool, a_sentences: int, b_sentences: int, r: Recurrence
 ) -> Similarity:
     """`sim` with the sentences of a and b that recur in each other, seen
-    from the shorter text (by shingles)."""
+    from the shorter text (by shingles), and which of a's recur."""
+    recurring = r.a_recurring
     if not a_shorter:
         a_sentences, b_sentences = b_sentences, a_sentences
         r = Recurrence(r.b_in_a, r.a_in_b, r.b_in_a_lead, r.a_in_b_lead)
@@ -167,6 +168,7 @@ def with_passages(
         carried_back=r.b_in_a,
         long_sentences=b_sentences,
         carried_lead=r.a_in_b_lead,
+        recurring=recurring,
     )
 
 
@@ -198,15 +200,12 @@ def similarities(probe: Probe, records: Sequence[ArticleRecord]) -> list[Similar
     sentences = sentence_count(probe.passages)
     for i, recurrence in zip(compared, recurrences, strict=True):
         r = records[i]
-        sims[i] = dataclasses.replace(
-            with_passages(
-                sims[i],
-                probe.shingle_count <= r.shingle_count,
-                sentences,
-                sentence_count(r.passages),
-                recurrence,
-            ),
-            recurring=recurrence.a_recurring,
+        sims[i] = with_passages(
+            sims[i],
+            probe.shingle_count <= r.shingle_count,
+            sentences,
+            sentence_count(r.passages),
+            recurrence,
         )
     return sims
 
@@ -259,10 +258,21 @@ def judge(policy: MatchPolicy, probe: Probe, record: ArticleRecord) -> tuple[Sim
     return sim, is_match(policy, sim, probe.shingle_count, record.shingle_count)
 
 
+def record_probe(record: ArticleRecord) -> Probe:
+    """A stored article's fingerprint, as a new article's would be."""
+    return Probe(
+        record.signature,
+        record.shingle_count,
+        record.bucket_refs,
+        record.prefix,
+        record.passages,
+        record.source_key,
+    )
+
+
 def compare_records(a: ArticleRecord, b: ArticleRecord) -> Similarity:
     """Similarity of two stored articles."""
-    probe = Probe(a.signature, a.shingle_count, a.bucket_refs, a.prefix, a.passages, a.source_key)
-    [sim] = similarities(probe, [b])
+    [sim] = similarities(record_probe(a), [b])
     return sim
 
 

@@ -66,8 +66,8 @@ from storydedup.clustering.assign import (
     CONFIRM_MEMBERS,
     Candidate,
     ClusterChoice,
+    Matches,
     Member,
-    Verified,
     choose,
     reported,
     verify,
@@ -365,7 +365,7 @@ class RedisClusterStore:
 
     async def _verified(
         self, probe: Probe, contents: Sequence[bytes], exclude: bytes | None
-    ) -> list[Verified[bytes]]:
+    ) -> Matches[bytes]:
         """Verified matches, best first, with clusters resolved to roots."""
         hits: Counter[bytes] = Counter()
         for packed in contents:
@@ -385,7 +385,7 @@ class RedisClusterStore:
             ),
         )
 
-    async def _choose(self, probe: Probe, matches: Sequence[Verified[bytes]]) -> ClusterChoice:
+    async def _choose(self, probe: Probe, matches: Matches[bytes]) -> ClusterChoice:
         loaded: dict[bytes, ArticleRecord] = {}
 
         async def first_members(cluster: int) -> list[Member[bytes]]:

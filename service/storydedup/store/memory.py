@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 from storydedup.clustering.assign import (
     CONFIRM_MEMBERS,
     Candidate,
+    Matches,
     Member,
-    Verified,
     choose,
     reported,
     verify,
@@ -141,7 +141,7 @@ class MemoryStore:
             unchanged=False,
         )
 
-    def _verified_matches(self, probe: Probe, exclude: int | None) -> list[Verified[int]]:
+    def _verified_matches(self, probe: Probe, exclude: int | None) -> Matches[int]:
         hits: Counter[int] = Counter()
         for ref in probe.bucket_refs:
             hits.update(self._buckets.get(ref, ()))
@@ -154,7 +154,7 @@ class MemoryStore:
             (Candidate(n, self._records[n], self._records[n].cluster, n) for n in candidates),
         )
 
-    async def _choose(self, probe: Probe, matches: Sequence[Verified[int]]) -> ClusterChoice:
+    async def _choose(self, probe: Probe, matches: Matches[int]) -> ClusterChoice:
         async def first_members(cluster: int) -> list[Member[int]]:
             members = sorted(
                 self._clusters[cluster], key=lambda n: (self._records[n].published_ms, n)

@@ -44,8 +44,8 @@ from storydedup.clustering.assign import (
     CONFIRM_MEMBERS,
     Candidate,
     ClusterChoice,
+    Matches,
     Member,
-    Verified,
     choose,
     reported,
     verify,
@@ -257,7 +257,7 @@ class RedisStore:
 
     async def _decide(
         self, probe: Probe, gathered: _Gathered
-    ) -> tuple[list[Verified[int]], ClusterChoice]:
+    ) -> tuple[Matches[int], ClusterChoice]:
         matches = verify(self._policy, probe, gathered.candidates)
 
         async def first_members(cluster: int) -> list[Member[int]]:
