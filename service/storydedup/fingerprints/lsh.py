@@ -53,6 +53,13 @@ class Banding:
         return float(1.0 - (1.0 - jaccard**rows) ** bands)
 
 
+def bucket_ref(value: int, group_bits: int) -> bytes:
+    """The bucket a 64-bit hash names: a group of the low `group_bits` of
+    its bits 40.., and a field of its low 24 bits."""
+    group = (value >> 40) & ((1 << group_bits) - 1)
+    return ((group << 24) | (value & 0xFFFFFF)).to_bytes(BUCKET_REF_BYTES, "big")
+
+
 def bucket_refs(
     banding: Banding,
     body: npt.NDArray[np.uint32],
@@ -63,7 +70,6 @@ def bucket_refs(
     hashed with the band's number and sketch so that equal values in
     different bands or sketches are different buckets."""
     refs: list[bytes] = []
-    group_mask = (1 << group_bits) - 1
     for sketch, (values, bands, rows) in enumerate(
         (
             (body, banding.body_bands, banding.body_rows),
@@ -76,6 +82,5 @@ def bucket_refs(
             value = xxhash.xxh64_intdigest(
                 raw[band * width : (band + 1) * width], seed=sketch * 4096 + band
             )
-            group = (value >> 40) & group_mask
-            refs.append(((group << 24) | (value & 0xFFFFFF)).to_bytes(BUCKET_REF_BYTES, "big"))
+            refs.append(bucket_ref(value, group_bits))
     return refs

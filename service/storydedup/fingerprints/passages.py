@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 import xxhash
 
-from storydedup.fingerprints.lsh import BUCKET_REF_BYTES
+from storydedup.fingerprints.lsh import bucket_ref
 from storydedup.fingerprints.minhash import fmix32
 from storydedup.fingerprints.shingles import shingle_hashes_of, word_hashes
 from storydedup.fingerprints.text import words
@@ -50,9 +50,9 @@ MAX_SENTENCES = 96
 # Sentences indexed per article, and the share of the hash range that is.
 MAX_PASSAGE_REFS = 12
 _SAMPLE_MASK = 0x3  # one sentence in four
-# A sentence ends at ., ! or ? (possibly inside closing quotes) followed by
-# space and an opening quote, capital letter or digit; in scripts without
-# such punctuation, paragraphs are the passages.
+# A sentence ends at ., ! or ? (possibly before a closing quote or bracket)
+# followed by space, or at 。！？; in text without such punctuation, long
+# unended lines are the passages (MIN_UNENDED_WORDS).
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[.!?][\"'”’)])\s+|(?<=[。！？])")
 _ENDS_LIKE_A_SENTENCE = re.compile(r"[.!?。！？…][\"'”’)\]]*\s*$")
 # Unended lines of at least this many words are prose all the same (text
@@ -129,13 +129,10 @@ def passage_refs(first_values: list[int], group_bits: int) -> list[bytes]:
     """Bucket refs of the sampled sentences (lowest values first, at most
     MAX_PASSAGE_REFS), in the same ref space as the LSH bands."""
     sampled = sorted({v for v in first_values if (v >> 8) & _SAMPLE_MASK == 0})
-    group_mask = (1 << group_bits) - 1
-    refs = []
-    for value in sampled[:MAX_PASSAGE_REFS]:
-        hashed = xxhash.xxh64_intdigest(value.to_bytes(4, "little"), seed=3 * 4096)
-        group = (hashed >> 40) & group_mask
-        refs.append(((group << 24) | (hashed & 0xFFFFFF)).to_bytes(BUCKET_REF_BYTES, "big"))
-    return refs
+    return [
+        bucket_ref(xxhash.xxh64_intdigest(value.to_bytes(4, "little"), seed=3 * 4096), group_bits)
+        for value in sampled[:MAX_PASSAGE_REFS]
+    ]
 
 
 # A text's start may be another's start below a new top of this many
