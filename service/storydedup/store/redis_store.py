@@ -106,19 +106,21 @@ class _Gathered:
     # What commit.lua checks: a digest of everything read.
     digest: bytes
     existing: tuple[int, ArticleRecord] | None
+    # The canonical article of the existing article's cluster ("" if none).
+    existing_canonical: str
     candidates: list[Candidate[int]]
     members: dict[int, list[Member[int]]]
 
     @classmethod
     def parse(cls, reply: list[Any]) -> _Gathered:
-        digest, existing_number, existing_raw, count = reply[:4]
+        digest, existing_number, existing_raw, canonical, count = reply[:5]
         existing = (
             (int(existing_number), ArticleRecord.unpack(existing_raw))
             if int(existing_number)
             else None
         )
         candidates = []
-        at = 4
+        at = 5
         for _ in range(int(count)):
             number, raw = int(reply[at]), reply[at + 1]
             record = ArticleRecord.unpack(raw)
@@ -135,7 +137,7 @@ class _Gathered:
                 for k in range(size)
             ]
             at += 2 * size
-        return cls(bytes(digest), existing, candidates, members)
+        return cls(bytes(digest), existing, bytes(canonical).decode("utf-8"), candidates, members)
 
 
 def _member_number(raw: bytes) -> int:
@@ -299,15 +301,11 @@ class RedisStore:
             existing = gathered.existing
             if existing is not None and existing[1].digest == item.digest:
                 matches = verify(self._policy, item.probe, gathered.candidates)
-                view = await self._read("cluster", str(existing[1].cluster))
-                canonical = self._cluster_view(view)
                 return IngestOutcome(
                     article_id=item.article_id,
                     cluster=existing[1].cluster,
                     duplicate=existing[1].joined_existing,
-                    canonical_article_id=(
-                        canonical.members[0].article_id if canonical else item.article_id
-                    ),
+                    canonical_article_id=gathered.existing_canonical,
                     matches=tuple(m.info for m in matches[: self._policy.max_matches]),
                     unchanged=True,
                 ), None

@@ -146,15 +146,18 @@ local function id_add(aid, n)
 end
 
 -- What an ingest decision reads (lua/gather.lua): the article with this ID
--- (its group is `ids`) if stored, the candidates in the most of the refs' buckets (then the
+-- (its group is `ids`) if stored, with its cluster's canonical article ID, the candidates in the most of the refs' buckets (then the
 -- lowest numbers), at most max_cand, and for each of their clusters its
 -- first `confirm` members by publication time with their shingle counts.
 -- commit.lua reads it again and writes only if it is unchanged.
 local function read_for_ingest(aid, ids, refs, max_cand, confirm)
-  local existing, existing_raw = 0, ''
+  local existing, existing_raw, existing_canonical = 0, '', ''
   if aid ~= '' then
     local n = id_number(aid, ids)
-    if n then existing, existing_raw = n, redis.call('GET', rec_key(n)) end
+    if n then
+      existing, existing_raw = n, redis.call('GET', rec_key(n))
+      existing_canonical = canonical_of(parse(existing_raw).cluster)
+    end
   end
 
   local hits, order = {}, {}
@@ -175,7 +178,7 @@ local function read_for_ingest(aid, ids, refs, max_cand, confirm)
     return a < b
   end)
 
-  local out = {existing, existing_raw, 0}
+  local out = {existing, existing_raw, existing_canonical, 0}
   local clusters, seen = {}, {}
   local count = 0
   for i = 1, math.min(#order, max_cand) do
@@ -189,7 +192,7 @@ local function read_for_ingest(aid, ids, refs, max_cand, confirm)
       if not seen[c] then seen[c] = true; clusters[#clusters + 1] = c end
     end
   end
-  out[3] = count
+  out[4] = count
   out[#out + 1] = #clusters
   for _, c in ipairs(clusters) do
     local members = {}
