@@ -806,6 +806,14 @@ def _plan_roundups(
 # --------------------------------------------------------------------------- Helsinki labels
 
 
+def _root(parent: dict[str, str], x: str) -> str:
+    """The root of `x` in a union-find forest, halving the path on the way."""
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]
+        x = parent[x]
+    return x
+
+
 @dataclass(frozen=True, slots=True)
 class HelsinkiLabels:
     """Groups by the containment rule, and the ambiguous cross-group pairs."""
@@ -825,10 +833,7 @@ def label_helsinki(items: Sequence[HelsinkiItem]) -> HelsinkiLabels:
     parent = {i: i for i in ids}
 
     def find(x: str) -> str:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
+        return _root(parent, x)
 
     # An inverted index keeps this at the pairs that share anything instead of all 187k pairs.
     index: dict[tuple[str, ...], list[str]] = defaultdict(list)
@@ -909,10 +914,7 @@ def read_helsinki_stories(labels: HelsinkiLabels, reading: dict[str, object]) ->
     parent = {u: u for u in unit_of.values()}
 
     def find(x: str) -> str:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
+        return _root(parent, x)
 
     pairs = list(reading.get("pairs", []))  # type: ignore[call-overload]
     for pair in pairs:

@@ -65,6 +65,15 @@ class Pipeline:
         return outcome.cluster
 
 
+async def assert_alone(pipeline: Pipeline, clusters: dict[str, int], other: int) -> None:
+    """`other` is none of `clusters`, and each of them still holds only its own page."""
+    assert other not in clusters.values()
+    for page, cluster in clusters.items():
+        view = await pipeline.store.cluster(cluster)
+        assert view is not None
+        assert [m.article_id for m in view.members] == [page]
+
+
 async def test_page_matches_its_clean_body_and_a_copy_in_other_chrome() -> None:
     pipeline = Pipeline()
     original = await pipeline.ingest("venturebeat", page_text(WEWORK), "venturebeat.com")
@@ -96,11 +105,7 @@ async def test_roundup_does_not_merge_the_stories_it_quotes() -> None:
     for number, story in enumerate(stories.values()):
         roundup += [f"Roundup item {number + 1}: the day's stories", *story[:2]]
     merged = await pipeline.ingest("roundup", republished(roundup, BANKING), "wired.com")
-    assert merged not in clusters.values()
-    for page, cluster in clusters.items():
-        view = await pipeline.store.cluster(cluster)
-        assert view is not None
-        assert [m.article_id for m in view.members] == [page]
+    await assert_alone(pipeline, clusters, merged)
 
 
 async def test_truncated_copy_joins_its_story() -> None:
@@ -212,8 +217,4 @@ async def test_digest_joins_none_of_the_briefs_it_collects() -> None:
         digest += [f"News in brief, item {number + 1}", *brief, "___"]
     digest += story_of(KOREAN)[1:4]
     cluster = await pipeline.ingest("digest", republished(digest, BANKING), "wired.com")
-    assert cluster not in clusters.values()
-    for page, brief_cluster in clusters.items():
-        view = await pipeline.store.cluster(brief_cluster)
-        assert view is not None
-        assert [m.article_id for m in view.members] == [page]
+    await assert_alone(pipeline, clusters, cluster)
