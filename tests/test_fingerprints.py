@@ -3,6 +3,8 @@ to datasketch's for the same parameters."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 from datasketch import MinHash
@@ -12,7 +14,13 @@ from storydedup.fingerprints.fingerprint import EmptyTextError, Fingerprinter, F
 from storydedup.fingerprints.minhash import MinHasher
 from storydedup.fingerprints.passages import MAX_PASSAGE_REFS, SENTENCE_VALUES, sentence_count
 from storydedup.fingerprints.shingles import shingle_hash, shingle_hashes, shingle_texts
-from storydedup.fingerprints.text import words
+from storydedup.fingerprints.text import (
+    TOKENIZERS,
+    Tokenizer,
+    tokenizer,
+    words,
+    words_and_bigrams,
+)
 
 from tests.support import articles
 
@@ -39,9 +47,9 @@ def test_signature_is_datasketchs_beyond_the_tiled_rows() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.text(min_size=1, max_size=400))
-def test_signature_is_datasketchs_on_any_text(text: str) -> None:
-    tokens = words(text)
+@given(st.text(min_size=1, max_size=400), st.sampled_from(TOKENIZERS))
+def test_signature_is_datasketchs_on_any_text(text: str, name: Tokenizer) -> None:
+    tokens = tokenizer(name)(text)
     ours = MinHasher(32, 3).signature(shingle_hashes(tokens, 4))
     reference = MinHash(num_perm=32, seed=3, hashfunc=shingle_hash)
     reference.update_batch(shingle_texts(tokens, 4))
@@ -58,6 +66,38 @@ def test_typography_and_layout_do_not_change_words() -> None:
     )
     assert words("ＦＵＬＬ width") == [b"full", b"width"]  # NFKC
     assert words("Ça déjà vu, नमस्ते") == ["ça".encode(), "déjà".encode(), b"vu", "नमस्ते".encode()]
+
+
+def test_unspaced_scripts_become_character_bigrams() -> None:
+    def tokens(text: str) -> list[str]:
+        return [t.decode() for t in words_and_bigrams(text)]
+
+    # Latin or digits glued to Han stay words; a one-character run stays whole.
+    glued = ["jr", "東日", "日本", "本は", "2006", "年春", "春に"]
+    assert tokens("JR東日本は、2006年春に") == glued
+    assert tokens("ｼﾝｶﾝｾﾝ 北") == ["シン", "ンカ", "カン", "ンセ", "セン", "北"]  # NFKC first
+    assert tokens("ภาษาไทย") == ["ภา", "าษ", "ษา", "าไ", "ไท", "ทย"]
+    # Spaced scripts, Hangul included, keep their words.
+    spaced = "Ça déjà vu, नमस्ते, 한국어 기사 и русский"
+    assert words_and_bigrams(spaced) == words(spaced)
+
+
+def test_a_changed_character_costs_a_few_shingles_not_a_clause() -> None:
+    """With words, an unspaced clause is one token: one changed character
+    loses every shingle the clause is in. With bigrams it loses about five."""
+    original = (
+        "海上保安庁は東京都小笠原村の沖ノ鳥島に無人の灯台を設置することを決定した。"
+        "同庁によると、灯台は来年春までに完成する見込みで、周辺を航行する漁船の安全確保に役立てる。"
+        "沖ノ鳥島は日本最南端の島で、周辺の排他的経済水域をめぐっては中国などが異論を唱えている。"
+    )
+    edited = original.replace("来年春", "来年夏").replace("漁船", "船舶")
+
+    def resemblance(tokenize: Callable[[str], list[bytes]]) -> float:
+        a, b = (set(shingle_hashes(tokenize(text), 4).tolist()) for text in (original, edited))
+        return len(a & b) / len(a | b)
+
+    assert resemblance(words) < 0.1
+    assert resemblance(words_and_bigrams) > 0.7
 
 
 def test_short_text_is_one_shingle_and_empty_text_is_refused() -> None:

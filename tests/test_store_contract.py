@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from dataclasses import replace
 
 import pytest
 import xxhash
@@ -16,6 +17,7 @@ from storydedup.store.base import (
     IndexStore,
     IngestItem,
     IngestOutcome,
+    StoreLayoutError,
 )
 from storydedup.store.cluster_store import RedisClusterStore
 from storydedup.store.memory import MemoryStore
@@ -578,3 +580,42 @@ async def test_a_big_story_keeps_joining_with_bounded_buckets(
             longest = max(longest, *(len(v) for v in values))
         # 4 bytes an article: the hashes stay listpacks (values <= 64 bytes).
         assert longest == 4 * BUCKET_MEMBERS
+
+
+@pytest.mark.parametrize("kind", ["redis", "cluster"])
+async def test_a_namespace_keeps_its_tokenizer(
+    request: pytest.FixtureRequest, kind: str, namespace: str, fingerprinter: Fingerprinter
+) -> None:
+    """A namespace is bound to the tokenizer it was created with: a server
+    set to another is refused, naming the setting; one created before the
+    setting existed (its meta hash without the field) was written with words."""
+    policy = MatchPolicy()
+
+    def make(name: str) -> RedisStore | RedisClusterStore:
+        if kind == "redis":
+            return RedisStore.from_url(request.getfixturevalue("redis_server").url, name, policy)
+        cluster: LocalRedisCluster = request.getfixturevalue("redis_cluster")
+        return RedisClusterStore.from_url(cluster.url, name, policy)
+
+    bigrams = fingerprinter.settings.store_settings()
+    words = replace(bigrams, tokenizer="words")
+    assert bigrams.tokenizer == "bigrams"
+    first = make(namespace)
+    await first.open(bigrams)
+    await first.close()
+    other = make(namespace)
+    with pytest.raises(StoreLayoutError, match=r"other fingerprint settings \(tokenizer=bigrams\)"):
+        await other.open(words)
+    await other.close()
+
+    # A namespace from before the setting: every other field, no tokenizer.
+    legacy = make(namespace + "-legacy")
+    meta_key = legacy._meta_key if isinstance(legacy, RedisStore) else legacy._keys.meta
+    for name, value in words.as_fields().items():
+        if name != "tokenizer":
+            await legacy.client.hset(meta_key, name, value)
+    with pytest.raises(StoreLayoutError, match=r"\(tokenizer=words\)"):
+        await legacy.open(bigrams)
+    await legacy.open(words)
+    assert b"tokenizer" not in await legacy.client.hgetall(meta_key)
+    await legacy.close()

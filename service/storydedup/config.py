@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from storydedup.fingerprints.text import DEFAULT_TOKENIZER, as_tokenizer
+
 ENV_PREFIX = "STORYDEDUP_"
 _NAMESPACE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MIB = 1024 * 1024
@@ -41,6 +43,8 @@ class Config:
     num_perm: int = 128
     shingle_size: int = 4
     seed: int = 1
+    # How text is cut into shingle units (fingerprints/text.py TOKENIZERS).
+    tokenizer: str = DEFAULT_TOKENIZER
     # 2**bits bucket groups (Redis hashes); size to the articles in the
     # retention window: 14 up to ~400,000, one more per doubling.
     bucket_group_bits: int = 14
@@ -96,6 +100,9 @@ _HELP = {
     "num_perm": "MinHash permutations (fixed per namespace)",
     "shingle_size": "words per shingle (fixed per namespace)",
     "seed": "MinHash seed (fixed per namespace)",
+    "tokenizer": "'bigrams': words, and character bigrams for scripts written without spaces "
+    "(Chinese, Japanese, Thai); 'words': words only, as namespaces created before the setting "
+    "(fixed per namespace)",
     "bucket_group_bits": "2**N Redis hashes hold the LSH buckets; 14 suits up to ~400,000 "
     "articles in the retention window, add one per doubling (fixed per namespace)",
     "log_level": "DEBUG, INFO, WARNING or ERROR",
@@ -214,6 +221,10 @@ def validate(config: Config) -> None:
         raise ConfigError("--max-article-bytes: must not exceed --max-message-bytes")
     if not 1 <= config.bucket_group_bits <= 24:
         raise ConfigError("--bucket-group-bits: must be 1 to 24")
+    try:
+        as_tokenizer(config.tokenizer)
+    except ValueError as error:
+        raise ConfigError(f"--tokenizer: {error}") from None
     if config.num_perm < 32:
         raise ConfigError("--num-perm: must be at least 32 (the LSH body bands use 28 values)")
     if (config.tls_cert_file is None) != (config.tls_key_file is None):

@@ -24,6 +24,7 @@ from storydedup.clustering.policy import MatchPolicy
 from storydedup.config import Config
 from storydedup.dedup import Deduplicator
 from storydedup.fingerprints.fingerprint import Fingerprinter, FingerprintSettings
+from storydedup.fingerprints.text import as_tokenizer
 from storydedup.store.base import IndexStore, StoreLayoutError, StoreUnavailableError
 from storydedup.store.cluster_store import RedisClusterStore
 from storydedup.store.memory import MemoryStore, expiry_slot_ms, wall_clock_ms
@@ -105,6 +106,7 @@ class StoryDedupServer:
             shingle_size=config.shingle_size,
             seed=config.seed,
             bucket_group_bits=config.bucket_group_bits,
+            tokenizer=as_tokenizer(config.tokenizer),
         )
         self.fingerprinter = Fingerprinter(settings)
         self.store = store or make_store(config, policy)

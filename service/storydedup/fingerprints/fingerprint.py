@@ -11,9 +11,9 @@ import xxhash
 
 from storydedup.fingerprints.lsh import MAX_GROUP_BITS, Banding, bucket_refs
 from storydedup.fingerprints.minhash import MinHasher
-from storydedup.fingerprints.passages import passage_refs, passage_sketch
+from storydedup.fingerprints.passages import Tokenize, passage_refs, passage_sketch
 from storydedup.fingerprints.shingles import distinct_count, shingle_hashes
-from storydedup.fingerprints.text import words
+from storydedup.fingerprints.text import DEFAULT_TOKENIZER, Tokenizer, tokenizer, words_and_bigrams
 from storydedup.store.base import PREFIX_LEVELS, PREFIX_VALUES, Probe, StoreSettings
 from storydedup.store.records import LAYOUT_VERSION
 
@@ -42,14 +42,14 @@ _MAX_JUNK_CHARS = 200
 _MAX_SKIPPED_PARAGRAPHS = 4
 
 
-def _junk_words(paragraph: str) -> int | None:
+def _junk_words(paragraph: str, tokenize: Tokenize) -> int | None:
     """The words of a leading-junk paragraph, None for story text."""
     stripped = paragraph.rstrip()
     credited = stripped.endswith(_CREDIT_ENDS)
     if not credited and len(stripped) > _MAX_JUNK_CHARS:
         return None
     # Words as the shingles see them: a breadcrumb's "|" separators are not words.
-    count = len(words(stripped))
+    count = len(tokenize(stripped))
     if (
         credited
         or count < _MAX_JUNK_WORDS
@@ -59,12 +59,12 @@ def _junk_words(paragraph: str) -> int | None:
     return None
 
 
-def lead_offset(text: str) -> int:
+def lead_offset(text: str, tokenize: Tokenize = words_and_bigrams) -> int:
     """Words before the first paragraph of `text` (paragraphs are separated by
     blank lines) that is not leading junk; 0 when the first few all are."""
     skipped = 0
     for paragraph in text.split("\n\n", _MAX_SKIPPED_PARAGRAPHS)[:_MAX_SKIPPED_PARAGRAPHS]:
-        junk = _junk_words(paragraph)
+        junk = _junk_words(paragraph, tokenize)
         if junk is None:
             return skipped
         skipped += junk
@@ -94,6 +94,7 @@ class FingerprintSettings:
     # each): 14 bits suits up to ~400,000 articles, 22 bits ~100 million.
     # Fewer groups cost less fixed memory, more cost less Redis CPU per lookup.
     bucket_group_bits: int = 14
+    tokenizer: Tokenizer = DEFAULT_TOKENIZER
 
     def __post_init__(self) -> None:
         b = self.banding
@@ -115,6 +116,7 @@ class FingerprintSettings:
             lead_shingles=self.lead_shingles,
             bucket_group_bits=self.bucket_group_bits,
             layout=LAYOUT_VERSION,
+            tokenizer=self.tokenizer,
         )
 
 
@@ -122,12 +124,13 @@ class Fingerprinter:
     def __init__(self, settings: FingerprintSettings) -> None:
         self.settings = settings
         self._hasher = MinHasher(settings.num_perm, settings.seed)
+        self._tokenize = tokenizer(settings.tokenizer)
 
     def probe(self, text: str, source: str = "") -> Probe:
         """The fingerprint of cleaned story text published by `source` (an
         outlet's domain, "" when unknown); raises EmptyTextError when it has
         no words."""
-        tokens = words(text)
+        tokens = self._tokenize(text)
         if not tokens:
             raise EmptyTextError("text has no words")
         s = self.settings
@@ -136,7 +139,7 @@ class Fingerprinter:
         # text's shingle positions is the minimum over its shingle set.
         rows = self._hasher.permuted(ordered)
         body = rows.min(axis=0)
-        start = lead_offset(text)
+        start = lead_offset(text, self._tokenize)
         if start >= len(ordered):
             start = 0
         lead = rows[start : start + s.lead_shingles, : s.banding.lead_values].min(axis=0)
@@ -144,7 +147,7 @@ class Fingerprinter:
             rows[start : start + PREFIX_LEVELS[-1], :PREFIX_VALUES], axis=0
         )
         levels = [length for length in PREFIX_LEVELS if length <= len(ordered) - start]
-        passages = passage_sketch(text)
+        passages = passage_sketch(text, self._tokenize)
         return Probe(
             # Verification compares 8-bit slices of the values: a quarter of
             # the memory, and the 1/256 chance of a false equal raises an

@@ -28,7 +28,7 @@ alike (consistent sampling), at most MAX_PASSAGE_REFS an article.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,7 +38,9 @@ import xxhash
 from storydedup.fingerprints.lsh import bucket_ref
 from storydedup.fingerprints.minhash import fmix32
 from storydedup.fingerprints.shingles import shingle_hashes_of, word_hashes
-from storydedup.fingerprints.text import words
+from storydedup.fingerprints.text import words_and_bigrams
+
+Tokenize = Callable[[str], list[bytes]]
 
 # Sentences shorter than this many words are datelines, bylines or labels.
 MIN_SENTENCE_WORDS = 6
@@ -71,7 +73,7 @@ def _sentence_seeds() -> npt.NDArray[np.uint32]:
 _SEEDS = _sentence_seeds()
 
 
-def sentences(text: str) -> list[tuple[int, list[bytes]]]:
+def sentences(text: str, tokenize: Tokenize = words_and_bigrams) -> list[tuple[int, list[bytes]]]:
     """The paragraph and words of each sentence of `text` long enough to be
     a passage, in text order (paragraphs are separated by blank lines). A
     line that does not end like a sentence is a passage only when it is
@@ -80,7 +82,7 @@ def sentences(text: str) -> list[tuple[int, list[bytes]]]:
     out = []
     for number, paragraph in enumerate(text.split("\n\n")):
         for sentence in _SENTENCE_END.split(paragraph):
-            tokens = words(sentence)
+            tokens = tokenize(sentence)
             if len(tokens) >= MIN_SENTENCE_WORDS and (
                 _ENDS_LIKE_A_SENTENCE.search(sentence) or len(tokens) >= MIN_UNENDED_WORDS
             ):
@@ -98,9 +100,9 @@ class PassageSketch:
     paragraphs: tuple[int, ...]
 
 
-def passage_sketch(text: str) -> PassageSketch:
+def passage_sketch(text: str, tokenize: Tokenize = words_and_bigrams) -> PassageSketch:
     """The sentences of `text` (its first MAX_SENTENCES), sketched."""
-    numbered = sentences(text)[:MAX_SENTENCES]
+    numbered = sentences(text, tokenize)[:MAX_SENTENCES]
     if not numbered:
         return PassageSketch(b"", [], ())
     found = [tokens for _, tokens in numbered]

@@ -4,7 +4,24 @@ dashes, line wrapping)."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from collections.abc import Callable
+from typing import Literal
+
+# How a namespace cuts text into the units its shingles are made of; fixed
+# per namespace (StoreSettings.tokenizer), since the same text cut another
+# way gives other fingerprints.
+# - "words": runs of letters and digits. Text without spaces between words
+#   (Chinese, Japanese, Thai) becomes one "word" per clause, so a 4-word
+#   shingle spans four clauses and one changed character loses all of them.
+# - "bigrams": as "words", but runs of those scripts become their
+#   overlapping character bigrams, so a 4-unit shingle is a 5-character
+#   window: a changed character costs 5 shingles, as a changed word costs 4
+#   in spaced text (docs/matching.md, "Text without spaces").
+Tokenizer = Literal["words", "bigrams"]
+TOKENIZERS: tuple[Tokenizer, ...] = ("words", "bigrams")
+DEFAULT_TOKENIZER: Tokenizer = "bigrams"
 
 # Apostrophes vanish ("Pompeo's" and "Pompeo’s" both give "pompeos"); all
 # other punctuation, quotes and dashes included, only separates words.
@@ -17,6 +34,22 @@ _ASCII_SEPARATORS = bytes(
 )
 # Deleting these from UTF-8 leaves exactly the bytes of non-ASCII characters.
 _ASCII = bytes(range(128))
+
+
+# Scripts written without spaces between words: Thai, Lao, Myanmar, Khmer,
+# Hiragana, Katakana (with the prolonged sound mark), Han and its marks
+# (々 〆 〇), and the Han extension planes. Hangul is spaced and keeps words.
+_UNSPACED = (
+    "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3005-\u3007\u3040-\u30ff"
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+)
+_HAS_UNSPACED = re.compile(f"[{_UNSPACED}]")
+# Before NFKC: also the compatibility forms that normalise into those scripts
+# (half-width katakana, squared katakana words).
+_MAY_HAVE_UNSPACED = re.compile(f"[{_UNSPACED}\\u3200-\\u33ff\\uff66-\\uff9f]")
+# A token as runs: unspaced-script characters, or anything else (Latin
+# letters or digits glued to them, as in "jr東日本" or "2020年").
+_RUNS = re.compile(f"([{_UNSPACED}]+)|[^{_UNSPACED}]+")
 
 
 def _is_word_char(char: str) -> bool:
@@ -33,6 +66,47 @@ def normalize(text: str) -> str:
         if mark in text:
             text = text.replace(mark, "")
     return text
+
+
+def as_tokenizer(name: str) -> Tokenizer:
+    """`name` as a Tokenizer; ValueError when it names none."""
+    for known in TOKENIZERS:
+        if name == known:
+            return known
+    raise ValueError(f"{name!r} is not one of {', '.join(TOKENIZERS)}")
+
+
+def tokenizer(name: Tokenizer) -> Callable[[str], list[bytes]]:
+    """The tokenising function a namespace's `tokenizer` setting names."""
+    if name == "words":
+        return words
+    if name == "bigrams":
+        return words_and_bigrams
+    raise ValueError(f"{name!r} is not one of {', '.join(TOKENIZERS)}")
+
+
+def words_and_bigrams(text: str) -> list[bytes]:
+    """`words`, with each run of a script written without spaces replaced by
+    its overlapping character bigrams (a one-character run stays whole)."""
+    tokens = words(text)
+    if text.isascii() or _MAY_HAVE_UNSPACED.search(text) is None:
+        return tokens
+    out: list[bytes] = []
+    for token in tokens:
+        if token[0] < 0x80 and token.isascii():
+            out.append(token)
+            continue
+        decoded = token.decode("utf-8")
+        if _HAS_UNSPACED.search(decoded) is None:
+            out.append(token)
+            continue
+        for run in _RUNS.finditer(decoded):
+            piece = run.group()
+            if run.group(1) is None or len(piece) < 3:
+                out.append(piece.encode("utf-8"))
+            else:
+                out.extend(piece[i : i + 2].encode("utf-8") for i in range(len(piece) - 1))
+    return out
 
 
 def words(text: str) -> list[bytes]:

@@ -129,6 +129,11 @@ class DeleteOutcome:
     remaining: int
 
 
+# What a setting that a namespace does not store means: namespaces created
+# before the setting existed were all written that way.
+_UNSTORED = {"tokenizer": b"words"}
+
+
 @dataclass(frozen=True, slots=True)
 class StoreSettings:
     """Fingerprint parameters a namespace is bound to, and its limits."""
@@ -146,6 +151,8 @@ class StoreSettings:
     # What stored values mean (records.LAYOUT_VERSION: e.g. the width of
     # signature values); a namespace written with another layout is refused.
     layout: int
+    # How text is cut into shingle units (fingerprints.text.TOKENIZERS).
+    tokenizer: str
 
     def as_fields(self) -> dict[str, str]:
         return {name: str(getattr(self, name)) for name in self.__dataclass_fields__}
@@ -153,10 +160,12 @@ class StoreSettings:
     def check_stored(self, stored: Mapping[bytes, bytes], namespace: str) -> None:
         """Raises StoreLayoutError when a namespace's stored settings (a
         Redis hash, field -> value) differ from these."""
+        found = {
+            name: stored.get(name.encode(), _UNSTORED.get(name, b"")).decode()
+            for name in self.__dataclass_fields__
+        }
         differing = {
-            name: stored.get(name.encode(), b"").decode()
-            for name, value in self.as_fields().items()
-            if stored.get(name.encode(), b"").decode() != value
+            name: found[name] for name, value in self.as_fields().items() if found[name] != value
         }
         if differing:
             raise StoreLayoutError(

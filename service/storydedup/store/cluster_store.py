@@ -95,7 +95,7 @@ from storydedup.store.cluster_layout import (
 )
 from storydedup.store.memory import DEFAULT_EXPIRY_SLOT_MS, wall_clock_ms
 from storydedup.store.records import ArticleRecord
-from storydedup.store.scripts import LuaScript, load, pipelined
+from storydedup.store.scripts import LuaScript, bind_namespace, load, pipelined
 from storydedup.store.unavailable import CLUSTER_UNAVAILABLE, unavailable_on
 
 T = TypeVar("T")
@@ -181,12 +181,9 @@ class RedisClusterStore:
     async def open(self, settings: StoreSettings) -> None:
         wanted = settings.as_fields()
 
-        async def bind() -> dict[Any, Any]:
+        async def bind() -> dict[bytes, bytes]:
             await load(self._client, self._scripts.values())
-            for name, value in wanted.items():
-                await self._client.hsetnx(self._keys.meta, name, value)
-            stored: dict[Any, Any] = await self._client.hgetall(self._keys.meta)
-            return stored
+            return await bind_namespace(self._client, self._keys.meta, wanted)
 
         settings.check_stored(await self._call(bind), self._keys.p.decode())
 

@@ -64,7 +64,7 @@ from storydedup.store.base import (
 from storydedup.store.consistency import check_redis_namespace
 from storydedup.store.memory import DEFAULT_EXPIRY_SLOT_MS, wall_clock_ms
 from storydedup.store.records import ArticleRecord
-from storydedup.store.scripts import LuaScript, call
+from storydedup.store.scripts import LuaScript, bind_namespace, call
 from storydedup.store.unavailable import REDIS_UNAVAILABLE, unavailable_on
 
 T = TypeVar("T")
@@ -204,16 +204,8 @@ class RedisStore:
     async def open(self, settings: StoreSettings) -> None:
         wanted = settings.as_fields()
 
-        async def bind() -> dict[bytes, bytes]:
-            async with self._client.pipeline(transaction=True) as pipe:
-                for name, value in wanted.items():
-                    pipe.hsetnx(self._meta_key, name, value)
-                pipe.hgetall(self._meta_key)
-                results: list[Any] = await pipe.execute()
-            stored: dict[bytes, bytes] = results[-1]
-            return stored
-
-        settings.check_stored(await self._call(bind), self._prefix)
+        stored = await self._call(lambda: bind_namespace(self._client, self._meta_key, wanted))
+        settings.check_stored(stored, self._prefix)
         self._num_perm = settings.num_perm
         self._id_group_bits = id_group_bits(settings.bucket_group_bits)
 

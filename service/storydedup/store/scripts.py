@@ -38,6 +38,20 @@ class LuaScript:
         return ("EVALSHA", self.sha, len(keys), *keys, *args)
 
 
+_BIND = LuaScript.read("bind.lua")
+
+
+async def bind_namespace(
+    client: Redis | RedisCluster, meta_key: bytes | str, fields: dict[str, str]
+) -> dict[bytes, bytes]:
+    """The settings a namespace's meta hash holds, written first when the
+    namespace is new (bind.lua: atomic, so two servers starting at once
+    agree)."""
+    flat = [item for pair in fields.items() for item in pair]
+    reply: list[bytes] = await client.eval(_BIND.source, 1, meta_key, *flat)
+    return dict(zip(reply[::2], reply[1::2], strict=True))
+
+
 async def load(client: Redis | RedisCluster, scripts: Iterable[LuaScript]) -> None:
     """Loads the scripts on the server, or on every node of a cluster."""
     for script in scripts:
