@@ -1058,6 +1058,118 @@ def score_multilingual(
 # --------------------------------------------------------------------------- report
 
 
+@dataclass(frozen=True, slots=True)
+class MultilingualRow:
+    """One system on one input kind in one arrival order, over all languages at once."""
+
+    system: str
+    kind: str
+    order: str
+    languages: dict[str, LanguageScores]
+    cross: CrossLanguage
+    seconds: float
+
+
+def _mean(values: Sequence[float]) -> float:
+    kept = [v for v in values if not math.isnan(v)]
+    return statistics.fmean(kept) if kept else math.nan
+
+
+def _fmt(value: float) -> str:
+    return "  n/a" if math.isnan(value) else f"{value:.3f}"
+
+
+def _num(value: float) -> str:
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+
+
+def _groups(rows: Sequence[MultilingualRow]) -> list[tuple[str, list[MultilingualRow]]]:
+    """For each system and input kind: publication order, then all the shuffles together."""
+    out = []
+    for key in dict.fromkeys((r.system, r.kind) for r in rows):
+        mine = [r for r in rows if (r.system, r.kind) == key]
+        out += [(r.order, [r]) for r in mine if r.order == "publication"]
+        shuffled = [r for r in mine if r.order != "publication"]
+        if shuffled:
+            out.append((f"shuffled x{len(shuffled)}", shuffled))
+    return out
+
+
+def print_multilingual(rows: Sequence[MultilingualRow], corpus: MultilingualCorpus) -> None:
+    """The per-language table (means over the shuffled orders), then cross-language merges."""
+    header = (
+        f"{'lang':4} {'system':13} {'input':9} {'order':12} {'P':>6} {'R':>6} {'F1':>6} "
+        f"{'mixed':>6} {'roundups':>9} {'R chrome':>9} {'R trunc':>8} {'R edited':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    groups = _groups(rows)
+    languages = [lang for lang in LANGUAGES if lang in set(corpus.lang.values())]
+    for lang in languages:
+        for order, group in groups:
+            scores = [r.languages[lang] for r in group]
+            s = scores[0].scores
+            recall = {k: _mean([x.kind_recall[k] for x in scores]) for k in COPY_KINDS}
+            roundups = _mean([x.scores.roundups_merged for x in scores])
+            print(
+                f"{lang:4} {group[0].system:13} {group[0].kind:9} {order:12} "
+                f"{_fmt(_mean([x.scores.pairs.precision for x in scores])):>6} "
+                f"{_fmt(_mean([x.scores.pairs.recall for x in scores])):>6} "
+                f"{_fmt(_mean([x.scores.pairs.f1 for x in scores])):>6} "
+                f"{_num(_mean([x.scores.mixed_clusters for x in scores])):>6} "
+                f"{f'{_num(roundups)}/{s.roundups}':>9} {_fmt(recall['chrome']):>9} "
+                f"{_fmt(recall['truncated']):>8} {_fmt(recall['edited']):>9}"
+            )
+        print()
+    print(
+        "Cross-language merges over the whole run (clusters holding two or more languages; "
+        "pairs of translations of one NTREX document in one cluster, of "
+        f"{sum(n * (n - 1) // 2 for n in Counter(corpus.ntrex_doc.values()).values())}):"
+    )
+    for order, group in groups:
+        clusters = _mean([r.cross.clusters for r in group])
+        translations = _mean([r.cross.translations for r in group])
+        seconds = _mean([r.seconds for r in group])
+        print(
+            f"  {group[0].system:13} {group[0].kind:9} {order:12} "
+            f"clusters {_num(clusters)}   translation pairs {_num(translations)}   "
+            f"{seconds:.1f}s"
+        )
+    print(
+        "Pair P/R/F1, mixed and roundups by bench/metrics.py on each language's articles; "
+        "R chrome/trunc/edited = copies of that kind in their original's final cluster. "
+        "Shuffled rows are means over the orders."
+    )
+
+
+def rows_to_json(rows: Sequence[MultilingualRow]) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    for row in rows:
+        for lang, ls in row.languages.items():
+            s = ls.scores
+            out.append(
+                {
+                    "part": "multilingual",
+                    "language": lang,
+                    "system": row.system,
+                    "input": row.kind,
+                    "order": row.order,
+                    "precision": s.pairs.precision,
+                    "recall": s.pairs.recall,
+                    "f1": s.pairs.f1,
+                    "mixed_clusters": s.mixed_clusters,
+                    "roundups_merged": s.roundups_merged,
+                    "roundups": s.roundups,
+                    "recall_by_copy_kind": ls.kind_recall,
+                    "articles": s.articles,
+                    "cross_language_clusters": row.cross.clusters,
+                    "cross_language_translation_pairs": row.cross.translations,
+                    "seconds": row.seconds,
+                }
+            )
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR)
