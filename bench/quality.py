@@ -11,6 +11,12 @@ Systems:
   STORYDEDUP_NAMESPACE per input kind (embedded store unless --redis-url is given), fed through
   the `storydedup_client` library in batches of 100.
 
+Then the multilingual part (`bench/multilingual.py`, on by default when its data is there): the
+articles of all its languages go into one fresh namespace (one deduper) per input kind and
+arrival order, for storydedup (as above, or --in-process) and for the datasketch baseline on
+word 4-grams and on character 5-grams (these two run even with --no-baseline); a table per
+language follows the main one.
+
 Run:
     uv run python bench/quality.py                  # both systems, all input kinds
     uv run python bench/quality.py --only-baseline  # no server needed
@@ -20,6 +26,9 @@ Run:
     uv run python bench/quality.py --in-process --no-baseline --errors --inputs page_text
                                                     # plus the errors, with texts and pair
                                                     # similarities (bench/errors.py)
+    uv run python bench/quality.py --in-process --only-multilingual --inputs page_text
+                                                    # the multilingual table alone
+    uv run python bench/quality.py --in-process --only-multilingual --languages zh ja
 """
 
 from __future__ import annotations
@@ -51,7 +60,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from storydedup_client import Article
 
-from bench.baseline import DatasketchBaseline
+from bench.baseline import DatasketchBaseline, Shingler, char_shingles, word_shingles
 from bench.corpus import (
     DEFAULT_DATA_DIR,
     SEED,
@@ -62,6 +71,16 @@ from bench.corpus import (
 from bench.errors import report as error_report
 from bench.machine import format_machine, machine_description
 from bench.metrics import Scores, evaluate
+from bench.multilingual import (
+    LANGUAGES,
+    MultilingualCorpus,
+    MultilingualRow,
+    build_multilingual,
+    data_path,
+    print_multilingual,
+    score_multilingual,
+)
+from bench.multilingual import rows_to_json as multilingual_json
 
 if TYPE_CHECKING:
     from storydedup.cleaning.article import StoryText
@@ -96,14 +115,15 @@ def input_text(article: BenchArticle, kind: InputKind) -> str:
 
 
 class BaselineDeduper:
-    """The plain datasketch baseline on one input kind."""
+    """The plain datasketch baseline on one input kind (word 5-grams unless `shingler`)."""
 
-    def __init__(self, kind: InputKind) -> None:
+    def __init__(self, kind: InputKind, shingler: Shingler | None = None) -> None:
         self.kind = kind
+        self.shingler = shingler
         self.answered: dict[str, str] = {}
 
     def assign(self, articles: Sequence[BenchArticle]) -> dict[str, str]:
-        baseline = DatasketchBaseline()
+        baseline = DatasketchBaseline(shingler=self.shingler)
         # Union-find has no answer at ingest time: its clusters are its answers.
         self.answered = baseline.ingest(
             [(a.article_id, input_text(a, self.kind)) for a in articles]
@@ -358,6 +378,72 @@ def _fmt(value: float) -> str:
     return "  n/a" if math.isnan(value) else f"{value:.3f}"
 
 
+# The multilingual table's baselines: plain datasketch on word 4-grams and character 5-grams.
+MULTILINGUAL_BASELINES: tuple[tuple[str, Shingler], ...] = (
+    ("datasketch-w4", lambda text: word_shingles(text, 4)),
+    ("datasketch-c5", char_shingles),
+)
+
+
+def run_multilingual(
+    name: str,
+    kind: InputKind,
+    order: str,
+    deduper: Deduper,
+    corpus: MultilingualCorpus,
+    articles: Sequence[BenchArticle],
+) -> MultilingualRow:
+    started = time.perf_counter()
+    predicted = deduper.assign(articles)
+    seconds = time.perf_counter() - started
+    languages, cross = score_multilingual(corpus, predicted)
+    return MultilingualRow(name, kind, order, languages, cross, seconds)
+
+
+def multilingual_rows(
+    corpus: MultilingualCorpus,
+    inputs: Sequence[InputKind],
+    shuffles: int,
+    seed: int,
+    *,
+    storydedup: bool,
+    in_process: bool,
+    redis_url: str | None,
+) -> list[MultilingualRow]:
+    """Every system on the multilingual articles: all languages in one deduper per input kind
+    and arrival order."""
+    orders = arrival_orders(corpus.articles, shuffles, seed)
+    rows: list[MultilingualRow] = []
+    for kind in inputs:
+        for name, shingler in MULTILINGUAL_BASELINES:
+            for order, articles in orders:
+                deduper = BaselineDeduper(kind, shingler)
+                rows.append(run_multilingual(name, kind, order, deduper, corpus, articles))
+                print(
+                    f"  {name} multilingual {kind} {order}: {rows[-1].seconds:.1f}s",
+                    file=sys.stderr,
+                )
+        for order, articles in orders if storydedup else ():
+            if in_process:
+                rows.append(
+                    run_multilingual(
+                        "storydedup", kind, order, InProcessDeduper(kind), corpus, articles
+                    )
+                )
+            else:
+                namespace = f"quality-ml-{kind}-{uuid.uuid4().hex[:8]}"
+                with storydedup_server(namespace, redis_url) as address:
+                    server = StoryDedupDeduper(kind, address)
+                    rows.append(
+                        run_multilingual("storydedup", kind, order, server, corpus, articles)
+                    )
+            print(
+                f"  storydedup multilingual {kind} {order}: {rows[-1].seconds:.1f}s",
+                file=sys.stderr,
+            )
+    return rows
+
+
 @dataclass(frozen=True, slots=True)
 class Summary:
     """A system on an input kind: one order's figures, or the mean over several."""
@@ -519,7 +605,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="run storydedup's pipeline in this process (no server, no gRPC; for iterating)",
     )
-    parser.add_argument("--no-baseline", action="store_true", help="skip the datasketch baseline")
+    parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="skip the datasketch baseline of the main table (the multilingual baselines "
+        "still run)",
+    )
     parser.add_argument(
         "--inputs",
         nargs="+",
@@ -537,6 +628,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
     parser.add_argument(
+        "--multilingual",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also run the multilingual part (bench/multilingual.py; default: on when "
+        "DATA/raw/multilingual-news exists)",
+    )
+    parser.add_argument(
+        "--only-multilingual",
+        action="store_true",
+        help="run the multilingual part alone (no main corpus)",
+    )
+    parser.add_argument(
+        "--languages",
+        nargs="+",
+        choices=LANGUAGES,
+        default=list(LANGUAGES),
+        help="languages of the multilingual part (default: all)",
+    )
+    parser.add_argument(
         "--errors",
         action="store_true",
         help="with --in-process: list mixed clusters, missed truncated copies and missed "
@@ -545,8 +655,52 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.errors and not args.in_process:
         parser.error("--errors needs --in-process")
+    multilingual = args.multilingual
+    if multilingual is None:
+        multilingual = args.only_multilingual or data_path(args.data).is_dir()
+    if (args.only_multilingual or args.multilingual) and not data_path(args.data).is_dir():
+        parser.error(f"no multilingual data at {data_path(args.data)}")
+    if args.only_multilingual and not multilingual:
+        parser.error("--only-multilingual with --no-multilingual")
 
     print(format_machine(machine_description()))
+    rows = [] if args.only_multilingual else main_part(args)
+    ml_rows: list[MultilingualRow] = []
+    if multilingual:
+        ml_rows = multilingual_part(args)
+    if args.json is not None:
+        records = _rows_to_json(rows) + multilingual_json(ml_rows)
+        args.json.write_text(json.dumps(records, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def multilingual_part(args: argparse.Namespace) -> list[MultilingualRow]:
+    """Build the multilingual corpus, run every system on it and print its table."""
+    corpus = build_multilingual(args.data, args.seed, args.languages)
+    st = corpus.stats
+    print()
+    print(
+        f"multilingual: {st['articles']} articles in {', '.join(args.languages)}, "
+        f"{st['stories']} stories, kinds {st['kinds']}; "
+        f"NTREX documents in 2+ languages {st['ntrex_docs_in_2plus_languages']}; "
+        f"built in {st['build_seconds']}s (seed {args.seed})"
+    )
+    print()
+    rows = multilingual_rows(
+        corpus,
+        list(args.inputs),
+        args.shuffles,
+        args.seed,
+        storydedup=not args.only_baseline,
+        in_process=args.in_process,
+        redis_url=args.redis_url,
+    )
+    print_multilingual(rows, corpus)
+    return rows
+
+
+def main_part(args: argparse.Namespace) -> list[Row]:
+    """The main corpus: build it, run the systems, print its table; its rows."""
     corpus = build_corpus(args.data, args.seed, args.limit)
     st = corpus.stats
     print(
@@ -590,9 +744,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  storydedup {kind} {order}: {rows[-1].seconds:.1f}s", file=sys.stderr)
     rows.sort(key=lambda r: (inputs.index(r.kind), r.system != "datasketch"))
     print_table(summaries(rows), corpus)
-    if args.json is not None:
-        args.json.write_text(json.dumps(_rows_to_json(rows), indent=2) + "\n", encoding="utf-8")
-    return 0
+    return rows
 
 
 if __name__ == "__main__":
