@@ -19,7 +19,7 @@ from storydedup.fingerprints.text import (
     Tokenizer,
     tokenizer,
     words,
-    words_and_bigrams,
+    words_and_ngrams,
 )
 
 from tests.support import articles
@@ -68,23 +68,25 @@ def test_typography_and_layout_do_not_change_words() -> None:
     assert words("Ça déjà vu, नमस्ते") == ["ça".encode(), "déjà".encode(), b"vu", "नमस्ते".encode()]
 
 
-def test_unspaced_scripts_become_character_bigrams() -> None:
+def test_unspaced_scripts_become_character_ngrams() -> None:
     def tokens(text: str) -> list[str]:
-        return [t.decode() for t in words_and_bigrams(text)]
+        return [t.decode() for t in words_and_ngrams(text)]
 
     # Latin or digits glued to Han stay words; a one-character run stays whole.
     glued = ["jr", "東日", "日本", "本は", "2006", "年春", "春に"]
     assert tokens("JR東日本は、2006年春に") == glued
     assert tokens("ｼﾝｶﾝｾﾝ 北") == ["シン", "ンカ", "カン", "ンセ", "セン", "北"]  # NFKC first
-    assert tokens("ภาษาไทย") == ["ภา", "าษ", "ษา", "าไ", "ไท", "ทย"]
+    # Thai letters (with their marks) in 4-grams, about a word each.
+    assert tokens("ภาษาไทย") == ["ภาษา", "าษาไ", "ษาไท", "าไทย"]
+    assert tokens("ไทย 北京") == ["ไทย", "北京"]
     # Spaced scripts, Hangul included, keep their words.
     spaced = "Ça déjà vu, नमस्ते, 한국어 기사 и русский"
-    assert words_and_bigrams(spaced) == words(spaced)
+    assert words_and_ngrams(spaced) == words(spaced)
 
 
 def test_a_changed_character_costs_a_few_shingles_not_a_clause() -> None:
     """With words, an unspaced clause is one token: one changed character
-    loses every shingle the clause is in. With bigrams it loses about five."""
+    loses every shingle the clause is in. With n-grams it loses about five."""
     original = (
         "海上保安庁は東京都小笠原村の沖ノ鳥島に無人の灯台を設置することを決定した。"
         "同庁によると、灯台は来年春までに完成する見込みで、周辺を航行する漁船の安全確保に役立てる。"
@@ -97,7 +99,7 @@ def test_a_changed_character_costs_a_few_shingles_not_a_clause() -> None:
         return len(a & b) / len(a | b)
 
     assert resemblance(words) < 0.1
-    assert resemblance(words_and_bigrams) > 0.7
+    assert resemblance(words_and_ngrams) > 0.7
 
 
 def test_short_text_is_one_shingle_and_empty_text_is_refused() -> None:

@@ -597,14 +597,14 @@ async def test_a_namespace_keeps_its_tokenizer(
         cluster: LocalRedisCluster = request.getfixturevalue("redis_cluster")
         return RedisClusterStore.from_url(cluster.url, name, policy)
 
-    bigrams = fingerprinter.settings.store_settings()
-    words = replace(bigrams, tokenizer="words")
-    assert bigrams.tokenizer == "bigrams"
+    ngrams = fingerprinter.settings.store_settings()
+    words = replace(ngrams, tokenizer="words")
+    assert ngrams.tokenizer == "ngrams"
     first = make(namespace)
-    await first.open(bigrams)
+    await first.open(ngrams)
     await first.close()
     other = make(namespace)
-    with pytest.raises(StoreLayoutError, match=r"other fingerprint settings \(tokenizer=bigrams\)"):
+    with pytest.raises(StoreLayoutError, match=r"other fingerprint settings \(tokenizer=ngrams\)"):
         await other.open(words)
     await other.close()
 
@@ -615,7 +615,7 @@ async def test_a_namespace_keeps_its_tokenizer(
         if name != "tokenizer":
             await legacy.client.hset(meta_key, name, value)
     with pytest.raises(StoreLayoutError, match=r"\(tokenizer=words\)"):
-        await legacy.open(bigrams)
+        await legacy.open(ngrams)
     await legacy.open(words)
     assert b"tokenizer" not in await legacy.client.hgetall(meta_key)
     await legacy.close()

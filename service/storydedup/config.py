@@ -100,9 +100,9 @@ _HELP = {
     "num_perm": "MinHash permutations (fixed per namespace)",
     "shingle_size": "words per shingle (fixed per namespace)",
     "seed": "MinHash seed (fixed per namespace)",
-    "tokenizer": "'bigrams': words, and character bigrams for scripts written without spaces "
-    "(Chinese, Japanese, Thai); 'words': words only, as namespaces created before the setting "
-    "(fixed per namespace)",
+    "tokenizer": "'ngrams': words, and character n-grams for scripts written without spaces "
+    "(bigrams of Chinese and Japanese, 4-grams of Thai, Lao, Khmer, Myanmar); 'words': words "
+    "only, as namespaces created before the setting (fixed per namespace)",
     "bucket_group_bits": "2**N Redis hashes hold the LSH buckets; 14 suits up to ~400,000 "
     "articles in the retention window, add one per doubling (fixed per namespace)",
     "log_level": "DEBUG, INFO, WARNING or ERROR",

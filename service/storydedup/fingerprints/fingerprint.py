@@ -13,7 +13,7 @@ from storydedup.fingerprints.lsh import MAX_GROUP_BITS, Banding, bucket_refs
 from storydedup.fingerprints.minhash import MinHasher
 from storydedup.fingerprints.passages import Tokenize, passage_refs, passage_sketch
 from storydedup.fingerprints.shingles import distinct_count, shingle_hashes
-from storydedup.fingerprints.text import DEFAULT_TOKENIZER, Tokenizer, tokenizer, words_and_bigrams
+from storydedup.fingerprints.text import DEFAULT_TOKENIZER, Tokenizer, tokenizer, words_and_ngrams
 from storydedup.store.base import PREFIX_LEVELS, PREFIX_VALUES, Probe, StoreSettings
 from storydedup.store.records import LAYOUT_VERSION
 
@@ -59,7 +59,7 @@ def _junk_words(paragraph: str, tokenize: Tokenize) -> int | None:
     return None
 
 
-def lead_offset(text: str, tokenize: Tokenize = words_and_bigrams) -> int:
+def lead_offset(text: str, tokenize: Tokenize = words_and_ngrams) -> int:
     """Words before the first paragraph of `text` (paragraphs are separated by
     blank lines) that is not leading junk; 0 when the first few all are."""
     skipped = 0

@@ -38,7 +38,7 @@ import xxhash
 from storydedup.fingerprints.lsh import bucket_ref
 from storydedup.fingerprints.minhash import fmix32
 from storydedup.fingerprints.shingles import shingle_hashes_of, word_hashes
-from storydedup.fingerprints.text import words_and_bigrams
+from storydedup.fingerprints.text import words_and_ngrams
 
 Tokenize = Callable[[str], list[bytes]]
 
@@ -73,7 +73,7 @@ def _sentence_seeds() -> npt.NDArray[np.uint32]:
 _SEEDS = _sentence_seeds()
 
 
-def sentences(text: str, tokenize: Tokenize = words_and_bigrams) -> list[tuple[int, list[bytes]]]:
+def sentences(text: str, tokenize: Tokenize = words_and_ngrams) -> list[tuple[int, list[bytes]]]:
     """The paragraph and words of each sentence of `text` long enough to be
     a passage, in text order (paragraphs are separated by blank lines). A
     line that does not end like a sentence is a passage only when it is
@@ -100,7 +100,7 @@ class PassageSketch:
     paragraphs: tuple[int, ...]
 
 
-def passage_sketch(text: str, tokenize: Tokenize = words_and_bigrams) -> PassageSketch:
+def passage_sketch(text: str, tokenize: Tokenize = words_and_ngrams) -> PassageSketch:
     """The sentences of `text` (its first MAX_SENTENCES), sketched."""
     numbered = sentences(text, tokenize)[:MAX_SENTENCES]
     if not numbered:

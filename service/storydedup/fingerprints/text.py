@@ -15,13 +15,16 @@ from typing import Literal
 # - "words": runs of letters and digits. Text without spaces between words
 #   (Chinese, Japanese, Thai) becomes one "word" per clause, so a 4-word
 #   shingle spans four clauses and one changed character loses all of them.
-# - "bigrams": as "words", but runs of those scripts become their
-#   overlapping character bigrams, so a 4-unit shingle is a 5-character
-#   window: a changed character costs 5 shingles, as a changed word costs 4
-#   in spaced text (docs/matching.md, "Text without spaces").
-Tokenizer = Literal["words", "bigrams"]
-TOKENIZERS: tuple[Tokenizer, ...] = ("words", "bigrams")
-DEFAULT_TOKENIZER: Tokenizer = "bigrams"
+# - "ngrams": as "words", but runs of those scripts become overlapping
+#   character n-grams of about a word each: bigrams of Han and kana (a Han
+#   character is a morpheme, most words are two), 4-grams of the alphabetic
+#   scripts (Thai, Lao, Khmer, Myanmar letters with their vowel and tone
+#   marks). A 4-unit shingle of Chinese is then a 5-character window, and a
+#   changed character costs 5 shingles, as a changed word costs 4 in spaced
+#   text (docs/matching.md, "Text without spaces").
+Tokenizer = Literal["words", "ngrams"]
+TOKENIZERS: tuple[Tokenizer, ...] = ("words", "ngrams")
+DEFAULT_TOKENIZER: Tokenizer = "ngrams"
 
 # Apostrophes vanish ("Pompeo's" and "Pompeo’s" both give "pompeos"); all
 # other punctuation, quotes and dashes included, only separates words.
@@ -36,20 +39,21 @@ _ASCII_SEPARATORS = bytes(
 _ASCII = bytes(range(128))
 
 
-# Scripts written without spaces between words: Thai, Lao, Myanmar, Khmer,
+# Scripts written without spaces between words. Syllabic or logographic:
 # Hiragana, Katakana (with the prolonged sound mark), Han and its marks
-# (々 〆 〇), and the Han extension planes. Hangul is spaced and keeps words.
-_UNSPACED = (
-    "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3005-\u3007\u3040-\u30ff"
-    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
-)
-_HAS_UNSPACED = re.compile(f"[{_UNSPACED}]")
+# (々 〆 〇), and the Han extension planes. Alphabetic: Thai, Lao, Myanmar,
+# Khmer. Hangul is spaced and keeps words.
+_SYLLABIC = "\u3005-\u3007\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_ALPHABETIC = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff"
+_SYLLABIC_UNIT = 2
+_ALPHABETIC_UNIT = 4
+_HAS_UNSPACED = re.compile(f"[{_SYLLABIC}{_ALPHABETIC}]")
 # Before NFKC: also the compatibility forms that normalise into those scripts
 # (half-width katakana, squared katakana words).
-_MAY_HAVE_UNSPACED = re.compile(f"[{_UNSPACED}\\u3200-\\u33ff\\uff66-\\uff9f]")
-# A token as runs: unspaced-script characters, or anything else (Latin
-# letters or digits glued to them, as in "jr東日本" or "2020年").
-_RUNS = re.compile(f"([{_UNSPACED}]+)|[^{_UNSPACED}]+")
+_MAY_HAVE_UNSPACED = re.compile(f"[{_SYLLABIC}{_ALPHABETIC}\\u3200-\\u33ff\\uff66-\\uff9f]")
+# A token as runs: of a syllabic script, of an alphabetic one, or of anything
+# else (Latin letters or digits glued to them, as in "jr東日本" or "2020年").
+_RUNS = re.compile(f"([{_SYLLABIC}]+)|([{_ALPHABETIC}]+)|[^{_SYLLABIC}{_ALPHABETIC}]+")
 
 
 def _is_word_char(char: str) -> bool:
@@ -80,20 +84,20 @@ def tokenizer(name: Tokenizer) -> Callable[[str], list[bytes]]:
     """The tokenising function a namespace's `tokenizer` setting names."""
     if name == "words":
         return words
-    if name == "bigrams":
-        return words_and_bigrams
+    if name == "ngrams":
+        return words_and_ngrams
     raise ValueError(f"{name!r} is not one of {', '.join(TOKENIZERS)}")
 
 
-def words_and_bigrams(text: str) -> list[bytes]:
+def words_and_ngrams(text: str) -> list[bytes]:
     """`words`, with each run of a script written without spaces replaced by
-    its overlapping character bigrams (a one-character run stays whole)."""
+    its overlapping character n-grams (a run no longer than one stays whole)."""
     tokens = words(text)
     if text.isascii() or _MAY_HAVE_UNSPACED.search(text) is None:
         return tokens
     out: list[bytes] = []
     for token in tokens:
-        if token[0] < 0x80 and token.isascii():
+        if token.isascii():
             out.append(token)
             continue
         decoded = token.decode("utf-8")
@@ -102,10 +106,19 @@ def words_and_bigrams(text: str) -> list[bytes]:
             continue
         for run in _RUNS.finditer(decoded):
             piece = run.group()
-            if run.group(1) is None or len(piece) < 3:
+            unit = (
+                _SYLLABIC_UNIT
+                if run.group(1) is not None
+                else _ALPHABETIC_UNIT
+                if run.group(2) is not None
+                else len(piece)
+            )
+            if len(piece) <= unit:
                 out.append(piece.encode("utf-8"))
             else:
-                out.extend(piece[i : i + 2].encode("utf-8") for i in range(len(piece) - 1))
+                out.extend(
+                    piece[i : i + unit].encode("utf-8") for i in range(len(piece) - unit + 1)
+                )
     return out
 
 
