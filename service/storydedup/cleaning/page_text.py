@@ -158,6 +158,12 @@ _INVISIBLE_RE = re.compile("[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]")
 _BULLET_CHARS = frozenset("•·▪◦‣∙●■*-–—>")
 _BULLET_RE = re.compile(r"(?:[•·▪◦‣∙●■*>]|[-–—](?=\s))\s*")
 _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+# Thai and Lao: no spaces between words (a space ends a phrase) and no
+# sentence punctuation, so prose is told from headlines by length alone: the
+# 335 Thai headlines of the multilingual data (docs/quality-corpus.md) are
+# at most 180 characters long, and more than half of the paragraphs longer.
+_UNPUNCTUATED_RE = re.compile(r"[\u0e00-\u0eff]")
+_MIN_UNPUNCTUATED_PROSE_CHARS = 200
 _KEY_STRIP = " \t\"'“”‘’«»()[]{}.,;:!?-–—…*"
 
 # --- datelines and credits --------------------------------------------------------------------
@@ -483,10 +489,13 @@ def _loose_key(text: str) -> str:
 
 
 def _word_count(line: str) -> int:
-    """Words; CJK characters count as half a word each, as they are not space-separated."""
+    """Words; CJK characters count as half a word each and Thai or Lao ones
+    (with their vowel and tone marks) as a quarter, as they are not
+    space-separated."""
     words = line.count(" ") + 1
     if len(line) > 12 * words:
         words += len(_CJK_RE.findall(line, 0, _CJK_COUNT_CHARS)) // 2
+        words += len(_UNPUNCTUATED_RE.findall(line, 0, _CJK_COUNT_CHARS)) // 4
     return words
 
 
@@ -671,7 +680,9 @@ def _label_reason(line: str, words: int, capitalised: float) -> str:
     if words < _MIN_PROSE_WORDS:
         return "short"
     if words >= _LONG_LINE_WORDS:
-        return "" if _ends_sentence(line) or _has_inner_sentence_end(line) else "menu"
+        if _ends_sentence(line) or _has_inner_sentence_end(line) or _unpunctuated(line):
+            return ""
+        return "menu"
     if capitalised > _MAX_CAPITALISED_SHARE or not _ends_sentence(line):
         return "menu"
     return ""
@@ -687,6 +698,13 @@ def _ends_sentence(line: str) -> bool:
             return False
         stripped = stripped[:-1].rstrip(_CLOSERS)
     return bool(stripped) and stripped[-1] in _SENTENCE_END
+
+
+def _unpunctuated(line: str) -> bool:
+    """A paragraph's length, mostly in a script written without sentence punctuation."""
+    return len(line) >= _MIN_UNPUNCTUATED_PROSE_CHARS and 2 * len(
+        _UNPUNCTUATED_RE.findall(line, 0, _HEAD_CHARS)
+    ) >= min(len(line), _HEAD_CHARS)
 
 
 def _has_inner_sentence_end(line: str) -> bool:
@@ -866,8 +884,12 @@ def _title_lead(lines: list[_Line], start: int, end: int, title_words: frozenset
 def _is_clean_tail(lines: list[_Line], end: int) -> bool:
     """Only lines of several words follow the story region: the end of a clean article body
     (a list, a closing line without a full stop) that Kadane trimmed. Pages end in footers of
-    short links. (A line of several words before a clean body is most often its headline.)"""
-    return all(line.kind is _Kind.LABEL and line.words > 3 for line in lines[end:])
+    short links, one a line or a row of them between "|". (A line of several words before a
+    clean body is most often its headline.)"""
+    return all(
+        line.kind is _Kind.LABEL and line.words > 3 and line.text.count(" | ") < 2
+        for line in lines[end:]
+    )
 
 
 def _region_scores(lines: list[_Line]) -> list[float]:
