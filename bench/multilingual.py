@@ -14,7 +14,8 @@ in the repository. Per language (details in docs/quality-corpus.md, "Multilingua
   swapped in zh/ja/ko, a middle paragraph dropped, a dateline in the language's wire style).
 - Close stories: 3 pairs of different records most alike by character 5-gram Jaccard, both of a
   pair on the same outlet, each its own story with one `chrome` copy.
-- 2 roundups: the headline and first paragraph of 4-5 stories on one page; each its own story.
+- 2 roundups: the headline and lede (the first one or two sentences) of 4-5 stories on one
+  page; each its own story.
 - Chrome: 3 outlets per language (site name, a nav line of 8-12 sections, a most-read list of
   4-6 titles of records not used as stories, a footer); Japanese has a fourth outlet whose nav,
   trending list and footer are spaced English and outnumber the unspaced body in words.
@@ -900,11 +901,17 @@ def build_multilingual(
                     ),
                 ]
             close_stories[lang].append((ids[0], ids[1], round(similarity, 3)))
+        # The roundups of a language quote different stories: two digests sharing most of
+        # their items are the newsletter-editions case, which the Helsinki part measures.
+        pool = rng.sample(range(len(stories)), len(stories))
         for r in range(ROUNDUPS_PER_LANGUAGE):
-            picks = rng.sample(range(len(stories)), rng.randint(4, 5))
+            picks = [pool.pop() for _ in range(rng.randint(4, 5))]
             paragraphs = []
             for i in picks:
-                paragraphs += [stories[i].title, stories[i].texts()[0]]
+                # A digest quotes each story's lede: its first sentence or two, as the
+                # English roundups' first paragraph or two of a wire story are.
+                lede = split_sentences(stories[i].texts()[0], lang)[: rng.randint(1, 2)]
+                paragraphs += [stories[i].title, join_sentences(lede, lang)]
             heads = [stories[i].title for i in picks[:2]]
             title = f"{STYLES[lang].roundup}: {heads[0]} / {heads[1]}"
             latest = max(originals[f"ml-{lang}-{i:02d}"].published_at for i in picks)
@@ -971,7 +978,8 @@ def check(corpus: MultilingualCorpus, record_of_story: Mapping[str, str]) -> Non
                 for s in corpus.articles
                 if s.kind == "original"
                 and lang_of(s) == lang_of(a)
-                and s.body.split("\n\n")[0] in a.body
+                and s.title in a.body.split("\n\n")
+                and split_sentences(s.body.split("\n\n")[0], lang_of(s))[0] in a.body
             }
             assert 4 <= len(quoted) <= 5 and quoted <= stories, (a.article_id, quoted)
         text = " ".join(a.page_text.split())
