@@ -12,11 +12,8 @@ from pathlib import Path
 
 import pytest
 from resiliparse.extract.html2text import extract_plain_text
-from storydedup.clustering.policy import MatchPolicy
-from storydedup.dedup import Deduplicator
-from storydedup.fingerprints.fingerprint import Fingerprinter, FingerprintSettings
-from storydedup.store.memory import MemoryStore
-from storydedup.v1 import storydedup_pb2 as pb
+
+from tests.support.pipeline import Pipeline
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extraction"
 WEWORK = "06e5123e4ef7cfb4533250dc45d1e03d0838fc66223f45c583c4d12f48b4da85"
@@ -49,20 +46,6 @@ def republished(story: list[str], host: str) -> str:
     text = "\n".join([*lines[:start], *story, *lines[end + 1 :]])
     assert sum(p in text for p in own) <= len(own) // 10  # the host's story is gone
     return text
-
-
-class Pipeline:
-    def __init__(self) -> None:
-        self.store = MemoryStore(MatchPolicy())
-        fingerprinter = Fingerprinter(FingerprintSettings())
-        self.dedup = Deduplicator(self.store, fingerprinter)
-        self.settings = fingerprinter.settings.store_settings()
-
-    async def ingest(self, article_id: str, text: str, source: str) -> int:
-        await self.store.open(self.settings)
-        article = pb.Article(id=article_id, text=text, source=source)
-        [outcome] = await self.dedup.ingest([self.dedup.prepare(article, "article")])
-        return outcome.cluster
 
 
 async def assert_alone(pipeline: Pipeline, clusters: dict[str, int], other: int) -> None:

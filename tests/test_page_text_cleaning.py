@@ -813,3 +813,48 @@ def test_a_line_read_before_is_cleaned_as_the_first_time() -> None:
     assert remembered.paragraphs == BODY
     assert ("PORTHAVEN (Reuters) -", "dateline") in remembered.dropped
     assert (TRAILER, "trailer") in remembered.dropped
+
+
+# Royal Thai Government news (thaigov.go.th, public domain; ThaiGov V2 Corpus by PyThaiNLP):
+# a story's paragraphs, and other stories' headlines as a "most read" list.
+THAI_STORY = (
+    "วันนี้ (10 มีนาคม 2567) เวลา 11.00 น. (เวลาท้องถิ่นกรุงปารีส) นายเศรษฐา ทวีสิน "
+    "นายกรัฐมนตรีและรัฐมนตรีว่าการกระทรวงการคลัง พร้อมด้วย นางสาวแพรทองธาร ชินวัตร "
+    "รองประธานคณะกรรมการซอฟพาวเวอร์ และนางชฎาทิพ จูตระกูล คณะกรรมการซอฟพาวเวอร์ "
+    "ได้ร่วมพูดคุยกับ นาย Jean-Marc Bellaiche, ประธานห้างสรรพสินค้า Printemps "
+    "ซึ่งเป็นธุรกิจค้าปลีก สินค้าประเภทแฟชั่น",
+    "โดยทั้งสองฝ่ายได้พูดคุยเพื่อความร่วมมือ เกี่ยวกับการจัดแสดงสินค้า (display) "
+    "การนำสินค้าไทยมาจัดแสดง ซึ่งห้างจัดให้มีพื้นที่ไว้ให้สำหรับ young designer "
+    "ซึ่งความร่วมมือจะทำให้เกิดการแลกเปลี่ยนทางวัฒนธรรม ส่งเสริมเศรษฐกิจสร้างสรรค์ "
+    "และช่วยผลักดันและเปิดโอกาสให้นักออกแบบไทยได้แสดงสินค้าสู่สายตาชาวโลก",
+    "จากนั้นเวลา 12.00 น. (เวลาท้องถิ่นกรุงปารีส) นายกรัฐมนตรี เยี่ยมชมและพบกับนาง "
+    "Cathering Newey, Director of the Department store และนาง Christine Beaude, Finance "
+    "Director ห้างสรรพสินค้า Bon Marché ซึ่งเป็นธุรกิจค้าปลีกสำหรับลูกค้าระดับ High-End "
+    "โดยเป็นห้างสรรพสินค้าที่ “คัดสรรเฉพาะสิ่งที่ดีที่สุด” ในกระบวนการเชิญแบรนด์ต่าง ๆ",
+)
+THAI_HEADLINES = (
+    "ผู้ว่าฯ นนทบุรี Kick off กิจกรรมการประกวดองค์กรปกครองส่วนท้องถิ่นต้นแบบ "
+    '"อปท. สะอาดดี สู่นนทบุรีสะอาดตา" เดินหน้าขับเคลื่อนทุกองค์กรปกครองส่วนท้องถิ่น',
+    "สมเด็จพระเจ้าลูกเธอ เจ้าฟ้าสิริวัณณวรี นารีรัตนราชกัญญา "
+    "เสด็จไปทอดพระเนตรนิทรรศการและการจัดงานแสดงผลิตภัณฑ์ผ้าไทยและงานหัตถกรรมชุมชนภาคเหนือ",
+    "โฆษกมหาดไทยเตือนอย่าหลงเชื่อข้อมูลเท็จกำหนดสอบบรรจุข้าราชการท้องถิ่น "
+    "เผยกระบวนการสอบข้อเท็จจริงการทุจริตยังไม่เสร็จสิ้น ยังไม่มีการลงนามกับมหาวิทยาลัยผู้จัดสอบ",
+)
+
+
+def test_thai_story_is_kept_and_its_pages_headlines_and_footer_are_not() -> None:
+    """Thai has no sentence punctuation: its paragraphs are told from the
+    headlines around them by length, and a row of footer links is no part of
+    the story."""
+    page = "\n".join(
+        [
+            "เจ้าพระยานิวส์",
+            "หน้าแรก การเมือง เศรษฐกิจ สังคม ต่างประเทศ กีฬา บันเทิง",
+            "นายกฯ พบหารือผู้บริหารห้างสรรพสินค้าชั้นนำกรุงปารีส Printemps และ Bon Marché",
+            *THAI_STORY,
+            "ข่าวยอดนิยม",
+            *THAI_HEADLINES,
+            "เกี่ยวกับเรา | ติดต่อเรา | นโยบายความเป็นส่วนตัว | ข้อกำหนดการใช้งาน",
+        ]
+    )
+    assert clean_page_text(page).paragraphs == THAI_STORY

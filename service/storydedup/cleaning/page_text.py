@@ -679,10 +679,11 @@ def _label_reason(line: str, words: int, capitalised: float) -> str:
     """Why a line is not prose ("short", "menu"), or "" if it reads like a sentence."""
     if words < _MIN_PROSE_WORDS:
         return "short"
+    if _unpunctuated(line):
+        # Full stops there end abbreviations ("อปท.", "พ.ศ."), not sentences.
+        return "" if len(line) >= _MIN_UNPUNCTUATED_PROSE_CHARS else "menu"
     if words >= _LONG_LINE_WORDS:
-        if _ends_sentence(line) or _has_inner_sentence_end(line) or _unpunctuated(line):
-            return ""
-        return "menu"
+        return "" if _ends_sentence(line) or _has_inner_sentence_end(line) else "menu"
     if capitalised > _MAX_CAPITALISED_SHARE or not _ends_sentence(line):
         return "menu"
     return ""
@@ -701,10 +702,11 @@ def _ends_sentence(line: str) -> bool:
 
 
 def _unpunctuated(line: str) -> bool:
-    """A paragraph's length, mostly in a script written without sentence punctuation."""
-    return len(line) >= _MIN_UNPUNCTUATED_PROSE_CHARS and 2 * len(
-        _UNPUNCTUATED_RE.findall(line, 0, _HEAD_CHARS)
-    ) >= min(len(line), _HEAD_CHARS)
+    """Mostly in a script written without sentence punctuation."""
+    if line.isascii():
+        return False
+    head = min(len(line), _HEAD_CHARS)
+    return 2 * len(_UNPUNCTUATED_RE.findall(line, 0, head)) >= head
 
 
 def _has_inner_sentence_end(line: str) -> bool:
