@@ -619,3 +619,26 @@ async def test_a_namespace_keeps_its_tokenizer(
     await legacy.open(words)
     assert b"tokenizer" not in await legacy.client.hgetall(meta_key)
     await legacy.close()
+
+
+async def test_full_story_holding_its_edited_and_truncated_copies_links_them(
+    store: IndexStore, fingerprinter: Fingerprinter
+) -> None:
+    """An edited copy (a dateline on the lead, a paragraph dropped, words
+    changed) and a truncated copy arrive first and do not match each other.
+    A full copy of the story holds both whole; it is a near-full copy of the
+    edited one, so it is that story, not a page quoting two, and once one
+    full copy is in with the edited copy the next links the truncated copy's
+    cluster through it."""
+    story = articles.story(41, paragraphs=10)
+    edited = articles.edited(story, seed=6, share=0.05)
+    edited = ["BERLIN (dpa) - " + edited[0], *edited[2:]]
+    first = await ingest(store, fingerprinter, "edited", articles.text(edited), 1000.0)
+    cut = await ingest(store, fingerprinter, "truncated", articles.text(story[:4]), 2000.0)
+    assert cut.cluster != first.cluster  # the copies alone are two clusters
+    await ingest(store, fingerprinter, "full", articles.text(story), 3000.0)
+    again = await ingest(store, fingerprinter, "full-again", articles.text(story), 4000.0)
+    view = await store.cluster(again.cluster)
+    assert view is not None
+    members = sorted(m.article_id for m in view.members)
+    assert members == ["edited", "full", "full-again", "truncated"]

@@ -118,8 +118,13 @@ def verify(policy: MatchPolicy, probe: Probe, candidates: Iterable[Candidate[K]]
             passages = paragraph_runs(sim.recurring, probe.sentence_paragraphs)
             found.append(Verified(candidate, sim, passages))
         shorter = candidate.record.shingle_count
+        # A near-full copy of the new article is another edition of it, not a
+        # story it holds: a full story holds its edited copy (a dateline
+        # added, a paragraph dropped) and its truncated copy, which need not
+        # match each other.
         if (
             shorter <= probe.shingle_count
+            and sim.jaccard < policy.merge_jaccard
             and sim.short_sentences >= HELD_SENTENCES
             and sim.carried >= HELD_SHARE * sim.short_sentences
         ):
