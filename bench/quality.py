@@ -23,6 +23,8 @@ Run:
     uv run python bench/quality.py --limit 300      # first 300 arrivals only, for a quick look
     uv run python bench/quality.py --in-process --no-baseline --inputs page_text clean
                                                     # the pipeline without server or gRPC
+    STORYDEDUP_TOKENIZER=words uv run python bench/quality.py --only-multilingual
+                                                    # another tokenizer (server and in-process)
     uv run python bench/quality.py --in-process --no-baseline --errors --inputs page_text
                                                     # plus the errors, with texts and pair
                                                     # similarities (bench/errors.py)
@@ -273,9 +275,12 @@ class InProcessDeduper:
         from storydedup.clustering.policy import MatchPolicy
         from storydedup.dedup import Deduplicator
         from storydedup.fingerprints.fingerprint import Fingerprinter, FingerprintSettings
+        from storydedup.fingerprints.text import DEFAULT_TOKENIZER, as_tokenizer
         from storydedup.store.memory import MemoryStore
 
-        settings = FingerprintSettings()
+        # As the server does: STORYDEDUP_TOKENIZER chooses the tokenizer.
+        tokenizer = as_tokenizer(os.environ.get("STORYDEDUP_TOKENIZER", DEFAULT_TOKENIZER))
+        settings = FingerprintSettings(tokenizer=tokenizer)
         store = MemoryStore(MatchPolicy())
         await store.open(settings.store_settings())
         dedup = Deduplicator(store, Fingerprinter(settings))
