@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 from pathlib import Path
 
 import pytest
 from resiliparse.extract.html2text import extract_plain_text
 
+from tests.support import articles
 from tests.support.pipeline import Pipeline
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extraction"
@@ -201,3 +203,21 @@ async def test_digest_joins_none_of_the_briefs_it_collects() -> None:
     digest += story_of(KOREAN)[1:4]
     cluster = await pipeline.ingest("digest", republished(digest, BANKING), "wired.com")
     await assert_alone(pipeline, clusters, cluster)
+
+
+async def test_pages_of_one_source_are_not_joined_by_its_chrome_alone() -> None:
+    """Before the cleaner has learned a source's chrome, two of its pages with
+    different stories share it: here the same feed of other stories' blurbs,
+    four times as long as the story, after each. They stay apart; a re-post
+    of a page and a truncated version of its story on the source's page still
+    join it."""
+    pipeline = Pipeline()
+    rng = random.Random(7)
+    feed = [articles.paragraph(rng, sentences=3) for _ in range(12)]
+    first, second = articles.story(61, paragraphs=4), articles.story(62, paragraphs=3)
+    a = await pipeline.ingest("a", articles.text(first + feed), "digg.example.com")
+    b = await pipeline.ingest("b", articles.text(second + feed), "digg.example.com")
+    assert a != b
+    again = await pipeline.ingest("a-again", articles.text(first + feed), "digg.example.com")
+    cut = await pipeline.ingest("a-cut", articles.text(first[:2] + feed), "digg.example.com")
+    assert again == cut == a

@@ -74,6 +74,14 @@ class MatchPolicy:
     min_carried_back: float = 0.3
     min_carried_lead: float = 0.8
     min_passage_sentences: int = 4
+    # Two pages of one source share its chrome, and the cleaner learns a
+    # source's chrome only from pages in three clusters: before that, and
+    # for good once the pages sharing it were joined into one cluster by it,
+    # resemblance, containment and shared sentences between them may all be
+    # chrome. So they are one story only when they start alike or resemble
+    # each other at least this much (a re-post, a corrected version). 0.6,
+    # 0.7 and 0.8 were measured (docs/matching.md).
+    min_same_source_jaccard: float = 0.7
     # Candidates verified per article, most bucket hits first.
     max_candidates: int = 64
     # Matches returned per article.
@@ -101,6 +109,8 @@ class Similarity:
     carried_lead: int = 0
     # Which sentences of the new article recur in the other (similarities).
     recurring: tuple[int, ...] = ()
+    # Both are pages of one source (`similarities`).
+    same_source: bool = False
 
 
 def estimate(
@@ -177,7 +187,7 @@ def similarities(probe: Probe, records: Sequence[ArticleRecord]) -> list[Similar
     compared between two pages of one source: they share its chrome
     (teasers, promos, the outlet's own prose around the story), whole
     sentences carried from page to page, which is no evidence that the
-    stories are one."""
+    stories are one; such pairs are marked `same_source` (is_match)."""
     sims = [
         compare(
             probe.signature,
@@ -189,11 +199,12 @@ def similarities(probe: Probe, records: Sequence[ArticleRecord]) -> list[Similar
         )
         for r in records
     ]
-    compared = [
-        i
-        for i, r in enumerate(records)
-        if r.passages and not (probe.source_key and probe.source_key == r.source_key)
+    same_source = [bool(probe.source_key) and probe.source_key == r.source_key for r in records]
+    sims = [
+        dataclasses.replace(sim, same_source=True) if same else sim
+        for sim, same in zip(sims, same_source, strict=True)
     ]
+    compared = [i for i, r in enumerate(records) if r.passages and not same_source[i]]
     if not probe.passages or not compared:
         return sims
     recurrences = recurring_many(probe.passages, [records[i].passages for i in compared])
@@ -237,6 +248,18 @@ def starts_alike(policy: MatchPolicy, sim: Similarity, shingles_a: int, shingles
 
 
 def is_match(policy: MatchPolicy, sim: Similarity, shingles_a: int, shingles_b: int) -> bool:
+    if sim.same_source:
+        return (
+            sim.jaccard >= policy.min_same_source_jaccard
+            or starts_alike(policy, sim, shingles_a, shingles_b)
+            or (
+                # A truncated copy longer than the prefix sketches reach:
+                # as far as they go it starts alike, and the rest is held.
+                sim.prefix >= policy.min_prefix
+                and sim.prefix_length == PREFIX_LEVELS[-1]
+                and sim.containment >= policy.min_containment
+            )
+        )
     if sim.jaccard >= policy.min_jaccard:
         return True
     if starts_alike(policy, sim, shingles_a, shingles_b):
