@@ -3,7 +3,7 @@
 For every language of the multilingual part (bench/multilingual.py) and the English stories of
 the main corpus (bench/corpus.py), the story bodies are fingerprinted (`Fingerprinter.probe`:
 tokens, shingles, MinHash, prefix, lead and passage sketches) with each tokenizer, in the same
-process, interleaved, best of several rounds; and their pages are cleaned once
+process, taking turns, best of several rounds; and their pages are cleaned once
 (`clean_page_text`, which no tokenizer changes) for scale. Prints median shingles per article
 and milliseconds per article.
 
@@ -33,15 +33,19 @@ from bench.machine import format_machine, machine_description
 from bench.multilingual import LANGUAGES, build_multilingual
 
 
-def best_ms_per_item(work: Callable[[str], object], texts: Sequence[str], rounds: int) -> float:
-    """The fastest of `rounds` passes over `texts`, in milliseconds per text."""
-    best = float("inf")
+def best_ms_per_item(
+    works: dict[str, Callable[[str], object]], texts: Sequence[str], rounds: int
+) -> dict[str, float]:
+    """For each work, the fastest of `rounds` passes over `texts` in milliseconds per text;
+    the works take turns within each round, so that they see the same load."""
+    best = dict.fromkeys(works, float("inf"))
     for _ in range(rounds):
-        started = time.perf_counter()
-        for text in texts:
-            work(text)
-        best = min(best, time.perf_counter() - started)
-    return 1000 * best / len(texts)
+        for name, work in works.items():
+            started = time.perf_counter()
+            for text in texts:
+                work(text)
+            best[name] = min(best[name], time.perf_counter() - started)
+    return {name: 1000 * seconds / len(texts) for name, seconds in best.items()}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -82,11 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             name: statistics.median(fp.probe(t).shingle_count for t in texts)
             for name, fp in fingerprinters.items()
         }
-        ms = {
-            name: best_ms_per_item(fp.probe, texts, args.rounds)
-            for name, fp in fingerprinters.items()
-        }
-        cleaning = best_ms_per_item(clean_page_text, pages[lang], args.rounds)
+        ms = best_ms_per_item(
+            {name: fp.probe for name, fp in fingerprinters.items()}, texts, args.rounds
+        )
+        cleaning = best_ms_per_item({"": clean_page_text}, pages[lang], args.rounds)[""]
         chars = statistics.median(len(t) for t in texts)
         print(
             f"{lang:5} {len(texts):>8} {chars:>6.0f} "
