@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from storydedup.api import convert
-from storydedup.api.errors import InvalidArgument
+from storydedup.api.errors import NoStoryText
 from storydedup.api.validation import published_ms
 from storydedup.cleaning.article import (
     NoStoryTextError,
@@ -25,6 +25,7 @@ from storydedup.store.base import (
     IngestOutcome,
     Probe,
     SimilarOutcome,
+    StoreFullError,
     StoreUnavailableError,
 )
 from storydedup.v1 import storydedup_pb2 as pb
@@ -66,7 +67,7 @@ class Deduplicator:
                 story = story_from_html(article.html, article.title, article.source, self.chrome)
             return self.fingerprinter.probe(story.text, article.source), story
         except (NoStoryTextError, EmptyTextError) as error:
-            raise InvalidArgument(f"{body_field}: no story text to fingerprint ({error})") from None
+            raise NoStoryText(f"{body_field}: no story text to fingerprint ({error})") from None
 
     def prepare(self, article: pb.Article, field: str) -> PreparedArticle:
         probe, story = self._story(article, field)
@@ -119,7 +120,7 @@ class Deduplicator:
         ]
         try:
             await self.chrome_state.learn(learned)
-        except StoreUnavailableError as error:
+        except (StoreUnavailableError, StoreFullError) as error:
             # The articles are indexed; what is lost is one sighting of
             # their lines, which later pages of the source make up for.
             log.warning("chrome not learned from %d articles: %s", len(learned), error)

@@ -25,7 +25,12 @@ from storydedup.config import Config
 from storydedup.dedup import Deduplicator
 from storydedup.fingerprints.fingerprint import Fingerprinter, FingerprintSettings
 from storydedup.fingerprints.text import as_tokenizer
-from storydedup.store.base import IndexStore, StoreLayoutError, StoreUnavailableError
+from storydedup.store.base import (
+    IndexStore,
+    StoreFullError,
+    StoreLayoutError,
+    StoreUnavailableError,
+)
 from storydedup.store.cluster_store import RedisClusterStore
 from storydedup.store.memory import MemoryStore, expiry_slot_ms, wall_clock_ms
 from storydedup.store.redis_chrome import RedisChromeState, cluster_keys, single_redis_keys
@@ -192,6 +197,12 @@ class StoryDedupServer:
             except StoreUnavailableError as error:
                 if self.servicer.ready or not opened:
                     log.warning("index store unreachable (%s): NOT_SERVING", error)
+                self.servicer.ready = False
+                await self._set_serving(False)
+            except StoreFullError as error:
+                # Only a new namespace writes on open: it cannot be created
+                # until Redis has room; tried again each interval.
+                log.warning("cannot create the namespace (%s): NOT_SERVING", error)
                 self.servicer.ready = False
                 await self._set_serving(False)
             except StoreLayoutError as error:
