@@ -14,7 +14,8 @@ serves one page summing them; `serve_metrics` picks the collector.
 
 from __future__ import annotations
 
-import os
+import threading
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import (
     REGISTRY,
@@ -59,7 +60,7 @@ ARTICLES_INGESTED = Counter(
 )
 # kind: text or html, as the article was sent.
 ARTICLES_INPUT = Counter(
-    "storydedup_articles_input_total", "Articles prepared for ingest, by input kind.", ("kind",)
+    "storydedup_articles_input_total", "Articles indexed, by input kind.", ("kind",)
 )
 # reason: invalid, no_story_text, too_large, store_full, unavailable, internal.
 ARTICLES_REFUSED = Counter(
@@ -89,10 +90,12 @@ STORE_RECONNECTS = Counter(
     "storydedup_store_reconnects_total",
     "Times the index store became reachable again after being unreachable.",
 )
+# With --workers, one series per live worker (a `pid` label), so that a
+# worker that lost Redis shows; dead workers' series are dropped.
 STORE_UP = Gauge(
     "storydedup_store_up",
     "1 while the index store answers (health SERVING), else 0.",
-    multiprocess_mode="livemin",
+    multiprocess_mode="liveall",
 )
 # Read from the store at most every INDEX_REFRESH_S (api/server.py), not at
 # each scrape; every worker reads the same namespace, so the most recent
@@ -114,17 +117,30 @@ INDEX_CHROME_LINES = Gauge(
 )
 
 
-def multiprocess_dir() -> str | None:
-    return os.environ.get(MULTIPROC_ENV) or None
+def mark_process_dead(pid: int, directory: str) -> None:
+    multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
 
 
-def serve_metrics(host: str, port: int) -> int:
-    """Serves /metrics on its own HTTP port; returns the port (useful with
-    0). In multiprocess mode the page sums every worker's files."""
+class MetricsServer:
+    """/metrics over HTTP on a thread of its own."""
+
+    def __init__(self, server: WSGIServer, thread: threading.Thread) -> None:
+        self._server = server
+        self._thread = thread
+        self.port: int = server.server_address[1]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def serve_metrics(host: str, port: int, multiprocess_from: str | None = None) -> MetricsServer:
+    """Serves this process's metrics, or, with `multiprocess_from` (a
+    PROMETHEUS_MULTIPROC_DIR), the sum of every process writing there."""
     registry = REGISTRY
-    if multiprocess_dir() is not None:
+    if multiprocess_from is not None:
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-    server, _ = start_http_server(port, addr=host, registry=registry)
-    bound: int = server.server_address[1]
-    return bound
+        multiprocess.MultiProcessCollector(registry, path=multiprocess_from)  # type: ignore[no-untyped-call]
+    server, thread = start_http_server(port, addr=host, registry=registry)
+    return MetricsServer(server, thread)

@@ -113,6 +113,8 @@ class IngestOutcome:
     matches: tuple[MatchInfo, ...]
     # The article was already stored with this content; nothing changed.
     unchanged: bool
+    # Other clusters the article's cluster took in (it linked their stories).
+    merged: int = 0
 
 
 @dataclass(frozen=True, slots=True)
