@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 import grpc
 import pytest
 import redis
+from prometheus_client import REGISTRY
 from storydedup.api.server import StoryDedupServer
 from storydedup.clustering.policy import MatchPolicy
 from storydedup.store.redis_store import RedisStore
@@ -71,6 +72,12 @@ async def full_server(small_redis: RedisServer, namespace: str) -> AsyncIterator
     drain_filler(small_redis.url)
 
 
+def refused_count() -> float:
+    """This process's count of articles refused for a full store."""
+    found = REGISTRY.get_sample_value("storydedup_articles_refused_total", {"reason": "store_full"})
+    return found or 0.0
+
+
 def story(seed: int, article_id: str) -> Article:
     return Article(id=article_id, text=articles.text(articles.story(seed)), source="wire.example")
 
@@ -87,6 +94,7 @@ async def test_full_redis_refuses_ingest_and_serves_reads(
         assert fill(small_redis.url) > 0
 
         caplog.set_level(logging.WARNING, logger="storydedup")
+        refused_before = refused_count()
         refusals = []
         for n in range(3):
             with pytest.raises(StoryDedupError) as refused:
@@ -100,6 +108,8 @@ async def test_full_redis_refuses_ingest_and_serves_reads(
             assert "maxmemory" in error.message and "retention" in error.message
             assert "<class" not in error.message and "Error" not in error.message
 
+        # Counted: 3 single articles and a batch of 4.
+        assert refused_count() - refused_before == 7
         # One warning line for the four refusals, not one each.
         warnings = [r for r in caplog.records if "ingest refused" in r.getMessage()]
         assert len(warnings) == 1, [r.getMessage() for r in warnings]
