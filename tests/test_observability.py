@@ -12,9 +12,12 @@ from pathlib import Path
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from storydedup.api.server import StoryDedupServer
 from storydedup.logs import JsonFormatter
-from storydedup_client import Article, StoryDedupClient, StoryDedupError
+from storydedup.v1 import storydedup_pb2 as pb
+from storydedup.v1 import storydedup_pb2_grpc as pb_grpc
+from storydedup_client import Article, AsyncStoryDedupClient, StoryDedupClient, StoryDedupError
 
 from tests.conftest import running_server
 from tests.support import articles
@@ -243,9 +246,6 @@ async def _fail_one_call(running: StoryDedupServer, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(running.store, "similar", broken)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
     try:
-        from storydedup.v1 import storydedup_pb2 as pb
-        from storydedup.v1 import storydedup_pb2_grpc as pb_grpc
-
         stub = pb_grpc.StoryDedupServiceStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as failed:
             await stub.FindSimilar(
@@ -270,3 +270,23 @@ def test_dashboard_queries_are_valid_promql() -> None:
             prometheus.query(expression.replace("$__rate_interval", "1m"))
     finally:
         prometheus.cleanup()
+
+
+async def test_streaming_handlers_of_both_kinds_pass_the_interceptor(
+    redis_server: RedisServer, namespace: str
+) -> None:
+    """Health Watch writes with context.write(), StreamIngestArticles yields:
+    both stream through the interceptor."""
+    async with running_server(
+        {"port": "0", "namespace": namespace, "redis_url": redis_server.url}
+    ) as running:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            watch = health_pb2_grpc.HealthStub(channel).Watch(
+                health_pb2.HealthCheckRequest(service=""), timeout=30
+            )
+            first = await watch.read()
+            assert first.status == health_pb2.HealthCheckResponse.SERVING
+            watch.cancel()
+        async with AsyncStoryDedupClient(f"127.0.0.1:{running.port}", timeout=30) as client:
+            results = [r async for r in client.stream_ingest_articles([story(1, "x1")])]
+        assert len(results) == 1

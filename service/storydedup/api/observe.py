@@ -11,6 +11,7 @@ set, and only it sees the status the call ends with.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -62,7 +63,7 @@ class _Call:
         CURRENT_CALL.reset(self._token)
 
 
-def _unary_response(behaviour: Behaviour, labels: tuple[str, str, str], method: str) -> Behaviour:
+def _awaited(behaviour: Behaviour, labels: tuple[str, str, str], method: str) -> Behaviour:
     async def observed(request: Any, context: grpc.aio.ServicerContext) -> Any:
         call = _Call(labels, method)
         call.start(context)
@@ -123,7 +124,10 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         grpc_type, make, attribute = _KINDS[handler.request_streaming, handler.response_streaming]
         labels = (grpc_type, service, name)
         behaviour = getattr(handler, attribute)
-        wrap = _stream_response if handler.response_streaming else _unary_response
+        # A streaming response is an async generator's yields or the
+        # handler's own context.write() calls (grpc's health Watch): the
+        # wrapper must be of the same kind.
+        wrap = _stream_response if inspect.isasyncgenfunction(behaviour) else _awaited
         return make(
             wrap(behaviour, labels, method),
             request_deserializer=handler.request_deserializer,
