@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from storydedup.api.server import StoryDedupServer
+from storydedup.config import ConfigError, build_config
 from storydedup.logs import JsonFormatter
 from storydedup.v1 import storydedup_pb2 as pb
 from storydedup.v1 import storydedup_pb2_grpc as pb_grpc
@@ -290,3 +292,28 @@ async def test_streaming_handlers_of_both_kinds_pass_the_interceptor(
         async with AsyncStoryDedupClient(f"127.0.0.1:{running.port}", timeout=30) as client:
             results = [r async for r in client.stream_ingest_articles([story(1, "x1")])]
         assert len(results) == 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"log_format": "xml"}, "--log-format: 'xml' is not one of text, json"),
+        ({"metrics_port": "nine"}, "--metrics-port: 'nine' is not a valid int"),
+        ({"metrics_port": "70000"}, "--metrics-port: 70000 is not a port number"),
+        ({"metrics_port": "50051"}, "--metrics-port: must differ from --port"),
+        (
+            {"metrics_port": "0", "workers": "2", "port": "5000", "redis_url": "redis://h"},
+            "--workers: more than one worker needs a fixed --metrics-port",
+        ),
+    ],
+)
+def test_observability_settings_are_checked(raw: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        build_config(raw)
+
+
+def test_metrics_port_unset_or_empty_is_off() -> None:
+    assert build_config({}).metrics_port is None
+    assert build_config({"metrics_port": ""}).metrics_port is None
+    assert build_config({"metrics_port": "9100"}).metrics_port == 9100
+    assert build_config({"log_format": "json"}).log_format == "json"
