@@ -3,17 +3,19 @@ on a real redis-server."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from prometheus_client import REGISTRY
 from storydedup.api.server import StoryDedupServer
 from storydedup.config import ConfigError, build_config
 from storydedup.logs import JsonFormatter
@@ -317,3 +319,37 @@ def test_metrics_port_unset_or_empty_is_off() -> None:
     assert build_config({"metrics_port": ""}).metrics_port is None
     assert build_config({"metrics_port": "9100"}).metrics_port == 9100
     assert build_config({"log_format": "json"}).log_format == "json"
+
+
+async def test_a_redis_restart_counts_a_reconnect_and_the_up_state(namespace: str) -> None:
+    """Redis stopped and started again: the up gauge follows and a reconnect is counted."""
+    own = RedisServer().start()
+    try:
+        async with running_server(
+            {"port": "0", "namespace": namespace, "redis_url": own.url}
+        ) as running:
+            reconnects = REGISTRY.get_sample_value("storydedup_store_reconnects_total") or 0.0
+            errors_before = unavailable_errors()
+            assert REGISTRY.get_sample_value("storydedup_store_up") == 1.0
+            own.stop()
+            await wait_for(lambda: not running.servicer.ready)
+            assert REGISTRY.get_sample_value("storydedup_store_up") == 0.0
+            own.start()
+            await wait_for(lambda: running.servicer.ready)
+            assert REGISTRY.get_sample_value("storydedup_store_up") == 1.0
+            assert REGISTRY.get_sample_value("storydedup_store_reconnects_total") == reconnects + 1
+            assert unavailable_errors() > errors_before
+    finally:
+        own.cleanup()
+
+
+def unavailable_errors() -> float:
+    found = REGISTRY.get_sample_value("storydedup_store_errors_total", {"kind": "unavailable"})
+    return found or 0.0
+
+
+async def wait_for(condition: Callable[[], bool], within_s: float = 20.0) -> None:
+    deadline = time.monotonic() + within_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        await asyncio.sleep(0.05)
