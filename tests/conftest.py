@@ -17,6 +17,7 @@ from storydedup.store.memory import MemoryStore
 from storydedup.store.redis_store import RedisStore
 from storydedup_client import AsyncStoryDedupClient
 
+from tests.support.prometheus import MISSING_PROMETHEUS
 from tests.support.redis_cluster import LocalRedisCluster
 from tests.support.redis_server import MISSING_BINARY, RedisServer
 
@@ -26,6 +27,8 @@ _namespaces = itertools.count()
 def pytest_configure(config: pytest.Config) -> None:
     if shutil.which("redis-server") is None:
         raise pytest.UsageError(MISSING_BINARY)
+    if shutil.which("prometheus") is None:
+        raise pytest.UsageError(MISSING_PROMETHEUS)
 
 
 @pytest.fixture(scope="session")

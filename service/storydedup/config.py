@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from storydedup.fingerprints.text import DEFAULT_TOKENIZER, as_tokenizer
+from storydedup.logs import LOG_FORMATS
 
 ENV_PREFIX = "STORYDEDUP_"
 _NAMESPACE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -49,6 +50,10 @@ class Config:
     # retention window: 14 up to ~400,000, one more per doubling.
     bucket_group_bits: int = 14
     log_level: str = "INFO"
+    # "text" for people, "json" (one object a line) for log shippers.
+    log_format: str = "text"
+    # Prometheus metrics over HTTP on this port of --host; None: not served.
+    metrics_port: int | None = None
     # TLS for the gRPC port: PEM certificate chain and private key files.
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
@@ -106,6 +111,9 @@ _HELP = {
     "bucket_group_bits": "2**N Redis hashes hold the LSH buckets; 14 suits up to ~400,000 "
     "articles in the retention window, add one per doubling (fixed per namespace)",
     "log_level": "DEBUG, INFO, WARNING or ERROR",
+    "log_format": "'text', or 'json': one JSON object a line (time, level, logger, message, "
+    "and the RPC method and peer inside a call)",
+    "metrics_port": "serve Prometheus metrics at http://HOST:PORT/metrics; unset: off",
     "tls_cert_file": "PEM certificate chain: serve TLS",
     "tls_key_file": "PEM private key of --tls-cert-file",
     "tls_client_ca_file": "PEM CA bundle: require client certificates (mutual TLS)",
@@ -157,11 +165,18 @@ def _convert(name: str, value: str, kind: type) -> object:
         raise ConfigError(f"{flag}: {value!r} is not a valid {kind.__name__}") from None
 
 
+# Settings that default to None (unset) but are numbers when set.
+_OPTIONAL_INTS = ("metrics_port",)
+
+
 def build_config(raw: Mapping[str, str]) -> Config:
     defaults = Config()
     values: dict[str, object] = {}
     for f in fields(Config):
         if f.name not in raw:
+            continue
+        if f.name in _OPTIONAL_INTS:
+            values[f.name] = None if raw[f.name] == "" else _convert(f.name, raw[f.name], int)
             continue
         kind = type(getattr(defaults, f.name)) if getattr(defaults, f.name) is not None else str
         values[f.name] = _convert(f.name, raw[f.name], kind)
@@ -237,5 +252,16 @@ def validate(config: Config) -> None:
             raise ConfigError(f"--{name.replace('_', '-')}: no readable file at {path!r}")
     if config.auth_token is not None and len(config.auth_token) < 16:
         raise ConfigError("--auth-token: must be at least 16 characters")
+    if config.log_format not in LOG_FORMATS:
+        raise ConfigError(
+            f"--log-format: {config.log_format!r} is not one of {', '.join(LOG_FORMATS)}"
+        )
+    if config.metrics_port is not None:
+        if not 0 <= config.metrics_port <= 65535:
+            raise ConfigError(f"--metrics-port: {config.metrics_port} is not a port number")
+        if config.metrics_port == config.port and config.port != 0:
+            raise ConfigError("--metrics-port: must differ from --port")
+        if config.workers > 1 and config.metrics_port == 0:
+            raise ConfigError("--workers: more than one worker needs a fixed --metrics-port")
     if config.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"--log-level: {config.log_level!r} is not DEBUG, INFO, WARNING or ERROR")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from storydedup import metrics
 from storydedup.api import convert
-from storydedup.api.errors import InvalidArgument
+from storydedup.api.errors import NoStoryText
 from storydedup.api.validation import published_ms
 from storydedup.cleaning.article import (
     NoStoryTextError,
@@ -25,6 +27,7 @@ from storydedup.store.base import (
     IngestOutcome,
     Probe,
     SimilarOutcome,
+    StoreFullError,
     StoreUnavailableError,
 )
 from storydedup.v1 import storydedup_pb2 as pb
@@ -41,6 +44,37 @@ class PreparedArticle:
     article: pb.Article
     field: str
     chrome_used: frozenset[int]
+
+
+_CLEANING = metrics.INGEST_STAGE_SECONDS.labels(stage="cleaning")
+_FINGERPRINTING = metrics.INGEST_STAGE_SECONDS.labels(stage="fingerprinting")
+_IN_STORE = metrics.INGEST_STAGE_SECONDS.labels(stage="store")
+_INPUT = {kind: metrics.ARTICLES_INPUT.labels(kind=kind) for kind in ("text", "html")}
+_OUTCOMES = {
+    outcome: metrics.ARTICLES_INGESTED.labels(outcome=outcome)
+    for outcome in ("new_story", "copy", "merge", "unchanged")
+}
+
+
+def outcome_name(outcome: IngestOutcome) -> str:
+    """The outcome label: a copy that linked clusters is a merge."""
+    if outcome.unchanged:
+        return "unchanged"
+    if outcome.merged:
+        return "merge"
+    return "copy" if outcome.duplicate else "new_story"
+
+
+def count_ingested(
+    prepared: Sequence[PreparedArticle], outcomes: Sequence[IngestOutcome], store_s: float
+) -> None:
+    """Ingest metrics of a batch the store took `store_s` seconds to index:
+    the store stage is observed once per article, at the batch's mean."""
+    per_article = store_s / max(len(outcomes), 1)
+    for p, outcome in zip(prepared, outcomes, strict=True):
+        _INPUT["text" if p.article.text else "html"].inc()
+        _OUTCOMES[outcome_name(outcome)].inc()
+        _IN_STORE.observe(per_article)
 
 
 class Deduplicator:
@@ -60,13 +94,18 @@ class Deduplicator:
         field when nothing of it reads as a story."""
         body_field = f"{field}.text" if article.text else f"{field}.html"
         try:
+            started = time.perf_counter()
             if article.text:
                 story = story_from_text(article.text, article.title, article.source, self.chrome)
             else:
                 story = story_from_html(article.html, article.title, article.source, self.chrome)
-            return self.fingerprinter.probe(story.text, article.source), story
+            cleaned = time.perf_counter()
+            probe = self.fingerprinter.probe(story.text, article.source)
+            _CLEANING.observe(cleaned - started)
+            _FINGERPRINTING.observe(time.perf_counter() - cleaned)
+            return probe, story
         except (NoStoryTextError, EmptyTextError) as error:
-            raise InvalidArgument(f"{body_field}: no story text to fingerprint ({error})") from None
+            raise NoStoryText(f"{body_field}: no story text to fingerprint ({error})") from None
 
     def prepare(self, article: pb.Article, field: str) -> PreparedArticle:
         probe, story = self._story(article, field)
@@ -111,7 +150,9 @@ class Deduplicator:
 
     async def ingest(self, prepared: Sequence[PreparedArticle]) -> list[IngestOutcome]:
         prepared = await self.with_current_chrome(prepared)
+        started = time.perf_counter()
         outcomes = await self.store.ingest([p.item for p in prepared])
+        count_ingested(prepared, outcomes, time.perf_counter() - started)
         learned = [
             (p.source, p.line_keys, outcome.cluster)
             for p, outcome in zip(prepared, outcomes, strict=True)
@@ -119,7 +160,7 @@ class Deduplicator:
         ]
         try:
             await self.chrome_state.learn(learned)
-        except StoreUnavailableError as error:
+        except (StoreUnavailableError, StoreFullError) as error:
             # The articles are indexed; what is lost is one sighting of
             # their lines, which later pages of the source make up for.
             log.warning("chrome not learned from %d articles: %s", len(learned), error)

@@ -14,6 +14,9 @@ class ApiError(Exception):
     names the offending field."""
 
     code = grpc.StatusCode.UNKNOWN
+    # Why an ingest call's articles were refused, in the refused-articles
+    # metric (metrics.ARTICLES_REFUSED).
+    reason = "internal"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -22,18 +25,43 @@ class ApiError(Exception):
 
 class InvalidArgument(ApiError):
     code = grpc.StatusCode.INVALID_ARGUMENT
+    reason = "invalid"
+
+
+class NoStoryText(InvalidArgument):
+    """Nothing of the article reads as story text."""
+
+    reason = "no_story_text"
 
 
 class TooLarge(ApiError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = "too_large"
+
+
+class StoreFull(ApiError):
+    """Redis refuses writes at its maxmemory; reads go on."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = "store_full"
 
 
 class NotFound(ApiError):
     code = grpc.StatusCode.NOT_FOUND
+    reason = "not_found"
 
 
 class Unavailable(ApiError):
     code = grpc.StatusCode.UNAVAILABLE
+    reason = "unavailable"
+
+
+class Internal(ApiError):
+    """A bug: the status says no more than that (no exception text or class
+    name, which may hold request data); the server log has the traceback."""
+
+    code = grpc.StatusCode.INTERNAL
+    reason = "internal"
 
 
 # How long a stream that failed is read on before its status is sent.

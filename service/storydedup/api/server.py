@@ -16,7 +16,9 @@ from redis import exceptions as redis_errors
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from storydedup import metrics
 from storydedup.api.auth import BearerTokenInterceptor
+from storydedup.api.observe import ObservingInterceptor
 from storydedup.api.servicer import SERVICE_NAME, StoryDedupServicer, method_handlers
 from storydedup.api.validation import Limits
 from storydedup.cleaning.chrome_state import ChromeState, LocalChromeState
@@ -25,11 +27,18 @@ from storydedup.config import Config
 from storydedup.dedup import Deduplicator
 from storydedup.fingerprints.fingerprint import Fingerprinter, FingerprintSettings
 from storydedup.fingerprints.text import as_tokenizer
-from storydedup.store.base import IndexStore, StoreLayoutError, StoreUnavailableError
+from storydedup.store.base import (
+    IndexStore,
+    StoreFullError,
+    StoreLayoutError,
+    StoreUnavailableError,
+)
 from storydedup.store.cluster_store import RedisClusterStore
 from storydedup.store.memory import MemoryStore, expiry_slot_ms, wall_clock_ms
 from storydedup.store.redis_chrome import RedisChromeState, cluster_keys, single_redis_keys
-from storydedup.store.redis_store import RedisStore
+from storydedup.store.redis_store import RedisStore, key_prefix
+from storydedup.store.stats import NamespaceStats, memory_store_stats, redis_namespace_stats
+from storydedup.store.unavailable import REDIS_UNAVAILABLE, unavailable_on
 
 log = logging.getLogger("storydedup.server")
 
@@ -40,6 +49,10 @@ POOL_MEMBER_ENV = "STORYDEDUP_POOL_MEMBER"
 # fails at once with UNAVAILABLE in between.
 WATCH_INTERVAL_S = 1.0
 EXPIRY_BUDGET = 1000
+# The index gauges (articles, clusters, chrome lines) are read from the store
+# this often while metrics are served: a scan of the namespace
+# (store/stats.py), too dear for every scrape.
+INDEX_REFRESH_S = 300.0
 
 
 def server_credentials(config: Config) -> grpc.ServerCredentials | None:
@@ -119,7 +132,10 @@ class StoryDedupServer:
             Limits(config.max_article_bytes, config.max_batch_articles),
         )
         self.health = health.aio.HealthServicer()
-        interceptors = [BearerTokenInterceptor(config.auth_token)] if config.auth_token else []
+        # Observing first, so that calls the token check refuses are counted.
+        interceptors: list[grpc.aio.ServerInterceptor] = [ObservingInterceptor()]
+        if config.auth_token:
+            interceptors.append(BearerTokenInterceptor(config.auth_token))
         self.server = grpc.aio.server(
             interceptors=interceptors,
             options=[
@@ -136,6 +152,9 @@ class StoryDedupServer:
             (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
         )
         self.port = 0
+        # The port /metrics is served on; None when it is not served here.
+        self.metrics_port: int | None = None
+        self._metrics_http: metrics.MetricsServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.stopping = asyncio.Event()
         # Set when the server cannot go on (e.g. a namespace made with other
@@ -150,6 +169,7 @@ class StoryDedupServer:
         )
         for name in ("", SERVICE_NAME):
             await self.health.set(name, status)
+        metrics.STORE_UP.set(1 if serving else 0)
 
     async def start(self) -> int:
         address = f"{self.config.host}:{self.config.port}"
@@ -169,6 +189,13 @@ class StoryDedupServer:
             )
         self._tasks.append(asyncio.create_task(self._watch_store(), name="watch-store"))
         self._tasks.append(asyncio.create_task(self._expire_loop(), name="expire"))
+        # A --workers pool's metrics are served by its supervisor (api/main.py).
+        if self.config.metrics_port is not None and not os.environ.get(POOL_MEMBER_ENV):
+            self._metrics_http = metrics.serve_metrics(self.config.host, self.config.metrics_port)
+            self.metrics_port = self._metrics_http.port
+            log.info("serving metrics on http://%s:%d/metrics", self.config.host, self.metrics_port)
+        if self.config.metrics_port is not None:
+            self._tasks.append(asyncio.create_task(self._index_gauges(), name="index-gauges"))
         log.info(
             "serving storydedup.v1 on %s:%d (pid %d)", self.config.host, self.port, os.getpid()
         )
@@ -178,6 +205,8 @@ class StoryDedupServer:
         """Opens the store, then follows its health: the server keeps
         running while Redis is away and serves again when it is back."""
         opened = False
+        # Whether it served before: coming back after that is a reconnect.
+        opened_before = False
         while not self.stopping.is_set():
             try:
                 if not opened:
@@ -187,11 +216,20 @@ class StoryDedupServer:
                     await self.store.ping()
                 if not self.servicer.ready:
                     log.info("index store reachable: serving")
+                    if opened_before:
+                        metrics.STORE_RECONNECTS.inc()
+                    opened_before = True
                 self.servicer.ready = True
                 await self._set_serving(True)
             except StoreUnavailableError as error:
                 if self.servicer.ready or not opened:
                     log.warning("index store unreachable (%s): NOT_SERVING", error)
+                self.servicer.ready = False
+                await self._set_serving(False)
+            except StoreFullError as error:
+                # Only a new namespace writes on open: it cannot be created
+                # until Redis has room; tried again each interval.
+                log.warning("cannot create the namespace (%s): NOT_SERVING", error)
                 self.servicer.ready = False
                 await self._set_serving(False)
             except StoreLayoutError as error:
@@ -222,6 +260,36 @@ class StoryDedupServer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), pause)
 
+    async def index_stats(self) -> NamespaceStats | None:
+        """What the namespace holds, for the index gauges; None on a Redis
+        Cluster, whose namespace spans every master (not read here)."""
+        if isinstance(self.store, MemoryStore):
+            return memory_store_stats(self.store)
+        if isinstance(self.store, RedisStore):
+            with unavailable_on(REDIS_UNAVAILABLE, "Redis"):
+                return await redis_namespace_stats(
+                    self.store.client, key_prefix(self.config.namespace)
+                )
+        return None
+
+    async def _index_gauges(self) -> None:
+        while not self.stopping.is_set():
+            # Until the store is first read, look again each watch interval.
+            pause = WATCH_INTERVAL_S
+            if self.servicer.ready:
+                try:
+                    stats = await self.index_stats()
+                except StoreUnavailableError as error:
+                    log.debug("index gauges not refreshed: %s", error)
+                    stats = None
+                if stats is not None:
+                    metrics.INDEX_ARTICLES.set(stats.articles)
+                    metrics.INDEX_CLUSTERS.set(stats.clusters)
+                    metrics.INDEX_CHROME_LINES.set(stats.chrome_lines)
+                    pause = INDEX_REFRESH_S
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), pause)
+
     async def stop(self, grace: float | None = None) -> None:
         """Health goes NOT_SERVING first, so balancers stop sending; calls in
         flight get `grace` seconds to finish."""
@@ -231,6 +299,8 @@ class StoryDedupServer:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._metrics_http is not None:
+            self._metrics_http.close()
         await self.store.close()
 
     async def wait(self) -> None:

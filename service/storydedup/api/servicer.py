@@ -9,14 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 import grpc
 from google.protobuf.message import DecodeError, Message
 
+from storydedup import metrics
 from storydedup.api import convert
-from storydedup.api.errors import ApiError, InvalidArgument, NotFound, Unavailable, drain
+from storydedup.api.errors import (
+    ApiError,
+    Internal,
+    InvalidArgument,
+    NotFound,
+    StoreFull,
+    Unavailable,
+    drain,
+)
 from storydedup.api.validation import (
     Limits,
     check_article,
@@ -25,7 +35,7 @@ from storydedup.api.validation import (
     check_limit,
 )
 from storydedup.dedup import Deduplicator
-from storydedup.store.base import StoreUnavailableError
+from storydedup.store.base import StoreFullError, StoreUnavailableError
 from storydedup.v1 import storydedup_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -44,30 +54,72 @@ def parse(kind: type[M], raw: bytes) -> M:
         ) from None
 
 
+# A full Redis refuses every ingest until someone acts: one warning line
+# this often says so, with how many were refused since the last.
+FULL_LOG_INTERVAL_S = 60.0
+
+
+class RateLimitedWarning:
+    """A warning logged at most once per interval, counting what it skipped."""
+
+    def __init__(self, interval_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._interval_s = interval_s
+        self._clock = clock
+        self._last: float | None = None
+        self._skipped = 0
+
+    def warn(self, message: str) -> None:
+        now = self._clock()
+        if self._last is not None and now - self._last < self._interval_s:
+            self._skipped += 1
+            return
+        suffix = f" ({self._skipped} more since the last such line)" if self._skipped else ""
+        log.warning("%s%s", message, suffix)
+        self._last, self._skipped = now, 0
+
+
 class StoryDedupServicer:
     def __init__(self, dedup: Deduplicator, limits: Limits) -> None:
         self._dedup = dedup
         self._limits = limits
         # Cleared while the store is unreachable; calls then fail fast.
         self.ready = False
+        self._full_warning = RateLimitedWarning(FULL_LOG_INTERVAL_S)
 
-    async def _answer(self, call: Callable[[], Awaitable[R]]) -> R:
-        """The call's result; every expected failure as an ApiError."""
+    async def _answer(self, call: Callable[[], Awaitable[R]], articles: Callable[[], int]) -> R:
+        """The call's result; every failure as an ApiError, whose status
+        never carries an exception's class name. `articles`: how many
+        articles the call would have ingested (0 for lookups), counted as
+        refused when it fails."""
         try:
-            if not self.ready:
-                raise Unavailable("index store is not reachable; retry later")
-            return await call()
-        except StoreUnavailableError as error:
-            raise Unavailable(f"index store: {error}") from None
-        except ApiError:
-            raise
-        except Exception:
-            log.exception("unexpected failure in a call")
+            try:
+                if not self.ready:
+                    raise Unavailable("index store is not reachable; retry later")
+                return await call()
+            except StoreUnavailableError as error:
+                raise Unavailable(f"index store: {error}") from None
+            except StoreFullError as error:
+                self._full_warning.warn(f"ingest refused: {error}")
+                raise StoreFull(f"index store is full: {error}") from None
+            except ApiError:
+                raise
+            except Exception:
+                log.exception("unexpected failure in a call")
+                raise Internal("internal error; the server log has the details") from None
+        except ApiError as error:
+            refused = articles()
+            if refused:
+                metrics.ARTICLES_REFUSED.labels(reason=error.reason).inc(refused)
             raise
 
-    async def _run(self, context: grpc.aio.ServicerContext, call: Callable[[], Awaitable[R]]) -> R:
+    async def _run(
+        self,
+        context: grpc.aio.ServicerContext,
+        call: Callable[[], Awaitable[R]],
+        articles: Callable[[], int] = lambda: 0,
+    ) -> R:
         try:
-            return await self._answer(call)
+            return await self._answer(call, articles)
         except ApiError as error:
             await context.abort(error.code, error.message)
         raise AssertionError("unreachable: abort raises")
@@ -82,13 +134,17 @@ class StoryDedupServicer:
             [outcome] = await self._dedup.ingest([item])
             return convert.ingest_response(outcome)
 
-        return await self._run(context, call)
+        return await self._run(context, call, lambda: 1)
 
     async def IngestArticles(
         self, raw: bytes, context: grpc.aio.ServicerContext
     ) -> pb.IngestArticlesResponse:
+        batch = 0
+
         async def call() -> pb.IngestArticlesResponse:
+            nonlocal batch
             request = parse(pb.IngestArticlesRequest, raw)
+            batch = len(request.articles)
             check_batch_size(len(request.articles), self._limits)
             if len(request.articles) > 1:
                 await self._dedup.refresh_chrome(a.source for a in request.articles)
@@ -108,7 +164,7 @@ class StoryDedupServicer:
             outcomes = await self._dedup.ingest(items)
             return pb.IngestArticlesResponse(results=[convert.ingest_response(o) for o in outcomes])
 
-        return await self._run(context, call)
+        return await self._run(context, call, lambda: batch)
 
     async def StreamIngestArticles(
         self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
@@ -124,7 +180,7 @@ class StoryDedupServicer:
                 return pb.StreamIngestArticlesResponse(result=convert.ingest_response(outcome))
 
             try:
-                response = await self._answer(call)
+                response = await self._answer(call, lambda: 1)
             except ApiError as error:
                 await drain(requests)
                 await context.abort(error.code, error.message)

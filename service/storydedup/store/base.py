@@ -16,6 +16,12 @@ class StoreUnavailableError(Exception):
     """The backing store cannot be reached or did not answer; retryable."""
 
 
+class StoreFullError(Exception):
+    """The store refuses writes: Redis is at its `maxmemory` under
+    `noeviction`. Reads and deletes still work; a write that was refused
+    wrote nothing (a script's first write is the one refused)."""
+
+
 class StoreLayoutError(Exception):
     """The namespace was created with other fingerprint parameters."""
 
@@ -107,6 +113,8 @@ class IngestOutcome:
     matches: tuple[MatchInfo, ...]
     # The article was already stored with this content; nothing changed.
     unchanged: bool
+    # Other clusters the article's cluster took in (it linked their stories).
+    merged: int = 0
 
 
 @dataclass(frozen=True, slots=True)

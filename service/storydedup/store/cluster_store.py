@@ -447,6 +447,7 @@ class RedisClusterStore:
                 article_id=item.article_id,
                 cluster=cluster,
                 duplicate=choice.join is not None,
+                merged=len(choice.merge),
                 canonical_article_id=(members[0].record if members else record).article_id,
                 # The merged clusters and the joined one are one tree now,
                 # whose root may be any of them (the lowest ID).

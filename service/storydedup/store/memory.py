@@ -72,6 +72,10 @@ class MemoryStore:
         # End of an ingest-time slot -> numbers of the articles ingested in it.
         self._slots: dict[float, list[int]] = {}
 
+    def cluster_sizes(self) -> dict[int, int]:
+        """Articles per cluster (store/stats.py)."""
+        return {cluster: len(members) for cluster, members in self._clusters.items()}
+
     @property
     def persistent(self) -> bool:
         return False
@@ -136,6 +140,7 @@ class MemoryStore:
             article_id=item.article_id,
             cluster=cluster,
             duplicate=choice.join is not None,
+            merged=len(choice.merge),
             canonical_article_id=self._canonical(cluster).article_id,
             matches=reported(matches, choice, cluster, self._policy.max_matches),
             unchanged=False,

@@ -339,6 +339,7 @@ class RedisStore:
                 article_id=item.article_id,
                 cluster=cluster,
                 duplicate=choice.join is not None,
+                merged=len(choice.merge),
                 canonical_article_id=reply[2].decode("utf-8"),
                 matches=reported(decided, choice, cluster, self._policy.max_matches),
                 unchanged=False,

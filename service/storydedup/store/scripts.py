@@ -20,6 +20,10 @@ from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
+from storydedup import metrics
+
+_REDIS_CALL = metrics.REDIS_CALL_SECONDS
+
 
 @dataclass(frozen=True, slots=True)
 class LuaScript:
@@ -86,6 +90,14 @@ async def pipelined(
 
 
 async def _execute(client: Redis | RedisCluster, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+    # Every script call of the stores passes here: the Redis latency metric.
+    with _REDIS_CALL.time():
+        return await _round_trip(client, commands)
+
+
+async def _round_trip(
+    client: Redis | RedisCluster, commands: Sequence[tuple[Any, ...]]
+) -> list[Any]:
     if len(commands) == 1:
         # Without a pipeline object a call costs a third less client CPU
         # (72 against 111 us, with hiredis): most unary calls are one command.

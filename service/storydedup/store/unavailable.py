@@ -1,5 +1,6 @@
 """Which redis-py errors mean the store cannot serve right now (retryable,
-UNAVAILABLE to callers) rather than a bug, for every Redis adapter."""
+UNAVAILABLE to callers) or is full (RESOURCE_EXHAUSTED), rather than a bug,
+for every Redis adapter."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from contextlib import contextmanager
 
 from redis import exceptions as redis_errors
 
-from storydedup.store.base import StoreUnavailableError
+from storydedup import metrics
+from storydedup.store.base import StoreFullError, StoreUnavailableError
 
 REDIS_UNAVAILABLE: tuple[type[BaseException], ...] = (
     redis_errors.ConnectionError,
@@ -53,16 +55,49 @@ def _torn_down_transport(error: BaseException) -> bool:
     return frame.tb_frame.f_code.co_filename.replace("\\", "/").endswith(_TRANSPORT_MODULES)
 
 
+# What a status message says of each error: words an operator reads, not
+# a Python class name. The first entry the error is an instance of wins.
+_DESCRIPTIONS: tuple[tuple[type[BaseException], str], ...] = (
+    (redis_errors.BusyLoadingError, "loading its data set"),
+    (redis_errors.TryAgainError, "a slot is moving between nodes"),
+    (redis_errors.MasterDownError, "a master is down"),
+    (redis_errors.ClusterDownError, "the cluster is down"),
+    (redis_errors.TimeoutError, "timed out"),
+    (redis_errors.RedisClusterException, "the cluster is not reachable"),
+    (redis_errors.ConnectionError, "connection failed"),
+    (OSError, "connection failed"),
+)
+
+FULL_MESSAGE = (
+    "at its maxmemory limit and refusing new articles; raise maxmemory or shorten "
+    "the retention window (--retention-days); lookups still work"
+)
+
+
+def describe(error: BaseException) -> str:
+    for kind, words in _DESCRIPTIONS:
+        if isinstance(error, kind):
+            return words
+    return "failed"
+
+
 @contextmanager
 def unavailable_on(errors: tuple[type[BaseException], ...], what: str) -> Iterator[None]:
-    """Raises StoreUnavailableError for `errors` and for a torn-down
-    transport; anything else goes through as the bug it is."""
+    """Raises StoreFullError when Redis refuses a write for its memory
+    limit, StoreUnavailableError for `errors` and for a torn-down transport;
+    anything else goes through as the bug it is. Counts each in the store
+    error metric."""
     try:
         yield
+    except redis_errors.OutOfMemoryError as error:
+        metrics.STORE_ERRORS.labels(kind="full").inc()
+        raise StoreFullError(f"{what}: {FULL_MESSAGE}") from error
     except errors as error:
-        raise StoreUnavailableError(f"{what} unavailable: {type(error).__name__}") from error
+        metrics.STORE_ERRORS.labels(kind="unavailable").inc()
+        raise StoreUnavailableError(f"{what} unavailable: {describe(error)}") from error
     except (AttributeError, TypeError) as error:
         if _torn_down_transport(error):
+            metrics.STORE_ERRORS.labels(kind="unavailable").inc()
             raise StoreUnavailableError(
                 f"{what} unavailable: connection closed under a write"
             ) from error
