@@ -40,8 +40,8 @@ async def check_redis_namespace(
             members: list[Any] = await client.zrange(key, 0, -1)
             clusters[int(kind[2:])] = [struct.unpack(">I", m)[0] for m in members]
         elif kind in index:
-            listed_clusters: list[Any] = await client.zrange(key, 0, -1)
-            index[kind] = {struct.unpack(">I", m)[0] for m in listed_clusters}
+            clusters_listed: list[Any] = await client.zrange(key, 0, -1)
+            index[kind] = {struct.unpack(">I", m)[0] for m in clusters_listed}
         elif kind.startswith(b"i:"):
             entries: dict[Any, Any] = await client.hgetall(key)
             for name, packed in entries.items():
@@ -79,10 +79,10 @@ async def check_redis_namespace(
                     f"cluster {cluster} lists article {number} of cluster {record.cluster}"
                 )
     existing = {record.cluster for record in records.values()}
-    for kind, listed_clusters in index.items():
-        for cluster in sorted(listed_clusters - existing):
+    for kind, in_index in index.items():
+        for cluster in sorted(in_index - existing):
             findings.append(f"the cluster index {kind.decode()} lists cluster {cluster}, now empty")
-        for cluster in sorted(existing - listed_clusters):
+        for cluster in sorted(existing - in_index):
             findings.append(f"the cluster index {kind.decode()} misses cluster {cluster}")
     for number, record in sorted(records.items()):
         if number not in indexed:
