@@ -155,8 +155,13 @@ class RedisClusterStore:
         self._slot_ms = expiry_slot_ms
         self._scripts = {
             name: LuaScript.read("cluster", f"{name}.lua")
-            for name in ("bucket", "cluster", "expiry", "feed", "release", "refresh")
+            for name in ("bucket", "cluster", "expiry", "release", "refresh")
         }
+        self._scripts["feed"] = LuaScript(
+            LuaScript.read("event_log.lua").source
+            + "\n"
+            + LuaScript.read("cluster", "feed.lua").source
+        )
         self._expiry_next = 0
 
     @classmethod

@@ -4,19 +4,23 @@ The stores keep an index of their clusters by first and by last publication
 time (IndexStore.cluster_window); this module pages through it, the same
 way on every store.
 
-- Most recent first: a page reads the window below the position where the
-  previous page stopped, a cursor (time, cluster) kept in the page token. A
-  new copy only ever moves a cluster's last publication later, so a cluster
-  the listing has passed never comes back below the cursor: no cluster is
-  listed twice. The window's end is fixed by the first page, so a cluster
-  whose new copy is published after it leaves the window (it is not
-  skipped: it is no longer in the window the listing reads).
-- Biggest first: sizes change with every copy, so no cursor over sizes is
-  stable. The first page reads the window (the MAX_SIZE_WINDOW most recent
-  clusters of it), orders it by size and keeps that order in the store for
+- Most recent first by first publication: a page reads the window below the
+  position where the previous page stopped, a cursor (time, cluster) kept
+  in the page token, with ZRANGE BYSCORE LIMIT: a page costs its own size.
+  A new copy does not move a cluster's first publication (it is published
+  later), so under ingest no cluster is listed twice or passed over. (Only
+  a copy published before the story's canonical article, or the removal of
+  that article, moves a cluster.)
+- Most recent first by last publication, and biggest first: every new copy
+  moves a cluster's last publication and size, so no cursor over them is
+  stable. The first page reads the window (its MAX_SNAPSHOT most recent
+  clusters), orders it and keeps that order in the store for
   LISTING_TTL_MS; later pages read their slice of it, with current sizes.
-A filter (minimum size, source) may leave a page short: a page scans at
-most MAX_SCAN clusters, and the listing ends when the token is empty.
+  Every cluster of the window at the first page is listed once, unless it
+  is gone (merged, deleted, expired) when its page is read.
+The window's end is fixed by the first page. A filter (minimum size, source)
+may leave a page short: a page scans at most MAX_SCAN clusters, and the
+listing ends when the token is empty.
 """
 
 from __future__ import annotations
@@ -33,9 +37,10 @@ MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
 # Window entries one page may read past its filters (most recent first).
 MAX_SCAN = 2_000
-# Clusters of a window ordered by size: a snapshot of the most recent this
-# many (one ZRANGE and one size read each, on the first page only).
-MAX_SIZE_WINDOW = 10_000
+# The order of a listing by last publication or by size is kept for the
+# most recent this many clusters of its window (one ZRANGE, and one size
+# read each when by size, on the first page only).
+MAX_SNAPSHOT = 10_000
 LISTING_TTL_MS = 10 * 60_000.0
 
 
@@ -111,12 +116,12 @@ async def list_clusters(
 ) -> ClusterPage:
     state = _decode(token, query) if token else {}
     until = _number(state, "u") if state else (query.until_ms or now_ms)
-    if query.by_size:
-        return await _by_size(store, query, state, until)
-    return await _by_recency(store, query, state, until)
+    if query.by_size or not query.by_first:
+        return await _kept_order(store, query, state, until)
+    return await _by_cursor(store, query, state, until)
 
 
-async def _by_recency(
+async def _by_cursor(
     store: IndexStore, query: ClusterQuery, state: dict[str, object], until: float
 ) -> ClusterPage:
     high = _number(state, "t") if state else until
@@ -155,7 +160,7 @@ async def _by_recency(
     return ClusterPage(found, _encode(next_state))
 
 
-async def _by_size(
+async def _kept_order(
     store: IndexStore, query: ClusterQuery, state: dict[str, object], until: float
 ) -> ClusterPage:
     if state:
@@ -164,22 +169,23 @@ async def _by_size(
             raise BadPageTokenError("not a page token of this service")
         offset = int(_number(state, "i"))
     else:
-        window = await store.cluster_window(
-            query.by_first, query.since_ms, until, 0, MAX_SIZE_WINDOW
-        )
-        sizes = await store.cluster_sizes([c for _, c in window])
-        ordered = sorted(
-            (
-                (size, t, c)
-                for (t, c), size in zip(window, sizes, strict=True)
+        window = await store.cluster_window(query.by_first, query.since_ms, until, 0, MAX_SNAPSHOT)
+        if query.by_size:
+            sizes = await store.cluster_sizes([c for _, c in window])
+            ordered = [
+                c
+                for size, _, c in sorted(
+                    ((size, t, c) for (t, c), size in zip(window, sizes, strict=True)),
+                    reverse=True,
+                )
                 if size >= query.min_size
-            ),
-            reverse=True,
-        )
-        name = await store.save_listing([c for _, _, c in ordered], LISTING_TTL_MS)
+            ]
+        else:
+            ordered = [c for _, c in window]
+        name = await store.save_listing(ordered, LISTING_TTL_MS)
         offset = 0
     found: list[ClusterSummary] = []
-    while len(found) < query.page_size and offset < MAX_SIZE_WINDOW:
+    while len(found) < query.page_size and offset < MAX_SNAPSHOT:
         clusters = await store.read_listing(name, offset, query.page_size - len(found))
         if clusters is None:
             raise ListingExpiredError("the listing expired; list again from the first page")

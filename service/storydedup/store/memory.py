@@ -279,9 +279,10 @@ class MemoryStore:
     def _log(self, kind: str, cluster: int, article_id: str, size: int, into: int = 0) -> None:
         if not self._events_max_len:
             return
-        # IDs as a Redis stream makes them: ms of the clock, then a sequence.
+        # IDs as lua/event_log.lua makes them: ms of the clock, then the
+        # count of events ever logged.
         ms = max(int(self._clock_ms()), self._last_event[0])
-        self._last_event = (ms, self._last_event[1] + 1 if ms == self._last_event[0] else 0)
+        self._last_event = (ms, self._last_event[1] + 1)
         event_id = f"{self._last_event[0]}-{self._last_event[1]}"
         self._events.append(ClusterEvent(event_id, kind, cluster, article_id, size, into))
         while len(self._events) > self._events_max_len:

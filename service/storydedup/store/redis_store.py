@@ -86,8 +86,8 @@ def key_prefix(namespace: str) -> str:
 
 
 def _script(name: str) -> LuaScript:
-    common, own = LuaScript.read("common.lua"), LuaScript.read(f"{name}.lua")
-    return LuaScript(common.source + "\n" + own.source)
+    parts = (LuaScript.read(part).source for part in ("event_log.lua", "common.lua", f"{name}.lua"))
+    return LuaScript("\n".join(parts))
 
 
 def id_group_bits(bucket_group_bits: int) -> int:

@@ -35,7 +35,7 @@ if replaced ~= 0 then
   local old = load(replaced)
   remove_article(replaced, old, ids_key)
   index_cluster(old.cluster)
-  log_event(events, 'removed', old.cluster, aid, cluster_size(old.cluster))
+  cluster_event(events, 'removed', old.cluster, aid, cluster_size(old.cluster))
 end
 local n = redis.call('INCR', P .. 'n')
 local cluster = n
@@ -67,9 +67,9 @@ redis.call('ZADD', P .. 'slots', 'NX', slot_start + slot_ms, slot)
 index_cluster(cluster)
 local size = cluster_size(cluster)
 for j = 1, #merges, 4 do
-  log_event(events, 'merged_into', number_of(string.sub(merges, j, j + 3)), aid, size, cluster)
+  cluster_event(events, 'merged_into', number_of(string.sub(merges, j, j + 3)), aid, size, cluster)
 end
-log_event(events, join == 0 and 'created' or 'grew', cluster, aid, size)
+cluster_event(events, join == 0 and 'created' or 'grew', cluster, aid, size)
 local reply = {1, cluster, canonical_of(cluster), n}
 if ARGV[13] ~= '' then
   for _, v in ipairs(gathered(ARGV[13], KEYS[2], ARGV[14], max_cand, confirm)) do

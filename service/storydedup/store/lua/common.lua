@@ -268,13 +268,13 @@ local function index_cluster(c)
   end
 end
 
--- Logs one event, keeping about max_len of them (0: events are off).
-local function log_event(max_len, kind, c, aid, size, into)
-  if max_len == 0 then return end
+-- Logs one event (lua/event_log.lua), keeping about max_len of them (0:
+-- events are off).
+local function cluster_event(max_len, kind, c, aid, size, into)
+  local fields = {'k', kind, 'c', c, 'a', aid, 's', size}
   if into then
-    redis.call('XADD', P .. 'x', 'MAXLEN', '~', max_len, '*',
-      'k', kind, 'c', c, 'a', aid, 's', size, 'i', into)
-  else
-    redis.call('XADD', P .. 'x', 'MAXLEN', '~', max_len, '*', 'k', kind, 'c', c, 'a', aid, 's', size)
+    fields[#fields + 1] = 'i'
+    fields[#fields + 1] = into
   end
+  log_event(P .. 'x', max_len, fields)
 end

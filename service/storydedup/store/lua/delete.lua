@@ -13,5 +13,5 @@ elseif rec.cluster ~= n and redis.call('EXISTS', rec_key(rec.cluster)) == 1 then
   remaining = 1
 end
 index_cluster(rec.cluster)
-log_event(tonumber(ARGV[3]), 'removed', rec.cluster, ARGV[2], remaining)
+cluster_event(tonumber(ARGV[3]), 'removed', rec.cluster, ARGV[2], remaining)
 return {rec.cluster, remaining}

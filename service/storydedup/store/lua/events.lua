@@ -15,15 +15,13 @@ local function parts(id)
   local ms, seq = string.match(id, '^(%d+)-(%d+)$')
   return tonumber(ms), tonumber(seq)
 end
-if redis.call('EXISTS', key) == 1 then
-  local info = redis.call('XINFO', 'STREAM', key)
-  for i = 1, #info, 2 do
-    -- The highest ID trimmed away (never deleted otherwise).
-    if info[i] == 'max-deleted-entry-id' then
-      local tms, tseq = parts(info[i + 1])
-      local ams, aseq = parts(after)
-      if ams < tms or (ams == tms and aseq < tseq) then return {'trimmed'} end
-    end
-  end
+-- IDs are "<ms>-<n>", n counting the events ever logged (event_log.lua):
+-- events after the resume point were trimmed when it is older than the
+-- first event kept and that one's n is not the next.
+local first = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)[1]
+if first then
+  local fms, fn = parts(first[1])
+  local ams, an = parts(after)
+  if (ams < fms or (ams == fms and an < fn)) and an < fn - 1 then return {'trimmed'} end
 end
 return {'ok', redis.call('XRANGE', key, '(' .. after, '+', 'COUNT', count)}

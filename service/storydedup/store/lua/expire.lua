@@ -26,7 +26,7 @@ while removed < budget do
     if rec then
       remove_article(n, rec, id_key_of(rec.aid, id_group_bits))
       index_cluster(rec.cluster)
-      log_event(events, 'expired', rec.cluster, rec.aid, cluster_size(rec.cluster))
+      cluster_event(events, 'expired', rec.cluster, rec.aid, cluster_size(rec.cluster))
       removed = removed + 1
     end
     consumed = j + 3

@@ -1,6 +1,7 @@
 -- The story feed of the cluster layout (store/cluster_store.py): the event
 -- log and the cluster index, all on one hash slot, written together in one
--- step after the change they report has been committed.
+-- step after the change they report has been committed. lua/event_log.lua
+-- is prepended.
 --
 -- KEYS     events stream, clusters by first publication, by last
 --          publication, by size (zsets of 6-byte cluster IDs)
@@ -24,14 +25,13 @@ for _ = 1, n do
   end
   at = at + 4
 end
-if max_len == 0 then return 1 end
 while at <= #ARGV do
-  local kind, c, aid, s, into = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4]
-  if into ~= '' then
-    redis.call('XADD', events, 'MAXLEN', '~', max_len, '*', 'k', kind, 'c', c, 'a', aid, 's', s, 'i', into)
-  else
-    redis.call('XADD', events, 'MAXLEN', '~', max_len, '*', 'k', kind, 'c', c, 'a', aid, 's', s)
+  local fields = {'k', ARGV[at], 'c', ARGV[at + 1], 'a', ARGV[at + 2], 's', ARGV[at + 3]}
+  if ARGV[at + 4] ~= '' then
+    fields[#fields + 1] = 'i'
+    fields[#fields + 1] = ARGV[at + 4]
   end
+  log_event(events, max_len, fields)
   at = at + 5
 end
 return 1
