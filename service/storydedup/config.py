@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from storydedup.fingerprints.text import DEFAULT_TOKENIZER, as_tokenizer
+from storydedup.store.base import DEFAULT_EVENTS_MAX_LEN
 
 ENV_PREFIX = "STORYDEDUP_"
 _NAMESPACE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -59,6 +60,9 @@ class Config:
     # Server processes sharing the port (SO_REUSEPORT); more than one needs
     # Redis, since the in-process store cannot be shared.
     workers: int = 1
+    # The event log (WatchClusters) keeps about this many latest events; 0
+    # logs none.
+    events_max_len: int = DEFAULT_EVENTS_MAX_LEN
 
     def masked(self) -> dict[str, object]:
         """The settings with secrets hidden, for the start-up log line."""
@@ -111,6 +115,8 @@ _HELP = {
     "tls_client_ca_file": "PEM CA bundle: require client certificates (mutual TLS)",
     "auth_token": "require 'authorization: Bearer <token>' on every call but health checks",
     "workers": "server processes sharing the port (needs --redis-url when above 1)",
+    "events_max_len": "the event log of WatchClusters keeps about this many latest events "
+    "(0: no events)",
 }
 
 
@@ -213,6 +219,8 @@ def validate(config: Config) -> None:
     for name in positive:
         if getattr(config, name) <= 0:
             raise ConfigError(f"--{name.replace('_', '-')}: must be positive")
+    if config.events_max_len < 0:
+        raise ConfigError("--events-max-len: must not be negative")
     if config.retention_days <= 0:
         raise ConfigError("--retention-days: must be positive")
     if config.shutdown_grace_seconds < 0:

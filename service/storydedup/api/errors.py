@@ -32,6 +32,12 @@ class NotFound(ApiError):
     code = grpc.StatusCode.NOT_FOUND
 
 
+class OutOfRange(ApiError):
+    """A resume point or page token past what the store still keeps."""
+
+    code = grpc.StatusCode.OUT_OF_RANGE
+
+
 class Unavailable(ApiError):
     code = grpc.StatusCode.UNAVAILABLE
 

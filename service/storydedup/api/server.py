@@ -59,13 +59,14 @@ def server_credentials(config: Config) -> grpc.ServerCredentials | None:
 def make_store(config: Config, policy: MatchPolicy) -> IndexStore:
     slot_ms = expiry_slot_ms(config.retention_days * DAY_MS)
     if config.redis_url is None:
-        return MemoryStore(policy, expiry_slot_ms=slot_ms)
+        return MemoryStore(policy, expiry_slot_ms=slot_ms, events_max_len=config.events_max_len)
     if config.redis_cluster:
         return RedisClusterStore.from_url(
             config.redis_url,
             config.namespace,
             policy,
             expiry_slot_ms=slot_ms,
+            events_max_len=config.events_max_len,
             socket_connect_timeout=2.0,
             socket_timeout=5.0,
         )
@@ -74,6 +75,7 @@ def make_store(config: Config, policy: MatchPolicy) -> IndexStore:
         config.namespace,
         policy,
         expiry_slot_ms=slot_ms,
+        events_max_len=config.events_max_len,
         socket_connect_timeout=2.0,
         socket_timeout=5.0,
         health_check_interval=10,

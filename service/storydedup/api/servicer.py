@@ -8,6 +8,7 @@ INVALID_ARGUMENT, whereas grpcio's own deserialisation failure is INTERNAL.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
@@ -16,22 +17,38 @@ import grpc
 from google.protobuf.message import DecodeError, Message
 
 from storydedup.api import convert
-from storydedup.api.errors import ApiError, InvalidArgument, NotFound, Unavailable, drain
+from storydedup.api.errors import (
+    ApiError,
+    InvalidArgument,
+    NotFound,
+    OutOfRange,
+    Unavailable,
+    drain,
+)
 from storydedup.api.validation import (
     Limits,
     check_article,
     check_batch_size,
+    check_event_id,
     check_id,
     check_limit,
+    check_list_clusters,
 )
 from storydedup.dedup import Deduplicator
-from storydedup.store.base import StoreUnavailableError
+from storydedup.store import listing
+from storydedup.store.base import ClusterEvent, EventsTrimmedError, StoreUnavailableError
+from storydedup.store.memory import wall_clock_ms
 from storydedup.v1 import storydedup_pb2 as pb
 
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=Message)
 R = TypeVar("R")
+
+# A watch reads the event log this many events at a time, and waits this
+# long for new ones before it looks again (and notices a server stopping).
+WATCH_BATCH = 500
+WATCH_WAIT_S = 2.0
 
 
 def parse(kind: type[M], raw: bytes) -> M:
@@ -200,6 +217,55 @@ class StoryDedupServicer:
 
         return await self._run(context, call)
 
+    async def ListClusters(
+        self, raw: bytes, context: grpc.aio.ServicerContext
+    ) -> pb.ListClustersResponse:
+        async def call() -> pb.ListClustersResponse:
+            request = parse(pb.ListClustersRequest, raw)
+            query, token = check_list_clusters(request)
+            try:
+                page = await listing.list_clusters(self._dedup.store, query, token, wall_clock_ms())
+            except listing.BadPageTokenError as error:
+                raise InvalidArgument(f"page_token: {error}") from None
+            except listing.ListingExpiredError as error:
+                raise OutOfRange(f"page_token: {error}") from None
+            return pb.ListClustersResponse(
+                clusters=[convert.cluster_summary(s) for s in page.clusters],
+                next_page_token=page.next_token,
+            )
+
+        return await self._run(context, call)
+
+    async def WatchClusters(
+        self, raw: bytes, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchClustersResponse]:
+        store = self._dedup.store
+
+        async def start() -> str:
+            request = parse(pb.WatchClustersRequest, raw)
+            return check_event_id(request.from_event_id) or await store.last_event_id()
+
+        async def next_events(after: str) -> list[ClusterEvent]:
+            try:
+                events = await store.events(after, WATCH_BATCH)
+            except EventsTrimmedError:
+                raise OutOfRange(
+                    f"from_event_id: events after {after!r} were trimmed from the log; "
+                    "list the clusters again and watch from '0' or from now"
+                ) from None
+            if not events:
+                await store.wait_events(after, WATCH_WAIT_S)
+            return events
+
+        try:
+            after = await self._answer(start)
+            while True:
+                for event in await self._answer(functools.partial(next_events, after)):
+                    yield pb.WatchClustersResponse(event=convert.cluster_event(event))
+                    after = event.event_id
+        except ApiError as error:
+            await context.abort(error.code, error.message)
+
 
 def method_handlers(servicer: StoryDedupServicer) -> grpc.GenericRpcHandler:
     """Handlers that hand the servicer raw request bytes (see module doc),
@@ -217,6 +283,10 @@ def method_handlers(servicer: StoryDedupServicer) -> grpc.GenericRpcHandler:
             )
         elif not method.client_streaming and not method.server_streaming:
             handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+                implementation, response_serializer=serialize
+            )
+        elif method.server_streaming:
+            handlers[method.name] = grpc.unary_stream_rpc_method_handler(
                 implementation, response_serializer=serialize
             )
         else:
