@@ -198,3 +198,31 @@ async def test_cli_top_and_watch(client: AsyncStoryDedupClient, server: StoryDed
     await asyncio.to_thread(cli.main, argv, watched)
     events = [json.loads(line) for line in watched.getvalue().splitlines()]
     assert [(e["kind"], e["article_id"], e["size"]) for e in events] == [("grew", "a2", 2)]
+
+
+@pytest.mark.parametrize("kind", ["redis", "cluster"])
+async def test_a_watch_resumes_across_a_server_restart(
+    request: pytest.FixtureRequest, namespace: str, kind: str
+) -> None:
+    fixture = "redis_server" if kind == "redis" else "redis_cluster"
+    raw = {"port": "0", "namespace": namespace, "redis_url": request.getfixturevalue(fixture).url}
+    if kind == "cluster":
+        raw["redis_cluster"] = "true"
+    story = articles.story(1, paragraphs=8)
+    async with (
+        running_server(raw) as server,
+        AsyncStoryDedupClient(f"127.0.0.1:{server.port}") as client,
+    ):
+        await client.ingest_article(article("a1", story, 60, "one.example"))
+        before = await take(client, "0", 1)
+    async with (
+        running_server(raw) as server,
+        AsyncStoryDedupClient(f"127.0.0.1:{server.port}") as client,
+    ):
+        await client.ingest_article(article("a2", story[:5], 50, "two.example"))
+        after = await take(client, before[-1].event_id, 1)
+        assert [(e.kind, e.article_id) for e in before + after] == [
+            ("created", "a1"),
+            ("grew", "a2"),
+        ]
+        assert await take(client, "0", 2) == before + after
