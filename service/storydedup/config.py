@@ -63,6 +63,8 @@ class Config:
     # The event log (WatchClusters) keeps about this many latest events; 0
     # logs none.
     events_max_len: int = DEFAULT_EVENTS_MAX_LEN
+    # The story browser's HTTP port (api/browser.py), on --host; 0: no browser.
+    browser_port: int = 0
 
     def masked(self) -> dict[str, object]:
         """The settings with secrets hidden, for the start-up log line."""
@@ -117,6 +119,8 @@ _HELP = {
     "workers": "server processes sharing the port (needs --redis-url when above 1)",
     "events_max_len": "the event log of WatchClusters keeps about this many latest events "
     "(0: no events)",
+    "browser_port": "serve the read-only story browser over HTTP on this port of --host "
+    "(0: no browser; it has no authentication)",
 }
 
 
@@ -219,6 +223,10 @@ def validate(config: Config) -> None:
     for name in positive:
         if getattr(config, name) <= 0:
             raise ConfigError(f"--{name.replace('_', '-')}: must be positive")
+    if not 0 <= config.browser_port <= 65535:
+        raise ConfigError(f"--browser-port: {config.browser_port} is not a port number")
+    if config.browser_port and config.browser_port == config.port:
+        raise ConfigError("--browser-port: must differ from --port")
     if config.events_max_len < 0:
         raise ConfigError("--events-max-len: must not be negative")
     if config.retention_days <= 0:

@@ -17,6 +17,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from storydedup.api.auth import BearerTokenInterceptor
+from storydedup.api.browser import StoryBrowser
 from storydedup.api.servicer import SERVICE_NAME, StoryDedupServicer, method_handlers
 from storydedup.api.validation import Limits
 from storydedup.cleaning.chrome_state import ChromeState, LocalChromeState
@@ -138,6 +139,16 @@ class StoryDedupServer:
             (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
         )
         self.port = 0
+        self.browser = (
+            StoryBrowser(
+                self.store,
+                config.host,
+                config.browser_port,
+                reuse_port=bool(os.environ.get(POOL_MEMBER_ENV)),
+            )
+            if config.browser_port
+            else None
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self.stopping = asyncio.Event()
         # Set when the server cannot go on (e.g. a namespace made with other
@@ -164,6 +175,8 @@ class StoryDedupServer:
             self.port = self.server.add_secure_port(address, credentials)
         await self._set_serving(False)
         await self.server.start()
+        if self.browser is not None:
+            await self.browser.start()
         if not self.store.persistent:
             log.warning(
                 "no Redis configured: using the in-process store; the index is NOT persistent "
@@ -230,6 +243,8 @@ class StoryDedupServer:
         await self.health.enter_graceful_shutdown()
         self.stopping.set()
         await self.server.stop(self.config.shutdown_grace_seconds if grace is None else grace)
+        if self.browser is not None:
+            await self.browser.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
