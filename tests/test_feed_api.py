@@ -226,3 +226,16 @@ async def test_a_watch_resumes_across_a_server_restart(
             ("grew", "a2"),
         ]
         assert await take(client, "0", 2) == before + after
+
+
+async def test_the_feed_needs_the_token_when_one_is_set(namespace: str) -> None:
+    raw = {"port": "0", "namespace": namespace, "auth_token": "s3cret-token-0123456789"}
+    async with (
+        running_server(raw) as server,
+        AsyncStoryDedupClient(f"127.0.0.1:{server.port}") as client,
+    ):
+        with pytest.raises(StoryDedupError) as watching:
+            await take(client, "0", 1)
+        with pytest.raises(StoryDedupError) as listing:
+            await client.list_clusters(NOW - timedelta(hours=1))
+    assert watching.value.code == listing.value.code == grpc.StatusCode.UNAUTHENTICATED
