@@ -251,3 +251,17 @@ async def test_listing_orders_and_filters(store: IndexStore, fingerprinter: Fing
     [summary] = (await list_clusters(store, query(min_size=2), "", T0)).clusters
     assert summary.size == 4 and summary.canonical.article_id == "big"
     assert (summary.first_ms, summary.last_ms) == (T0, T0 + 20_002)
+
+
+async def test_a_cursor_pages_through_stories_published_at_one_time(
+    store: IndexStore, fingerprinter: Fingerprinter
+) -> None:
+    """Ties of the time a cursor listing pages by are ordered by cluster ID:
+    one a page, every story once."""
+    clusters = []
+    for i in range(6):
+        story = articles.story(400 + i, paragraphs=6)
+        clusters.append(
+            (await ingest(store, fingerprinter, f"t{i}", articles.text(story), T0)).cluster
+        )
+    assert await listing(store, query(page_size=1)) == sorted(clusters, reverse=True)

@@ -45,8 +45,8 @@ Key layout (P = `sd:<namespace>:`; `{....}` is the hash tag, 4 hex digits):
     P e{NN00}               string  lock of that partition's expiry
     P meta                  hash    fingerprint settings of the namespace
     P feed{<ns>}:events     stream  the event log (store/redis_feed.py)
-    P feed{<ns>}:first|last|size    zsets of root cluster IDs by first and
-                                    last publication and by size
+    P feed{<ns>}:first|last|size    zsets of root cluster IDs (6 bytes) by
+                                    first and last publication and by size
     P feed{<ns>}:q:<name>   string  a biggest-first listing's order
 The feed keys share one slot, so one script writes an ingest's events and
 index entries together; that step follows the commit of the change, from
@@ -712,7 +712,8 @@ class RedisClusterStore:
         args: list[Any] = [self._events_max_len, len(named)]
         for cluster in named:
             first, last, size = spans[cluster]
-            args += [cluster, repr(first), repr(last), size]
+            # 6 bytes big-endian: ties of a time sort by cluster ID (store/listing.py).
+            args += [cluster.to_bytes(6, "big"), repr(first), repr(last), size]
         for kind, cluster, article_id, *into in events:
             # merged_into reports the size of the cluster it went into.
             size = spans[into[0]][2] if into else spans[cluster][2]
@@ -747,14 +748,14 @@ class RedisClusterStore:
                 num=count,
                 withscores=True,
             )
-            return [(float(score), int(m)) for m, score in entries]
+            return [(float(score), int.from_bytes(m, "big")) for m, score in entries]
 
         return await self._call(run)
 
     async def _scores(self, key: bytes, clusters: Sequence[int]) -> list[float | None]:
         if not clusters:
             return []
-        members: list[Any] = list(clusters)
+        members: list[Any] = [c.to_bytes(6, "big") for c in clusters]
         scores: list[float | None] = await self._client.zmscore(key, members)
         return scores
 

@@ -4,11 +4,12 @@
 -- is prepended.
 --
 -- KEYS     events stream, clusters by first publication, by last
---          publication, by size (zsets of 6-byte cluster IDs)
+--          publication, by size (zsets of 6-byte big-endian cluster IDs, so
+--          that ties sort by ID)
 -- ARGV     the event log's length (0: no events), the number of clusters
---          to index, [cluster, first, last, size]... (size 0: the cluster
---          is gone), then events [kind, cluster, article ID, size, into
---          ('' unless merged_into)]...
+--          to index, [cluster (6 bytes), first, last, size]... (size 0: the
+--          cluster is gone), then events [kind, cluster, article ID, size,
+--          into ('' unless merged_into); IDs in decimal]...
 local events, first, last, sizes = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local max_len, n = tonumber(ARGV[1]), tonumber(ARGV[2])
 local at = 3
