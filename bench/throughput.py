@@ -38,8 +38,10 @@ Phases (one table at the end; targets from the project brief):
      insert) and in insertion_session(), with its Redis bytes per article;
   g. retention: a server with a short retention window (--retention-window seconds) ingesting
      at a steady rate for three windows; used_memory after each, then after an idle window.
+  h. events: batch-500 with the event log of WatchClusters off and on, alternated three times
+     each: the server and Redis CPU per article it adds.
 Options:
-  --phases ingest,latency,baseline,retention  runs a subset (ingest = a, b, c and e);
+  --phases ingest,latency,baseline,retention,events  runs a subset (ingest = a, b, c and e);
   --nice -15  runs everything at a higher scheduling priority than the machine's other jobs
       (root only; it slows those jobs down, so ask first on a shared machine);
   --profile  runs two more phases (batch-500 and unary-8) with the server under `py-spy record`
@@ -119,7 +121,9 @@ RECENT_ORIGINALS = 300
 BODY_WORDS = (520, 680)
 TRUNCATED_PARAGRAPHS = 3
 EDIT_SHARE = 0.03
-PHASES = ("ingest", "latency", "baseline", "retention")
+PHASES = ("ingest", "latency", "baseline", "retention", "events")
+# The events phase: batch-500 with the event log off and on, alternated this many times each.
+EVENTS_ROUNDS = 3
 LATENCY_RATE = 200.0
 # Measured beside the API calls at each rate: the cost of a unary call that does nothing.
 FLOOR_METHOD = "Health/Check"
@@ -489,6 +493,7 @@ class ServerProcess:
         retention_days: float | None = None,
         profile_to: Path | None = None,
         workers: int = 1,
+        events_max_len: int | None = None,
     ) -> None:
         self.port = free_port()
         self.namespace = namespace
@@ -505,6 +510,8 @@ class ServerProcess:
             env["STORYDEDUP_RETENTION_DAYS"] = repr(retention_days)
         if workers > 1:
             env["STORYDEDUP_WORKERS"] = str(workers)
+        if events_max_len is not None:
+            env["STORYDEDUP_EVENTS_MAX_LEN"] = str(events_max_len)
         # The snapshot of the service code comes before the editable install on sys.path.
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
         self.env = env
@@ -1070,6 +1077,9 @@ KEY_KINDS = {
     "slots": "expiry slot zset (slots)",
     "n": "counter (n)",
     "meta": "settings (meta)",
+    "x": "event log stream (x)",
+    "xf": "clusters by first publication (xf)",
+    "xl": "clusters by last publication (xl)",
 }
 
 
@@ -1338,9 +1348,10 @@ def throughput_phase(
     articles: list[Article],
     go: Callable[[str, Meter], Coroutine[Any, Any, tuple[Timed, list[IngestResult]]]],
     memory: bool = False,
+    **server_options: Any,
 ) -> tuple[PhaseResult, MemoryResult | None]:
     before = used_memory(run.admin)
-    server = run.server(label)
+    server = run.server(label, **server_options)
     timed, results = asyncio.run(go(server.target, run.meter(server)))
     if len(results) != len(articles):
         raise RuntimeError(f"{label}: {len(results)} results for {len(articles)} articles")
@@ -1446,6 +1457,55 @@ def ingest_rows(run: Run, corpus: Corpus) -> IngestResults:
             )
         )
     return IngestResults(batch500, unary8, memory)
+
+
+def events_rows(run: Run, corpus: Corpus) -> None:
+    """Batch ingest CPU with the event log (WatchClusters) off and on: batch-500 over all N
+    articles, alternated EVENTS_ROUNDS times each so that a busy neighbour hits both alike."""
+    everything = corpus.all
+    senders = run.args.batch_clients
+    results: dict[str, list[PhaseResult]] = {"off": [], "on": []}
+    for _ in range(EVENTS_ROUNDS):
+        for state, max_len in (("off", 0), ("on", 100_000)):
+            result, _ = throughput_phase(
+                run,
+                f"batch-500 events {state}",
+                everything,
+                lambda t, m: ingest_batches(t, everything, 500, m, senders),
+                events_max_len=max_len,
+            )
+            results[state].append(result)
+
+    def cpu_ms(state: str, who: tuple[str, ...] = ("server", "redis")) -> float:
+        runs = results[state]
+        used = sum(r.timed.cpu[k] for r in runs for k in who)
+        return used / sum(r.articles for r in runs) * 1000
+
+    for state in ("off", "on"):
+        runs = results[state]
+        rate = sum(r.articles for r in runs) / sum(r.timed.seconds for r in runs)
+        # Redis's own command time: what the scripts cost, unmoved by other processes' load.
+        redis_ms = sum(r.timed.redis_usec for r in runs) / sum(r.articles for r in runs) / 1000
+        run.rows.append(
+            Row(
+                f"IngestArticles, batches of 500, events {state} ({EVENTS_ROUNDS} x "
+                f"{len(everything):,} articles)",
+                per_s(rate),
+                detail=f"server + Redis CPU {cpu_ms(state):.3f} ms/article (server "
+                f"{cpu_ms(state, ('server',)):.3f}, Redis {cpu_ms(state, ('redis',)):.3f}); "
+                f"Redis command time {redis_ms:.3f} ms/article",
+            )
+        )
+    overhead = cpu_ms("on") / cpu_ms("off") - 1
+    run.rows.append(
+        Row(
+            "  batch ingest CPU added by events",
+            f"{overhead:+.1%}",
+            "≤ +10%",
+            overhead <= 0.10,
+            "server + Redis CPU per article, events on against off",
+        )
+    )
 
 
 def latency_rows(run: Run, corpus: Corpus) -> None:
@@ -1657,6 +1717,8 @@ def run_all(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
     ours: IngestResults | None = None
     if "ingest" in args.phases:
         ours = ingest_rows(run, corpus)
+    if "events" in args.phases:
+        events_rows(run, corpus)
     if "latency" in args.phases:
         latency_rows(run, corpus)
     if ours is not None:

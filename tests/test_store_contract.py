@@ -436,7 +436,9 @@ async def test_redis_leaves_no_keys_after_everything_expired(
     clock.now += 48 * HOUR_MS
     assert await store.expire(clock.now, budget=100) == 3
     keys = sorted([k async for k in store.client.scan_iter(match=f"sd:{{{namespace}}}:*")])
-    assert keys == [f"sd:{{{namespace}}}:meta".encode(), f"sd:{{{namespace}}}:n".encode()]
+    # And the event log, which tells of the expiry.
+    prefix = f"sd:{{{namespace}}}:"
+    assert keys == [f"{prefix}{kind}".encode() for kind in ("meta", "n", "x")]
     assert await store.check() == []
     await store.close()
 
@@ -471,7 +473,11 @@ async def test_redis_cluster_leaves_no_keys_after_everything_expired(
             )
         ]
     )
-    assert keys == [f"sd:{namespace}:meta".encode()]
+    # And the event log, which tells of the expiry.
+    assert keys == [
+        f"sd:{namespace}:feed{{{namespace}}}:events".encode(),
+        f"sd:{namespace}:meta".encode(),
+    ]
     assert await store.check() == []
     await store.close()
 

@@ -6,6 +6,8 @@
     storydedup article ARTICLE_ID
     storydedup similar FILE
     storydedup delete ARTICLE_ID
+    storydedup top --since 6h --min-size 3          # the biggest stories
+    storydedup watch --from EVENT_ID                 # cluster changes, live
 
 Exit codes: 0 success, 1 a call failed, 2 bad usage or input,
 3 not found, 4 service unavailable.
@@ -19,7 +21,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -241,6 +243,68 @@ def cmd_delete(client: StoryDedupClient, args: argparse.Namespace, out: TextIO) 
     return 0
 
 
+_DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def since_time(value: str, now: datetime | None = None) -> datetime:
+    """A time given as a duration back from now ("90m", "6h", "2d") or as an
+    ISO 8601 time (UTC unless it says otherwise)."""
+    now = now or datetime.now(UTC)
+    unit = _DURATION.get(value[-1:].lower())
+    if unit and value[:-1].replace(".", "", 1).isdigit():
+        return now - timedelta(seconds=float(value[:-1]) * unit)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError(
+            f"--since: {value!r} is neither a duration like 6h, 90m, 2d nor an ISO 8601 time"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def cmd_top(client: StoryDedupClient, args: argparse.Namespace, out: TextIO) -> int:
+    page = client.list_clusters(
+        since_time(args.since),
+        by_first_published=args.by_first,
+        by_size=not args.recent,
+        min_size=args.min_size,
+        source=args.source,
+        page_size=args.limit,
+    )
+    for story in page.clusters:
+        if args.json:
+            _print_json(story, out)
+            continue
+        canonical = story.canonical_article
+        print(
+            f"{story.size:>4} articles {story.source_count:>3} outlets  {story.cluster_id}  "
+            f"{story.first_published_at:%Y-%m-%d %H:%M} - {story.last_published_at:%H:%M}  "
+            f"{canonical.source}  {canonical.title or canonical.article_id}",
+            file=out,
+        )
+    return 0
+
+
+def cmd_watch(client: StoryDedupClient, args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        for seen, event in enumerate(client.watch_clusters(args.from_id), 1):
+            if args.json:
+                _print_json(event, out)
+            else:
+                into = f" into {event.into_cluster_id}" if event.into_cluster_id else ""
+                print(
+                    f"{event.event_id}  {event.time:%Y-%m-%d %H:%M:%S}  {event.kind:<11} "
+                    f"{event.cluster_id}{into}  size {event.size}  article {event.article_id}",
+                    file=out,
+                )
+            out.flush()
+            if seen == args.count:
+                break
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="storydedup", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -277,6 +341,27 @@ def build_parser() -> argparse.ArgumentParser:
     delete = commands.add_parser("delete", help="delete an article")
     delete.add_argument("id")
     delete.set_defaults(run=cmd_delete)
+    top = commands.add_parser("top", help="the biggest (or latest) stories of a time window")
+    top.add_argument("--since", default="6h", help="window start: 6h, 90m, 2d or an ISO time")
+    top.add_argument("--min-size", type=int, default=1, help="stories with at least N articles")
+    top.add_argument("--source", default="", help="stories carried by this source")
+    top.add_argument("--limit", type=int, default=20, help="stories to show (at most 100)")
+    top.add_argument("--recent", action="store_true", help="most recent first, not biggest")
+    top.add_argument(
+        "--by-first",
+        action="store_true",
+        help="the window holds a story's first publication, not its last",
+    )
+    top.set_defaults(run=cmd_top)
+    watch = commands.add_parser("watch", help="follow cluster changes as they commit")
+    watch.add_argument(
+        "--from",
+        dest="from_id",
+        default="",
+        help="resume after this event ID; 0: every event kept; default: from now",
+    )
+    watch.add_argument("--count", type=int, default=0, help="stop after N events (0: never)")
+    watch.set_defaults(run=cmd_watch)
     return parser
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -14,6 +15,8 @@ from storydedup_client.models import (
     Article,
     ArticleInfo,
     Cluster,
+    ClusterEvent,
+    ClusterPage,
     DeleteResult,
     IngestResult,
     SimilarResult,
@@ -21,7 +24,10 @@ from storydedup_client.models import (
     article_info_from,
     cluster_from,
     cluster_request,
+    event_from,
     ingest_result_from,
+    list_request,
+    page_from,
     similar_from,
 )
 
@@ -122,6 +128,35 @@ class StoryDedupClient:
         )
         return DeleteResult(response.cluster_id, response.remaining_size)
 
+    def list_clusters(
+        self,
+        since: datetime,
+        *,
+        until: datetime | None = None,
+        by_first_published: bool = False,
+        by_size: bool = True,
+        min_size: int = 0,
+        source: str = "",
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> ClusterPage:
+        """One page of the stories of a window (ListClusters); pass its
+        next_page_token for the next."""
+        request = list_request(
+            since, until, by_first_published, by_size, min_size, source, page_size, page_token
+        )
+        return page_from(self._call(self._stub.ListClusters, request))
+
+    def watch_clusters(self, from_event_id: str = "") -> Iterator[ClusterEvent]:
+        """Every cluster change after `from_event_id` ("": from now, "0":
+        every event kept), as it commits; runs until the caller stops."""
+        request = pb.WatchClustersRequest(from_event_id=from_event_id)
+        try:
+            for response in self._stub.WatchClusters(request, metadata=self._metadata):
+                yield event_from(response.event)
+        except grpc.RpcError as error:
+            raise StoryDedupError.from_rpc(error) from None
+
 
 class AsyncStoryDedupClient:
     """asyncio client with the same methods as StoryDedupClient."""
@@ -216,3 +251,31 @@ class AsyncStoryDedupClient:
             self._stub.DeleteArticle, pb.DeleteArticleRequest(article_id=article_id)
         )
         return DeleteResult(response.cluster_id, response.remaining_size)
+
+    async def list_clusters(
+        self,
+        since: datetime,
+        *,
+        until: datetime | None = None,
+        by_first_published: bool = False,
+        by_size: bool = True,
+        min_size: int = 0,
+        source: str = "",
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> ClusterPage:
+        request = list_request(
+            since, until, by_first_published, by_size, min_size, source, page_size, page_token
+        )
+        return page_from(await self._call(self._stub.ListClusters, request))
+
+    async def watch_clusters(self, from_event_id: str = "") -> AsyncIterator[ClusterEvent]:
+        request = pb.WatchClustersRequest(from_event_id=from_event_id)
+        call = self._stub.WatchClusters(request, metadata=self._metadata)
+        try:
+            async for response in call:
+                yield event_from(response.event)
+        except grpc.RpcError as error:
+            raise StoryDedupError.from_rpc(error) from None
+        finally:
+            call.cancel()

@@ -150,14 +150,15 @@ def ingest_result_from(r: pb.IngestArticleResponse) -> IngestResult:
     )
 
 
+def member_from(m: pb.ClusterMember) -> ClusterMember:
+    return ClusterMember(m.article_id, m.source, m.url, m.title, from_timestamp(m.published_at))
+
+
 def cluster_from(c: pb.Cluster) -> Cluster:
     return Cluster(
         cluster_id=c.cluster_id,
         canonical_article_id=c.canonical_article_id,
-        members=tuple(
-            ClusterMember(m.article_id, m.source, m.url, m.title, from_timestamp(m.published_at))
-            for m in c.members
-        ),
+        members=tuple(member_from(m) for m in c.members),
         size=c.size,
         first_published_at=from_timestamp(c.first_published_at),
         last_published_at=from_timestamp(c.last_published_at),
@@ -191,3 +192,92 @@ def cluster_request(article_id: str | None, cluster_id: str | None) -> pb.GetClu
     if article_id is not None:
         return pb.GetClusterRequest(article_id=article_id)
     return pb.GetClusterRequest(cluster_id=cluster_id or "")
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSummary:
+    """One story of a listing (ListClusters)."""
+
+    cluster_id: str
+    canonical_article: ClusterMember
+    size: int
+    source_count: int
+    first_published_at: datetime
+    last_published_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterPage:
+    clusters: tuple[ClusterSummary, ...]
+    # "" when the listing is complete.
+    next_page_token: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterEvent:
+    """One change to one cluster (WatchClusters)."""
+
+    event_id: str
+    # "created", "grew", "merged_into", "shrank", "deleted" or "expired".
+    kind: str
+    cluster_id: str
+    article_id: str
+    size: int
+    into_cluster_id: str
+    time: datetime
+
+
+def list_request(
+    since: datetime,
+    until: datetime | None,
+    by_first_published: bool,
+    by_size: bool,
+    min_size: int,
+    source: str,
+    page_size: int,
+    page_token: str,
+) -> pb.ListClustersRequest:
+    request = pb.ListClustersRequest(
+        since=to_timestamp(since),
+        time=pb.CLUSTER_TIME_FIRST_PUBLISHED
+        if by_first_published
+        else pb.CLUSTER_TIME_LAST_PUBLISHED,
+        order=pb.CLUSTER_ORDER_SIZE if by_size else pb.CLUSTER_ORDER_RECENT,
+        min_size=min_size,
+        source=source,
+        page_size=page_size,
+        page_token=page_token,
+    )
+    if until is not None:
+        request.until.CopyFrom(to_timestamp(until))
+    return request
+
+
+def page_from(r: pb.ListClustersResponse) -> ClusterPage:
+    return ClusterPage(
+        clusters=tuple(
+            ClusterSummary(
+                cluster_id=c.cluster_id,
+                canonical_article=member_from(c.canonical_article),
+                size=c.size,
+                source_count=c.source_count,
+                first_published_at=from_timestamp(c.first_published_at),
+                last_published_at=from_timestamp(c.last_published_at),
+            )
+            for c in r.clusters
+        ),
+        next_page_token=r.next_page_token,
+    )
+
+
+def event_from(e: pb.ClusterEvent) -> ClusterEvent:
+    kind = pb.ClusterEventKind.Name(e.kind).removeprefix("CLUSTER_EVENT_KIND_").lower()
+    return ClusterEvent(
+        event_id=e.event_id,
+        kind=kind,
+        cluster_id=e.cluster_id,
+        article_id=e.article_id,
+        size=e.size,
+        into_cluster_id=e.into_cluster_id,
+        time=from_timestamp(e.time),
+    )

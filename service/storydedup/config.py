@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from storydedup.fingerprints.text import DEFAULT_TOKENIZER, as_tokenizer
 from storydedup.logs import LOG_FORMATS
+from storydedup.store.base import DEFAULT_EVENTS_MAX_LEN
 
 ENV_PREFIX = "STORYDEDUP_"
 _NAMESPACE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -64,6 +65,11 @@ class Config:
     # Server processes sharing the port (SO_REUSEPORT); more than one needs
     # Redis, since the in-process store cannot be shared.
     workers: int = 1
+    # The event log (WatchClusters) keeps about this many latest events; 0
+    # logs none.
+    events_max_len: int = DEFAULT_EVENTS_MAX_LEN
+    # The story browser's HTTP port (api/browser.py), on --host; 0: no browser.
+    browser_port: int = 0
 
     def masked(self) -> dict[str, object]:
         """The settings with secrets hidden, for the start-up log line."""
@@ -119,6 +125,10 @@ _HELP = {
     "tls_client_ca_file": "PEM CA bundle: require client certificates (mutual TLS)",
     "auth_token": "require 'authorization: Bearer <token>' on every call but health checks",
     "workers": "server processes sharing the port (needs --redis-url when above 1)",
+    "events_max_len": "the event log of WatchClusters keeps about this many latest events "
+    "(0: no events)",
+    "browser_port": "serve the read-only story browser over HTTP on this port of --host "
+    "(0: no browser; it has no authentication)",
 }
 
 
@@ -228,6 +238,12 @@ def validate(config: Config) -> None:
     for name in positive:
         if getattr(config, name) <= 0:
             raise ConfigError(f"--{name.replace('_', '-')}: must be positive")
+    if not 0 <= config.browser_port <= 65535:
+        raise ConfigError(f"--browser-port: {config.browser_port} is not a port number")
+    if config.browser_port and config.browser_port == config.port:
+        raise ConfigError("--browser-port: must differ from --port")
+    if config.events_max_len < 0:
+        raise ConfigError("--events-max-len: must not be negative")
     if config.retention_days <= 0:
         raise ConfigError("--retention-days: must be positive")
     if config.shutdown_grace_seconds < 0:

@@ -10,7 +10,13 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from storydedup.api.errors import InvalidArgument
 from storydedup.api.validation import MAX_SECONDS, MIN_SECONDS
-from storydedup.store.base import ClusterView, IngestOutcome, MatchInfo
+from storydedup.store.base import (
+    ClusterEvent,
+    ClusterSummary,
+    ClusterView,
+    IngestOutcome,
+    MatchInfo,
+)
 from storydedup.store.records import ArticleRecord
 from storydedup.v1 import storydedup_pb2 as pb
 
@@ -120,19 +126,19 @@ def ingest_response(outcome: IngestOutcome) -> pb.IngestArticleResponse:
     )
 
 
+def cluster_member(record: ArticleRecord) -> pb.ClusterMember:
+    meta = read_metadata(record.metadata)
+    return pb.ClusterMember(
+        article_id=record.article_id,
+        source=meta.source,
+        url=meta.url,
+        title=meta.title,
+        published_at=_timestamp(record.published_ms),
+    )
+
+
 def cluster(view: ClusterView) -> pb.Cluster:
-    members = []
-    for record in view.members:
-        meta = read_metadata(record.metadata)
-        members.append(
-            pb.ClusterMember(
-                article_id=record.article_id,
-                source=meta.source,
-                url=meta.url,
-                title=meta.title,
-                published_at=_timestamp(record.published_ms),
-            )
-        )
+    members = [cluster_member(record) for record in view.members]
     return pb.Cluster(
         cluster_id=cluster_id(view.cluster),
         canonical_article_id=view.members[0].article_id,
@@ -140,4 +146,42 @@ def cluster(view: ClusterView) -> pb.Cluster:
         size=len(members),
         first_published_at=_timestamp(view.members[0].published_ms),
         last_published_at=_timestamp(max(r.published_ms for r in view.members)),
+    )
+
+
+def cluster_summary(summary: ClusterSummary) -> pb.ClusterSummary:
+    return pb.ClusterSummary(
+        cluster_id=cluster_id(summary.cluster),
+        canonical_article=cluster_member(summary.canonical),
+        size=summary.size,
+        # Source key 0 is a member without a source.
+        source_count=len(summary.source_keys - {0}),
+        first_published_at=_timestamp(summary.first_ms),
+        last_published_at=_timestamp(summary.last_ms),
+    )
+
+
+_EVENT_KINDS = {
+    "created": pb.CLUSTER_EVENT_KIND_CREATED,
+    "grew": pb.CLUSTER_EVENT_KIND_GREW,
+    "merged_into": pb.CLUSTER_EVENT_KIND_MERGED_INTO,
+    "expired": pb.CLUSTER_EVENT_KIND_EXPIRED,
+}
+
+
+def cluster_event(event: ClusterEvent) -> pb.ClusterEvent:
+    # The stores log a deletion as "removed"; whether the cluster is gone
+    # with it is its size after.
+    if event.kind == "removed":
+        kind = pb.CLUSTER_EVENT_KIND_DELETED if event.size == 0 else pb.CLUSTER_EVENT_KIND_SHRANK
+    else:
+        kind = _EVENT_KINDS[event.kind]
+    return pb.ClusterEvent(
+        event_id=event.event_id,
+        kind=kind,
+        cluster_id=cluster_id(event.cluster),
+        article_id=event.article_id,
+        size=event.size,
+        into_cluster_id=cluster_id(event.into) if event.into else "",
+        time=_timestamp(event.time_ms),
     )

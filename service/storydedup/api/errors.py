@@ -51,6 +51,12 @@ class NotFound(ApiError):
     reason = "not_found"
 
 
+class OutOfRange(ApiError):
+    """A resume point or page token past what the store still keeps."""
+
+    code = grpc.StatusCode.OUT_OF_RANGE
+
+
 class Unavailable(ApiError):
     code = grpc.StatusCode.UNAVAILABLE
     reason = "unavailable"

@@ -18,6 +18,7 @@ from redis.backoff import NoBackoff
 
 from storydedup import metrics
 from storydedup.api.auth import BearerTokenInterceptor
+from storydedup.api.browser import StoryBrowser
 from storydedup.api.observe import ObservingInterceptor
 from storydedup.api.servicer import SERVICE_NAME, StoryDedupServicer, method_handlers
 from storydedup.api.validation import Limits
@@ -72,13 +73,14 @@ def server_credentials(config: Config) -> grpc.ServerCredentials | None:
 def make_store(config: Config, policy: MatchPolicy) -> IndexStore:
     slot_ms = expiry_slot_ms(config.retention_days * DAY_MS)
     if config.redis_url is None:
-        return MemoryStore(policy, expiry_slot_ms=slot_ms)
+        return MemoryStore(policy, expiry_slot_ms=slot_ms, events_max_len=config.events_max_len)
     if config.redis_cluster:
         return RedisClusterStore.from_url(
             config.redis_url,
             config.namespace,
             policy,
             expiry_slot_ms=slot_ms,
+            events_max_len=config.events_max_len,
             socket_connect_timeout=2.0,
             socket_timeout=5.0,
         )
@@ -87,6 +89,7 @@ def make_store(config: Config, policy: MatchPolicy) -> IndexStore:
         config.namespace,
         policy,
         expiry_slot_ms=slot_ms,
+        events_max_len=config.events_max_len,
         socket_connect_timeout=2.0,
         socket_timeout=5.0,
         health_check_interval=10,
@@ -155,6 +158,16 @@ class StoryDedupServer:
         # The port /metrics is served on; None when it is not served here.
         self.metrics_port: int | None = None
         self._metrics_http: metrics.MetricsServer | None = None
+        self.browser = (
+            StoryBrowser(
+                self.store,
+                config.host,
+                config.browser_port,
+                reuse_port=bool(os.environ.get(POOL_MEMBER_ENV)),
+            )
+            if config.browser_port
+            else None
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self.stopping = asyncio.Event()
         # Set when the server cannot go on (e.g. a namespace made with other
@@ -182,6 +195,8 @@ class StoryDedupServer:
             self.port = self.server.add_secure_port(address, credentials)
         await self._set_serving(False)
         await self.server.start()
+        if self.browser is not None:
+            await self.browser.start()
         if not self.store.persistent:
             log.warning(
                 "no Redis configured: using the in-process store; the index is NOT persistent "
@@ -296,6 +311,8 @@ class StoryDedupServer:
         await self.health.enter_graceful_shutdown()
         self.stopping.set()
         await self.server.stop(self.config.shutdown_grace_seconds if grace is None else grace)
+        if self.browser is not None:
+            await self.browser.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -8,6 +8,7 @@ INVALID_ARGUMENT, whereas grpcio's own deserialisation failure is INTERNAL.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -23,6 +24,7 @@ from storydedup.api.errors import (
     Internal,
     InvalidArgument,
     NotFound,
+    OutOfRange,
     StoreFull,
     Unavailable,
     drain,
@@ -31,17 +33,31 @@ from storydedup.api.validation import (
     Limits,
     check_article,
     check_batch_size,
+    check_event_id,
     check_id,
     check_limit,
+    check_list_clusters,
 )
 from storydedup.dedup import Deduplicator
-from storydedup.store.base import StoreFullError, StoreUnavailableError
+from storydedup.store import listing
+from storydedup.store.base import (
+    ClusterEvent,
+    EventsTrimmedError,
+    StoreFullError,
+    StoreUnavailableError,
+)
+from storydedup.store.memory import wall_clock_ms
 from storydedup.v1 import storydedup_pb2 as pb
 
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=Message)
 R = TypeVar("R")
+
+# A watch reads the event log this many events at a time, and waits this
+# long for new ones before it looks again (and notices a server stopping).
+WATCH_BATCH = 500
+WATCH_WAIT_S = 2.0
 
 
 def parse(kind: type[M], raw: bytes) -> M:
@@ -86,7 +102,9 @@ class StoryDedupServicer:
         self.ready = False
         self._full_warning = RateLimitedWarning(FULL_LOG_INTERVAL_S)
 
-    async def _answer(self, call: Callable[[], Awaitable[R]], articles: Callable[[], int]) -> R:
+    async def _answer(
+        self, call: Callable[[], Awaitable[R]], articles: Callable[[], int] = lambda: 0
+    ) -> R:
         """The call's result; every failure as an ApiError, whose status
         never carries an exception's class name. `articles`: how many
         articles the call would have ingested (0 for lookups), counted as
@@ -256,6 +274,55 @@ class StoryDedupServicer:
 
         return await self._run(context, call)
 
+    async def ListClusters(
+        self, raw: bytes, context: grpc.aio.ServicerContext
+    ) -> pb.ListClustersResponse:
+        async def call() -> pb.ListClustersResponse:
+            request = parse(pb.ListClustersRequest, raw)
+            query, token = check_list_clusters(request)
+            try:
+                page = await listing.list_clusters(self._dedup.store, query, token, wall_clock_ms())
+            except listing.BadPageTokenError as error:
+                raise InvalidArgument(f"page_token: {error}") from None
+            except listing.ListingExpiredError as error:
+                raise OutOfRange(f"page_token: {error}") from None
+            return pb.ListClustersResponse(
+                clusters=[convert.cluster_summary(s) for s in page.clusters],
+                next_page_token=page.next_token,
+            )
+
+        return await self._run(context, call)
+
+    async def WatchClusters(
+        self, raw: bytes, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchClustersResponse]:
+        store = self._dedup.store
+
+        async def start() -> str:
+            request = parse(pb.WatchClustersRequest, raw)
+            return check_event_id(request.from_event_id) or await store.last_event_id()
+
+        async def next_events(after: str) -> list[ClusterEvent]:
+            try:
+                events = await store.events(after, WATCH_BATCH)
+            except EventsTrimmedError:
+                raise OutOfRange(
+                    f"from_event_id: events after {after!r} were trimmed from the log; "
+                    "list the clusters again and watch from '0' or from now"
+                ) from None
+            if not events:
+                await store.wait_events(after, WATCH_WAIT_S)
+            return events
+
+        try:
+            after = await self._answer(start)
+            while True:
+                for event in await self._answer(functools.partial(next_events, after)):
+                    yield pb.WatchClustersResponse(event=convert.cluster_event(event))
+                    after = event.event_id
+        except ApiError as error:
+            await context.abort(error.code, error.message)
+
 
 def method_handlers(servicer: StoryDedupServicer) -> grpc.GenericRpcHandler:
     """Handlers that hand the servicer raw request bytes (see module doc),
@@ -273,6 +340,10 @@ def method_handlers(servicer: StoryDedupServicer) -> grpc.GenericRpcHandler:
             )
         elif not method.client_streaming and not method.server_streaming:
             handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+                implementation, response_serializer=serialize
+            )
+        elif method.server_streaming:
+            handlers[method.name] = grpc.unary_stream_rpc_method_handler(
                 implementation, response_serializer=serialize
             )
         else:

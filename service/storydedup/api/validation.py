@@ -8,7 +8,12 @@ import math
 import unicodedata
 from dataclasses import dataclass
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from storydedup.api.errors import InvalidArgument, TooLarge
+from storydedup.fingerprints.fingerprint import source_key
+from storydedup.store.base import parse_event_id
+from storydedup.store.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ClusterQuery
 from storydedup.v1 import storydedup_pb2 as pb
 
 MAX_ID_BYTES = 256
@@ -81,11 +86,65 @@ def check_article(article: pb.Article, field: str, limits: Limits, require_id: b
         _check_length(key, MAX_ATTRIBUTE_KEY_CHARS, f"{field}.attributes key")
         _check_length(value, MAX_ATTRIBUTE_VALUE_CHARS, f"{field}.attributes[{key[:40]!r}]")
     if article.HasField("published_at"):
-        ts = article.published_at
-        if not MIN_SECONDS <= ts.seconds <= MAX_SECONDS or not 0 <= ts.nanos < 1_000_000_000:
-            raise InvalidArgument(
-                f"{field}.published_at: outside 0001-01-01..9999-12-31 or invalid nanos"
-            )
+        _check_timestamp(article.published_at, f"{field}.published_at")
+
+
+def _check_timestamp(ts: Timestamp, field: str) -> None:
+    if not MIN_SECONDS <= ts.seconds <= MAX_SECONDS or not 0 <= ts.nanos < 1_000_000_000:
+        raise InvalidArgument(f"{field}: outside 0001-01-01..9999-12-31 or invalid nanos")
+
+
+def _ms(ts: Timestamp) -> float:
+    return ts.seconds * 1000.0 + ts.nanos / 1e6
+
+
+# Longer tokens than listing.py makes are not read.
+MAX_PAGE_TOKEN_CHARS = 512
+
+
+def check_list_clusters(request: pb.ListClustersRequest) -> tuple[ClusterQuery, str]:
+    """The listing a ListClustersRequest asks for, and its page token."""
+    if not request.HasField("since"):
+        raise InvalidArgument("since: required (the start of the window)")
+    _check_timestamp(request.since, "since")
+    until_ms = None
+    if request.HasField("until"):
+        _check_timestamp(request.until, "until")
+        until_ms = _ms(request.until)
+        if until_ms < _ms(request.since):
+            raise InvalidArgument("until: before since")
+    if request.time not in pb.ClusterTime.values():
+        raise InvalidArgument(f"time: {request.time} is not a ClusterTime")
+    if request.order not in pb.ClusterOrder.values():
+        raise InvalidArgument(f"order: {request.order} is not a ClusterOrder")
+    if request.min_size < 0:
+        raise InvalidArgument("min_size: must not be negative")
+    if not 0 <= request.page_size <= MAX_PAGE_SIZE:
+        raise InvalidArgument(f"page_size: must be between 0 and {MAX_PAGE_SIZE}")
+    _check_length(request.source, MAX_SOURCE_CHARS, "source")
+    _check_length(request.page_token, MAX_PAGE_TOKEN_CHARS, "page_token")
+    query = ClusterQuery(
+        since_ms=_ms(request.since),
+        until_ms=until_ms,
+        by_first=request.time == pb.CLUSTER_TIME_FIRST_PUBLISHED,
+        by_size=request.order != pb.CLUSTER_ORDER_RECENT,
+        min_size=max(request.min_size, 1),
+        source_key=source_key(request.source) if request.source.strip() else None,
+        page_size=request.page_size or DEFAULT_PAGE_SIZE,
+    )
+    return query, request.page_token
+
+
+def check_event_id(value: str, field: str = "from_event_id") -> str:
+    """The event ID as given ("" and "0" included); INVALID_ARGUMENT when it
+    is none."""
+    if value in ("", "0"):
+        return value
+    try:
+        parse_event_id(value)
+    except ValueError as error:
+        raise InvalidArgument(f"{field}: {error}") from None
+    return value
 
 
 def check_batch_size(count: int, limits: Limits, field: str = "articles") -> None:

@@ -183,6 +183,66 @@ class StoreSettings:
             )
 
 
+# -- the story feed -----------------------------------------------------------
+
+# A namespace's event log keeps about this many of its latest events
+# (--events-max-len); a watcher further behind gets EventsTrimmedError.
+DEFAULT_EVENTS_MAX_LEN = 100_000
+
+
+class EventsTrimmedError(Exception):
+    """Events after the resume point were trimmed from the log."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterEvent:
+    """One change to one cluster, as the stores log it."""
+
+    # "<ms>-<seq>", increasing in commit order (a Redis stream entry ID).
+    event_id: str
+    # "created", "grew", "merged_into", "removed" (deleted, or re-ingested
+    # with other content) or "expired".
+    kind: str
+    cluster: int
+    article_id: str
+    # Members after the change (of `into` for merged_into).
+    size: int
+    into: int = 0
+
+    @property
+    def time_ms(self) -> float:
+        return float(parse_event_id(self.event_id)[0])
+
+
+def parse_event_id(value: str) -> tuple[int, int]:
+    """An event ID as (ms, seq); ValueError when it is not one."""
+    ms, _, seq = value.partition("-")
+    if not (ms.isdigit() and (seq.isdigit() or not seq)) or len(value) > 41:
+        raise ValueError(f"{value[:80]!r} is not an event ID (like '1714563600000-0')")
+    return int(ms), int(seq or 0)
+
+
+# A cluster's distinct sources are counted over its first this-many members
+# (by publication), so that a listing's page costs a bounded number of reads
+# however big its stories are; a story carried by more outlets than this
+# shows at most this many.
+SOURCE_SCAN = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSummary:
+    """What a cluster listing shows of one cluster."""
+
+    cluster: int
+    canonical: ArticleRecord
+    size: int
+    first_ms: float
+    last_ms: float
+    # Source keys (fingerprint.source_key) of its first SOURCE_SCAN members,
+    # 0 for members without a source.
+    source_keys: frozenset[int]
+
+
 class IndexStore(Protocol):
     """Every method is atomic: a reader never sees half an article."""
 
@@ -207,6 +267,40 @@ class IndexStore(Protocol):
     async def expire(self, cutoff_ms: float, budget: int) -> int:
         """Deletes up to `budget` articles ingested before `cutoff_ms`;
         returns how many went."""
+
+    # -- the story feed (store/listing.py reads the cluster index) ----------
+
+    async def events(self, after: str, count: int) -> list[ClusterEvent]:
+        """Up to `count` events logged after event `after` ("0": from the
+        oldest kept), oldest first; EventsTrimmedError when events after it
+        were trimmed."""
+
+    async def last_event_id(self) -> str:
+        """The ID of the latest event, "0" when none is logged."""
+
+    async def wait_events(self, after: str, timeout_s: float) -> None:
+        """Returns when events after `after` may have been logged, or after
+        `timeout_s`."""
+
+    async def cluster_window(
+        self, by_first: bool, low_ms: float, high_ms: float, offset: int, count: int
+    ) -> list[tuple[float, int]]:
+        """(time, cluster) of the clusters whose first (or last) publication
+        is in [low_ms, high_ms], latest first, ties by higher cluster first;
+        `count` of them from `offset`."""
+
+    async def cluster_sizes(self, clusters: Sequence[int]) -> list[int]:
+        """Members of each cluster; 0 for one that no longer exists."""
+
+    async def cluster_summaries(self, clusters: Sequence[int]) -> list[ClusterSummary | None]:
+        """A summary of each cluster; None for one that no longer exists."""
+
+    async def save_listing(self, clusters: Sequence[int], ttl_ms: float) -> str:
+        """Keeps a listing's order for `ttl_ms`; returns its name."""
+
+    async def read_listing(self, name: str, offset: int, count: int) -> list[int] | None:
+        """`count` clusters of a kept listing from `offset`; None when it
+        expired."""
 
     async def check(self) -> list[str]:
         """Consistency findings (orphans, dangling references); [] when sound."""

@@ -33,6 +33,8 @@ def _name(key: bytes, prefix: bytes) -> tuple[bytes, bytes, bytes]:
     body = key[len(prefix) :]
     if body == b"meta":
         return b"meta", b"", b""
+    if body.startswith(b"feed{"):
+        return b"feed", b"", b""
     close = body.index(b"}")
     return body[:1], body[2:close], body[close + 1 :]
 

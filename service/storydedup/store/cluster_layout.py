@@ -57,6 +57,8 @@ class StoredArticle:
 class ClusterKeys:
     def __init__(self, namespace: str) -> None:
         self.p = f"sd:{namespace}:".encode()
+        # The story feed's keys share one slot (lua/cluster/feed.lua).
+        self._feed = self.p + b"feed{" + namespace.encode() + b"}:"
 
     def record(self, ref: bytes) -> bytes:
         return self.p + b"a" + hash_tag(ref[:2]) + ref[2:]
@@ -81,6 +83,16 @@ class ClusterKeys:
     def expiry(self, partition: int) -> tuple[bytes, bytes, bytes]:
         tag = hash_tag(bytes((partition, 0)))
         return self.p + b"s" + tag, self.p + b"t" + tag, self.p + b"e" + tag
+
+    def feed(self) -> list[bytes]:
+        """The event stream and the cluster index by first publication, last
+        publication and size."""
+        return [self._feed + kind for kind in (b"events", b"first", b"last", b"size")]
+
+    @property
+    def listings(self) -> bytes:
+        """The prefix of kept listing orders (store/listing.py)."""
+        return self._feed + b"q:"
 
     @property
     def meta(self) -> bytes:

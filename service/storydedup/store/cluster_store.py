@@ -44,6 +44,13 @@ Key layout (P = `sd:<namespace>:`; `{....}` is the hash tag, 4 hex digits):
                                     packed refs ingested in each time slot
     P e{NN00}               string  lock of that partition's expiry
     P meta                  hash    fingerprint settings of the namespace
+    P feed{<ns>}:events     stream  the event log (store/redis_feed.py)
+    P feed{<ns>}:first|last|size    zsets of root cluster IDs (6 bytes) by
+                                    first and last publication and by size
+    P feed{<ns>}:q:<name>   string  a biggest-first listing's order
+The feed keys share one slot, so one script writes an ingest's events and
+index entries together; that step follows the commit of the change, from
+the ingest that made it (docs/scaling.md says what that guarantees).
 An article's ref is 8 bytes of BLAKE2b of its ID; cluster IDs are random
 48-bit integers, checked free when a cluster is created.
 """
@@ -73,8 +80,13 @@ from storydedup.clustering.assign import (
     verify,
 )
 from storydedup.clustering.policy import MatchPolicy
+from storydedup.store import redis_feed
 from storydedup.store.base import (
     BUCKET_MEMBERS,
+    DEFAULT_EVENTS_MAX_LEN,
+    SOURCE_SCAN,
+    ClusterEvent,
+    ClusterSummary,
     ClusterView,
     DeleteOutcome,
     IngestItem,
@@ -116,6 +128,11 @@ LOCK_WAIT_S = 10.0
 EXPIRY_LOCK_TTL_MS = 30_000
 
 
+# (kind, cluster, article ID) or, for merged_into, (kind, cluster, article
+# ID, the cluster it went into).
+_Event = tuple[str, int, str] | tuple[str, int, str, int]
+
+
 class ClusterLockTimeoutError(StoreUnavailableError):
     """Locks stayed taken for LOCK_WAIT_S; retryable."""
 
@@ -128,8 +145,10 @@ class RedisClusterStore:
         policy: MatchPolicy,
         clock_ms: Callable[[], float] = wall_clock_ms,
         expiry_slot_ms: float = DEFAULT_EXPIRY_SLOT_MS,
+        events_max_len: int = DEFAULT_EVENTS_MAX_LEN,
     ) -> None:
         self._client = client
+        self._events_max_len = events_max_len
         self._keys = ClusterKeys(namespace)
         self._policy = policy
         self._clock_ms = clock_ms
@@ -138,6 +157,11 @@ class RedisClusterStore:
             name: LuaScript.read("cluster", f"{name}.lua")
             for name in ("bucket", "cluster", "expiry", "release", "refresh")
         }
+        self._scripts["feed"] = LuaScript(
+            LuaScript.read("event_log.lua").source
+            + "\n"
+            + LuaScript.read("cluster", "feed.lua").source
+        )
         self._expiry_next = 0
 
     @classmethod
@@ -148,10 +172,11 @@ class RedisClusterStore:
         policy: MatchPolicy,
         clock_ms: Callable[[], float] = wall_clock_ms,
         expiry_slot_ms: float = DEFAULT_EXPIRY_SLOT_MS,
+        events_max_len: int = DEFAULT_EVENTS_MAX_LEN,
         **options: Any,
     ) -> RedisClusterStore:
         client = RedisCluster.from_url(url, **options)
-        return cls(client, namespace, policy, clock_ms, expiry_slot_ms)
+        return cls(client, namespace, policy, clock_ms, expiry_slot_ms, events_max_len)
 
     @property
     def client(self) -> RedisCluster:
@@ -433,14 +458,22 @@ class RedisClusterStore:
                 and existing.record.digest == item.digest
             ):
                 return await self._unchanged(item, existing)
+            events: list[_Event] = []
             if existing is not None:
+                old = await self._root(existing.cluster)
                 await self._remove(existing)
+                events.append(("removed", old, item.article_id))
             contents = await self._bucket_contents(item.probe)
             matches = await self._verified(item.probe, contents, ref)
             choice = await self._choose(item.probe, matches)
             cluster, merged = await self._assign(choice)
             record = item.record(0, now, joined=choice.join is not None)
             cluster = await self._write(ref, record, cluster)
+            # The root of a merge is the lowest ID, which may be any of them.
+            gone = (merged | {choice.join}) - {cluster} if choice.join is not None else set()
+            events += [("merged_into", m, item.article_id, cluster) for m in sorted(gone)]
+            kind = "created" if choice.join is None else "grew"
+            await self._publish([*events, (kind, cluster, item.article_id)])
             # A new cluster's canonical article is the article itself.
             members = await self._members(cluster, 1) if choice.join is not None else []
             return IngestOutcome(
@@ -588,6 +621,7 @@ class RedisClusterStore:
                 await self._remove(stored)
                 if not stored.committed:
                     return None
+                await self._publish([("removed", root, article_id)])
                 return DeleteOutcome(root, len(await self._members(root)))
 
         return await self._call(run)
@@ -637,8 +671,137 @@ class RedisClusterStore:
             # Re-ingested since (a later slot lists it again), or gone.
             if stored is None or stored.record.ingested_ms >= cutoff_ms:
                 return 0
+            root = await self._root(stored.cluster)
             await self._remove(stored)
-            return 1 if stored.committed else 0
+            if not stored.committed:
+                return 0
+            await self._publish([("expired", root, stored.record.article_id)])
+            return 1
+
+    # -- the story feed -----------------------------------------------------
+
+    async def _span(self, roots: Sequence[int]) -> dict[int, tuple[float, float, int]]:
+        """(first, last, size) of each root's tree; size 0 when it is gone
+        or merged. Counts members still being written or removed: an
+        ingest or removal in flight elsewhere may be counted early."""
+        spans: dict[int, tuple[float, float, int]] = {}
+        for root in roots:
+            if not await self._is_root(root):
+                spans[root] = (0.0, 0.0, 0)
+                continue
+            tree = await self._tree(root)
+            reads: list[tuple[Any, ...]] = []
+            for c in tree:
+                members = self._keys.cluster(c)[0]
+                reads += [
+                    ("ZCARD", members),
+                    ("ZRANGE", members, 0, 0, "WITHSCORES"),
+                    ("ZRANGE", members, -1, -1, "WITHSCORES"),
+                ]
+            replies = await self._run(reads)
+            size = sum(int(n) for n in replies[0::3])
+            firsts = [float(r[0][1]) for r in replies[1::3] if r]
+            lasts = [float(r[0][1]) for r in replies[2::3] if r]
+            spans[root] = (min(firsts), max(lasts), size) if size else (0.0, 0.0, 0)
+        return spans
+
+    async def _publish(self, events: Sequence[_Event]) -> None:
+        """Logs the events of one change and brings the index of the
+        clusters they name in step, in one script on the feed's slot."""
+        named = list(dict.fromkeys(e[1] for e in events))
+        spans = await self._span(named)
+        args: list[Any] = [self._events_max_len, len(named)]
+        for cluster in named:
+            first, last, size = spans[cluster]
+            # 6 bytes big-endian: ties of a time sort by cluster ID (store/listing.py).
+            args += [cluster.to_bytes(6, "big"), repr(first), repr(last), size]
+        for kind, cluster, article_id, *into in events:
+            # merged_into reports the size of the cluster it went into.
+            size = spans[into[0]][2] if into else spans[cluster][2]
+            args += [kind, cluster, article_id, size, into[0] if into else ""]
+        await self._run([self._script("feed", self._keys.feed(), *args)])
+
+    async def events(self, after: str, count: int) -> list[ClusterEvent]:
+        stream = self._keys.feed()[0]
+        return await self._call(lambda: redis_feed.read_events(self._client, stream, after, count))
+
+    async def last_event_id(self) -> str:
+        stream = self._keys.feed()[0]
+        return await self._call(lambda: redis_feed.last_event_id(self._client, stream))
+
+    async def wait_events(self, after: str, timeout_s: float) -> None:
+        stream = self._keys.feed()[0]
+        await self._call(lambda: redis_feed.wait_events(self._client, stream, after, timeout_s))
+
+    async def cluster_window(
+        self, by_first: bool, low_ms: float, high_ms: float, offset: int, count: int
+    ) -> list[tuple[float, int]]:
+        key = self._keys.feed()[1 if by_first else 2]
+
+        async def run() -> list[tuple[float, int]]:
+            entries: list[Any] = await self._client.zrange(
+                key,
+                repr(high_ms),
+                repr(low_ms),
+                desc=True,
+                byscore=True,
+                offset=offset,
+                num=count,
+                withscores=True,
+            )
+            return [(float(score), int.from_bytes(m, "big")) for m, score in entries]
+
+        return await self._call(run)
+
+    async def _scores(self, key: bytes, clusters: Sequence[int]) -> list[float | None]:
+        if not clusters:
+            return []
+        members: list[Any] = [c.to_bytes(6, "big") for c in clusters]
+        scores: list[float | None] = await self._client.zmscore(key, members)
+        return scores
+
+    async def cluster_sizes(self, clusters: Sequence[int]) -> list[int]:
+        key = self._keys.feed()[3]
+        scores = await self._call(lambda: self._scores(key, clusters))
+        return [int(s or 0) for s in scores]
+
+    async def cluster_summaries(self, clusters: Sequence[int]) -> list[ClusterSummary | None]:
+        async def run() -> list[ClusterSummary | None]:
+            _, _, last_key, size_key = self._keys.feed()
+            sizes = await self._scores(size_key, clusters)
+            lasts = await self._scores(last_key, clusters)
+            summaries: list[ClusterSummary | None] = []
+            for cluster, size, last in zip(clusters, sizes, lasts, strict=True):
+                members = await self._members(cluster, SOURCE_SCAN) if size else []
+                if not members or last is None or size is None:
+                    summaries.append(None)
+                    continue
+                canonical = dataclasses.replace(members[0].record, cluster=cluster)
+                summaries.append(
+                    ClusterSummary(
+                        cluster=cluster,
+                        canonical=canonical,
+                        size=int(size),
+                        first_ms=canonical.published_ms,
+                        last_ms=last,
+                        source_keys=frozenset(m.record.source_key for m in members),
+                    )
+                )
+            return summaries
+
+        return await self._call(run)
+
+    async def save_listing(self, clusters: Sequence[int], ttl_ms: float) -> str:
+        prefix = self._keys.listings
+        return await self._call(
+            lambda: redis_feed.save_listing(self._client, prefix, clusters, ttl_ms)
+        )
+
+    async def read_listing(self, name: str, offset: int, count: int) -> list[int] | None:
+        prefix = self._keys.listings
+        return await self._call(
+            lambda: redis_feed.read_listing(self._client, prefix, name, offset, count)
+        )
 
     # -- consistency --------------------------------------------------------
 

@@ -25,6 +25,8 @@ async def check_redis_namespace(
     clusters: dict[int, list[int]] = {}
     # (ID group key, field) -> article numbers
     ids: dict[tuple[bytes, bytes], list[int]] = {}
+    # The cluster index of the story feed: by first and by last publication.
+    index: dict[bytes, set[int]] = {b"xf": set(), b"xl": set()}
     async for raw_key in client.scan_iter(match=prefix.replace("[", "\\[") + "*", count=1000):
         key: bytes = raw_key
         kind = key[len(prefix) :]
@@ -37,6 +39,9 @@ async def check_redis_namespace(
         elif kind.startswith(b"c:"):
             members: list[Any] = await client.zrange(key, 0, -1)
             clusters[int(kind[2:])] = [struct.unpack(">I", m)[0] for m in members]
+        elif kind in index:
+            clusters_listed: list[Any] = await client.zrange(key, 0, -1)
+            index[kind] = {struct.unpack(">I", m)[0] for m in clusters_listed}
         elif kind.startswith(b"i:"):
             entries: dict[Any, Any] = await client.hgetall(key)
             for name, packed in entries.items():
@@ -73,6 +78,12 @@ async def check_redis_namespace(
                 findings.append(
                     f"cluster {cluster} lists article {number} of cluster {record.cluster}"
                 )
+    existing = {record.cluster for record in records.values()}
+    for kind, in_index in index.items():
+        for cluster in sorted(in_index - existing):
+            findings.append(f"the cluster index {kind.decode()} lists cluster {cluster}, now empty")
+        for cluster in sorted(existing - in_index):
+            findings.append(f"the cluster index {kind.decode()} misses cluster {cluster}")
     for number, record in sorted(records.items()):
         if number not in indexed:
             findings.append(f"record {number} ({record.article_id!r}) has no article ID entry")

@@ -8,9 +8,13 @@ verification, same cluster choice), which the contract tests check.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
+import itertools
+import secrets
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -26,14 +30,20 @@ from storydedup.clustering.assign import (
 from storydedup.clustering.policy import MatchPolicy
 from storydedup.store.base import (
     BUCKET_MEMBERS,
+    DEFAULT_EVENTS_MAX_LEN,
+    SOURCE_SCAN,
+    ClusterEvent,
+    ClusterSummary,
     ClusterView,
     DeleteOutcome,
+    EventsTrimmedError,
     IngestItem,
     IngestOutcome,
     Probe,
     SimilarOutcome,
     StoreLayoutError,
     StoreSettings,
+    parse_event_id,
 )
 from storydedup.store.records import ArticleRecord
 
@@ -59,6 +69,7 @@ class MemoryStore:
         policy: MatchPolicy,
         clock_ms: Callable[[], float] = wall_clock_ms,
         expiry_slot_ms: float = DEFAULT_EXPIRY_SLOT_MS,
+        events_max_len: int = DEFAULT_EVENTS_MAX_LEN,
     ) -> None:
         self._policy = policy
         self._slot_ms = expiry_slot_ms
@@ -71,8 +82,18 @@ class MemoryStore:
         self._clusters: dict[int, set[int]] = {}
         # End of an ingest-time slot -> numbers of the articles ingested in it.
         self._slots: dict[float, list[int]] = {}
+        # The event log, as a Redis stream of the same length would keep it
+        # (store/redis_store.py): the latest events_max_len; 0 logs none.
+        self._events_max_len = events_max_len
+        self._events: deque[ClusterEvent] = deque()
+        self._last_event = (0, 0)
+        # The ID of the latest event trimmed from the log.
+        self._trimmed = (0, 0)
+        self._logged = asyncio.Event()
+        # Kept listing orders (store/listing.py): name -> (expiry, clusters).
+        self._listings: dict[str, tuple[float, list[int]]] = {}
 
-    def cluster_sizes(self) -> dict[int, int]:
+    def all_cluster_sizes(self) -> dict[int, int]:
         """Articles per cluster (store/stats.py)."""
         return {cluster: len(members) for cluster, members in self._clusters.items()}
 
@@ -117,6 +138,8 @@ class MemoryStore:
                     unchanged=True,
                 )
             self._remove(number)
+            old = stored.cluster
+            self._log("removed", old, item.article_id, len(self._clusters.get(old, ())))
 
         matches = self._verified_matches(item.probe, exclude=None)
         choice = await self._choose(item.probe, matches)
@@ -134,6 +157,10 @@ class MemoryStore:
             if len(bucket) > BUCKET_MEMBERS:
                 del bucket[0]
         self._clusters.setdefault(cluster, set()).add(number)
+        size = len(self._clusters[cluster])
+        for other in choice.merge:
+            self._log("merged_into", other, item.article_id, size, into=cluster)
+        self._log("created" if choice.join is None else "grew", cluster, item.article_id, size)
         slot_end = (now // self._slot_ms) * self._slot_ms + self._slot_ms
         self._slots.setdefault(slot_end, []).append(number)
         return IngestOutcome(
@@ -212,7 +239,9 @@ class MemoryStore:
             return None
         cluster = self._records[number].cluster
         self._remove(number)
-        return DeleteOutcome(cluster, len(self._clusters.get(cluster, ())))
+        remaining = len(self._clusters.get(cluster, ()))
+        self._log("removed", cluster, article_id, remaining)
+        return DeleteOutcome(cluster, remaining)
 
     def _remove(self, number: int) -> None:
         record = self._records.pop(number)
@@ -240,12 +269,104 @@ class MemoryStore:
                     break
                 consumed += 1
                 if number in self._records:
+                    record = self._records[number]
                     self._remove(number)
+                    size = len(self._clusters.get(record.cluster, ()))
+                    self._log("expired", record.cluster, record.article_id, size)
                     removed += 1
             del numbers[:consumed]
             if not numbers:
                 del self._slots[slot_end]
         return removed
+
+    # -- the story feed -----------------------------------------------------
+
+    def _log(self, kind: str, cluster: int, article_id: str, size: int, into: int = 0) -> None:
+        if not self._events_max_len:
+            return
+        # IDs as lua/event_log.lua makes them: ms of the clock, then the
+        # count of events ever logged.
+        ms = max(int(self._clock_ms()), self._last_event[0])
+        self._last_event = (ms, self._last_event[1] + 1)
+        event_id = f"{self._last_event[0]}-{self._last_event[1]}"
+        self._events.append(ClusterEvent(event_id, kind, cluster, article_id, size, into))
+        while len(self._events) > self._events_max_len:
+            self._trimmed = parse_event_id(self._events.popleft().event_id)
+        self._logged.set()
+        self._logged = asyncio.Event()
+
+    async def events(self, after: str, count: int) -> list[ClusterEvent]:
+        if after == "0":
+            return list(itertools.islice(self._events, count))
+        position = parse_event_id(after)
+        if position < self._trimmed:
+            raise EventsTrimmedError(f"events after {after} were trimmed")
+        # The log is short enough in a dev store to be searched from its end.
+        newer = [e for e in self._events if parse_event_id(e.event_id) > position]
+        return newer[:count]
+
+    async def last_event_id(self) -> str:
+        return self._events[-1].event_id if self._events else "0"
+
+    async def wait_events(self, after: str, timeout_s: float) -> None:
+        if after == "0" and self._events:
+            return
+        if self._events and parse_event_id(self._events[-1].event_id) > parse_event_id(after):
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._logged.wait(), timeout_s)
+
+    def _span(self, cluster: int) -> tuple[float, float]:
+        times = [self._records[n].published_ms for n in self._clusters[cluster]]
+        return min(times), max(times)
+
+    async def cluster_window(
+        self, by_first: bool, low_ms: float, high_ms: float, offset: int, count: int
+    ) -> list[tuple[float, int]]:
+        # Every cluster, every call: the in-process store is for development.
+        entries = []
+        for cluster in self._clusters:
+            first, last = self._span(cluster)
+            t = first if by_first else last
+            if low_ms <= t <= high_ms:
+                entries.append((t, cluster))
+        entries.sort(reverse=True)
+        return entries[offset : offset + count]
+
+    async def cluster_sizes(self, clusters: Sequence[int]) -> list[int]:
+        return [len(self._clusters.get(c, ())) for c in clusters]
+
+    async def cluster_summaries(self, clusters: Sequence[int]) -> list[ClusterSummary | None]:
+        summaries: list[ClusterSummary | None] = []
+        for cluster in clusters:
+            view = self._view(cluster)
+            if view is None:
+                summaries.append(None)
+                continue
+            summaries.append(
+                ClusterSummary(
+                    cluster=cluster,
+                    canonical=view.members[0],
+                    size=len(view.members),
+                    first_ms=view.members[0].published_ms,
+                    last_ms=max(m.published_ms for m in view.members),
+                    source_keys=frozenset(m.source_key for m in view.members[:SOURCE_SCAN]),
+                )
+            )
+        return summaries
+
+    async def save_listing(self, clusters: Sequence[int], ttl_ms: float) -> str:
+        now = self._clock_ms()
+        self._listings = {k: v for k, v in self._listings.items() if v[0] > now}
+        name = secrets.token_hex(8)
+        self._listings[name] = (now + ttl_ms, list(clusters))
+        return name
+
+    async def read_listing(self, name: str, offset: int, count: int) -> list[int] | None:
+        kept = self._listings.get(name)
+        if kept is None or kept[0] <= self._clock_ms():
+            return None
+        return kept[1][offset : offset + count]
 
     async def check(self) -> list[str]:
         findings: list[str] = []

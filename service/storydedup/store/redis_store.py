@@ -24,6 +24,12 @@ Key layout (P = `sd:{<namespace>}:`):
                            time slot (ms since the epoch, slot length in ms)
     P slots         zset   those slot strings, scored by the end of their slot
     P meta          hash   fingerprint settings the namespace was made with
+    P x             stream the event log: one entry per cluster change, written
+                           by the script that makes the change (redis_feed.py)
+    P xf, P xl      zset   clusters (packed u32) by first and by last
+                           publication time, kept by the same scripts
+    P xq<name>      string a biggest-first listing's order (store/listing.py),
+                           packed 6-byte cluster numbers, for ten minutes
 Article numbers are integers so that bucket entries cost 4 bytes instead of
 an article ID; buckets are grouped into 2**bucket_group_bits hashes (a
 namespace setting, sized to the retention window) so that each stays a
@@ -51,7 +57,12 @@ from storydedup.clustering.assign import (
     verify,
 )
 from storydedup.clustering.policy import MatchPolicy
+from storydedup.store import redis_feed
 from storydedup.store.base import (
+    DEFAULT_EVENTS_MAX_LEN,
+    SOURCE_SCAN,
+    ClusterEvent,
+    ClusterSummary,
     ClusterView,
     DeleteOutcome,
     IngestItem,
@@ -75,8 +86,8 @@ def key_prefix(namespace: str) -> str:
 
 
 def _script(name: str) -> LuaScript:
-    common, own = LuaScript.read("common.lua"), LuaScript.read(f"{name}.lua")
-    return LuaScript(common.source + "\n" + own.source)
+    parts = (LuaScript.read(part).source for part in ("event_log.lua", "common.lua", f"{name}.lua"))
+    return LuaScript("\n".join(parts))
 
 
 def id_group_bits(bucket_group_bits: int) -> int:
@@ -153,8 +164,10 @@ class RedisStore:
         policy: MatchPolicy,
         clock_ms: Callable[[], float] = wall_clock_ms,
         expiry_slot_ms: float = DEFAULT_EXPIRY_SLOT_MS,
+        events_max_len: int = DEFAULT_EVENTS_MAX_LEN,
     ) -> None:
         self._client = client
+        self._events_max_len = events_max_len
         self._slot_ms = expiry_slot_ms
         self._prefix = key_prefix(namespace)
         # The slot's key for calls that concern no article ID.
@@ -168,12 +181,14 @@ class RedisStore:
         self._delete = _script("delete")
         self._expire = _script("expire")
         self._view = _script("view")
+        self._feed = _script("feed")
         self._scripts = (
             self._gather_script,
             self._commit_script,
             self._delete,
             self._expire,
             self._view,
+            self._feed,
         )
 
     @classmethod
@@ -184,10 +199,11 @@ class RedisStore:
         policy: MatchPolicy,
         clock_ms: Callable[[], float] = wall_clock_ms,
         expiry_slot_ms: float = DEFAULT_EXPIRY_SLOT_MS,
+        events_max_len: int = DEFAULT_EVENTS_MAX_LEN,
         **options: Any,
     ) -> RedisStore:
         client = aioredis.Redis.from_url(url, **options)
-        return cls(client, namespace, policy, clock_ms, expiry_slot_ms)
+        return cls(client, namespace, policy, clock_ms, expiry_slot_ms, events_max_len)
 
     @property
     def client(self) -> aioredis.Redis:
@@ -328,6 +344,7 @@ class RedisStore:
                     CONFIRM_MEMBERS,
                     following.article_id if following is not None else "",
                     b"".join(following.probe.bucket_refs) if following is not None else b"",
+                    self._events_max_len,
                 ),
                 self._scripts,
             )
@@ -398,7 +415,9 @@ class RedisStore:
         async def run() -> list[Any] | None:
             reply: list[Any] | None = await call(
                 self._client,
-                self._delete.command([self.id_key(article_id)], self._prefix, article_id),
+                self._delete.command(
+                    [self.id_key(article_id)], self._prefix, article_id, self._events_max_len
+                ),
                 self._scripts,
             )
             return reply
@@ -416,12 +435,94 @@ class RedisStore:
                     repr(cutoff_ms),
                     budget,
                     self._id_group_bits,
+                    self._events_max_len,
                 ),
                 self._scripts,
             )
             return removed
 
         return await self._call(run)
+
+    # -- the story feed -----------------------------------------------------
+
+    async def events(self, after: str, count: int) -> list[ClusterEvent]:
+        stream = self._prefix + "x"
+        return await self._call(lambda: redis_feed.read_events(self._client, stream, after, count))
+
+    async def last_event_id(self) -> str:
+        return await self._call(lambda: redis_feed.last_event_id(self._client, self._prefix + "x"))
+
+    async def wait_events(self, after: str, timeout_s: float) -> None:
+        stream = self._prefix + "x"
+        await self._call(lambda: redis_feed.wait_events(self._client, stream, after, timeout_s))
+
+    async def cluster_window(
+        self, by_first: bool, low_ms: float, high_ms: float, offset: int, count: int
+    ) -> list[tuple[float, int]]:
+        key = self._prefix + ("xf" if by_first else "xl")
+
+        async def run() -> list[tuple[float, int]]:
+            entries: list[Any] = await self._client.zrange(
+                key,
+                repr(high_ms),
+                repr(low_ms),
+                desc=True,
+                byscore=True,
+                offset=offset,
+                num=count,
+                withscores=True,
+            )
+            return [(float(score), _member_number(m)) for m, score in entries]
+
+        return await self._call(run)
+
+    async def _feed_read(self, op: str, clusters: Sequence[int]) -> list[Any]:
+        async def run() -> list[Any]:
+            reply: list[Any] = await call(
+                self._client,
+                self._feed.command([self._meta_key], self._prefix, op, SOURCE_SCAN, *clusters),
+                self._scripts,
+            )
+            return reply
+
+        return await self._call(run) if clusters else []
+
+    async def cluster_sizes(self, clusters: Sequence[int]) -> list[int]:
+        return [int(size) for size in await self._feed_read("sizes", clusters)]
+
+    async def cluster_summaries(self, clusters: Sequence[int]) -> list[ClusterSummary | None]:
+        summaries: list[ClusterSummary | None] = []
+        for cluster, entry in zip(
+            clusters, await self._feed_read("summaries", clusters), strict=True
+        ):
+            if not int(entry[0]):
+                summaries.append(None)
+                continue
+            canonical = ArticleRecord.unpack(entry[1])
+            packed = bytes(entry[3])
+            summaries.append(
+                ClusterSummary(
+                    cluster=cluster,
+                    canonical=canonical,
+                    size=int(entry[0]),
+                    first_ms=canonical.published_ms,
+                    last_ms=float(entry[2]) if entry[2] else canonical.published_ms,
+                    source_keys=frozenset(k for (k,) in struct.iter_unpack("<I", packed)),
+                )
+            )
+        return summaries
+
+    async def save_listing(self, clusters: Sequence[int], ttl_ms: float) -> str:
+        prefix = self._prefix + "xq"
+        return await self._call(
+            lambda: redis_feed.save_listing(self._client, prefix, clusters, ttl_ms)
+        )
+
+    async def read_listing(self, name: str, offset: int, count: int) -> list[int] | None:
+        prefix = self._prefix + "xq"
+        return await self._call(
+            lambda: redis_feed.read_listing(self._client, prefix, name, offset, count)
+        )
 
     async def check(self) -> list[str]:
         async def run() -> list[str]:

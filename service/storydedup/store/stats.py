@@ -107,7 +107,7 @@ async def redis_namespace_stats(
 
 
 def memory_store_stats(store: MemoryStore, top: int = 10) -> NamespaceStats:
-    sizes = store.cluster_sizes()
+    sizes = store.all_cluster_sizes()
     return NamespaceStats(
         articles=sum(sizes.values()),
         clusters=len(sizes),

@@ -17,6 +17,8 @@ offending field:
   NOT_FOUND          an unknown article or cluster ID
   UNAVAILABLE        the index store cannot be reached; safe to retry
   UNAUTHENTICATED    a missing or wrong bearer token, when one is required
+  OUT_OF_RANGE       a WatchClusters resume point whose events were trimmed,
+                     or a ListClusters page_token that expired: list again
 """
 
 from collections import abc as _abc
@@ -24,6 +26,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -34,6 +37,130 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _ClusterTime:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ClusterTimeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ClusterTime.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CLUSTER_TIME_UNSPECIFIED: _ClusterTime.ValueType  # 0
+    """Not set: CLUSTER_TIME_LAST_PUBLISHED."""
+    CLUSTER_TIME_LAST_PUBLISHED: _ClusterTime.ValueType  # 1
+    """The publication time of the cluster's latest member: stories still
+    being carried in the window.
+    """
+    CLUSTER_TIME_FIRST_PUBLISHED: _ClusterTime.ValueType  # 2
+    """The publication time of the cluster's earliest (canonical) member:
+    stories that broke in the window.
+    """
+
+class ClusterTime(_ClusterTime, metaclass=_ClusterTimeEnumTypeWrapper):
+    """ClusterTime names which publication time of a cluster a window applies to."""
+
+CLUSTER_TIME_UNSPECIFIED: ClusterTime.ValueType  # 0
+"""Not set: CLUSTER_TIME_LAST_PUBLISHED."""
+CLUSTER_TIME_LAST_PUBLISHED: ClusterTime.ValueType  # 1
+"""The publication time of the cluster's latest member: stories still
+being carried in the window.
+"""
+CLUSTER_TIME_FIRST_PUBLISHED: ClusterTime.ValueType  # 2
+"""The publication time of the cluster's earliest (canonical) member:
+stories that broke in the window.
+"""
+Global___ClusterTime: _TypeAlias = ClusterTime  # noqa: Y015
+
+class _ClusterOrder:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ClusterOrderEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ClusterOrder.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CLUSTER_ORDER_UNSPECIFIED: _ClusterOrder.ValueType  # 0
+    """Not set: CLUSTER_ORDER_SIZE."""
+    CLUSTER_ORDER_SIZE: _ClusterOrder.ValueType  # 1
+    """Biggest first (most members), then most recent. The order is fixed when
+    the first page is read: later pages list the clusters in that order,
+    with their current size.
+    """
+    CLUSTER_ORDER_RECENT: _ClusterOrder.ValueType  # 2
+    """Most recent first, by the window's publication time. By last
+    publication the order is fixed when the first page is read, as for
+    size; by first publication pages follow a cursor.
+    """
+
+class ClusterOrder(_ClusterOrder, metaclass=_ClusterOrderEnumTypeWrapper):
+    """ClusterOrder is the order of a cluster listing."""
+
+CLUSTER_ORDER_UNSPECIFIED: ClusterOrder.ValueType  # 0
+"""Not set: CLUSTER_ORDER_SIZE."""
+CLUSTER_ORDER_SIZE: ClusterOrder.ValueType  # 1
+"""Biggest first (most members), then most recent. The order is fixed when
+the first page is read: later pages list the clusters in that order,
+with their current size.
+"""
+CLUSTER_ORDER_RECENT: ClusterOrder.ValueType  # 2
+"""Most recent first, by the window's publication time. By last
+publication the order is fixed when the first page is read, as for
+size; by first publication pages follow a cursor.
+"""
+Global___ClusterOrder: _TypeAlias = ClusterOrder  # noqa: Y015
+
+class _ClusterEventKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ClusterEventKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ClusterEventKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CLUSTER_EVENT_KIND_UNSPECIFIED: _ClusterEventKind.ValueType  # 0
+    """Never sent."""
+    CLUSTER_EVENT_KIND_CREATED: _ClusterEventKind.ValueType  # 1
+    """A new story: the article started the cluster."""
+    CLUSTER_EVENT_KIND_GREW: _ClusterEventKind.ValueType  # 2
+    """The article joined the cluster."""
+    CLUSTER_EVENT_KIND_MERGED_INTO: _ClusterEventKind.ValueType  # 3
+    """The cluster was merged into into_cluster_id, because the article linked
+    the two; the cluster no longer exists on its own.
+    """
+    CLUSTER_EVENT_KIND_SHRANK: _ClusterEventKind.ValueType  # 4
+    """The article was deleted (or re-ingested with other content) and the
+    cluster keeps other members.
+    """
+    CLUSTER_EVENT_KIND_DELETED: _ClusterEventKind.ValueType  # 5
+    """The article, the cluster's last member, was deleted (or re-ingested with
+    other content): the cluster no longer exists.
+    """
+    CLUSTER_EVENT_KIND_EXPIRED: _ClusterEventKind.ValueType  # 6
+    """The article left the index at the end of its retention window; size 0
+    means the cluster no longer exists.
+    """
+
+class ClusterEventKind(_ClusterEventKind, metaclass=_ClusterEventKindEnumTypeWrapper):
+    """ClusterEventKind is what happened to a cluster."""
+
+CLUSTER_EVENT_KIND_UNSPECIFIED: ClusterEventKind.ValueType  # 0
+"""Never sent."""
+CLUSTER_EVENT_KIND_CREATED: ClusterEventKind.ValueType  # 1
+"""A new story: the article started the cluster."""
+CLUSTER_EVENT_KIND_GREW: ClusterEventKind.ValueType  # 2
+"""The article joined the cluster."""
+CLUSTER_EVENT_KIND_MERGED_INTO: ClusterEventKind.ValueType  # 3
+"""The cluster was merged into into_cluster_id, because the article linked
+the two; the cluster no longer exists on its own.
+"""
+CLUSTER_EVENT_KIND_SHRANK: ClusterEventKind.ValueType  # 4
+"""The article was deleted (or re-ingested with other content) and the
+cluster keeps other members.
+"""
+CLUSTER_EVENT_KIND_DELETED: ClusterEventKind.ValueType  # 5
+"""The article, the cluster's last member, was deleted (or re-ingested with
+other content): the cluster no longer exists.
+"""
+CLUSTER_EVENT_KIND_EXPIRED: ClusterEventKind.ValueType  # 6
+"""The article left the index at the end of its retention window; size 0
+means the cluster no longer exists.
+"""
+Global___ClusterEventKind: _TypeAlias = ClusterEventKind  # noqa: Y015
 
 @_typing.final
 class Article(_message.Message):
@@ -734,3 +861,250 @@ class DeleteArticleResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeleteArticleResponse: _TypeAlias = DeleteArticleResponse  # noqa: Y015
+
+@_typing.final
+class ListClustersRequest(_message.Message):
+    """ListClustersRequest selects the stories of a time window."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SINCE_FIELD_NUMBER: _builtins.int
+    UNTIL_FIELD_NUMBER: _builtins.int
+    TIME_FIELD_NUMBER: _builtins.int
+    ORDER_FIELD_NUMBER: _builtins.int
+    MIN_SIZE_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    time: Global___ClusterTime.ValueType
+    """Which publication time of a cluster falls in the window."""
+    order: Global___ClusterOrder.ValueType
+    """Order of the listing."""
+    min_size: _builtins.int
+    """Only clusters with at least this many members; 0 means 1."""
+    source: _builtins.str
+    """Only clusters with a member from this source (Article.source, compared
+    without case). Optional.
+    """
+    page_size: _builtins.int
+    """Most clusters per page; 0 means 20. At most 100. A page may hold fewer
+    (a filter left some out); the listing ends when next_page_token is empty.
+    """
+    page_token: _builtins.str
+    """next_page_token of the previous page, with the same other fields; empty
+    for the first page. Within one listing no cluster is listed twice, and
+    none of the window is skipped, whatever is ingested meanwhile (a
+    cluster merged, deleted or expired before its page is read is left
+    out). INVALID_ARGUMENT for a token of another listing, OUT_OF_RANGE for
+    one whose kept order expired (after ten minutes): list again.
+    """
+    @_builtins.property
+    def since(self) -> _timestamp_pb2.Timestamp:
+        """Start of the window (inclusive). Required."""
+
+    @_builtins.property
+    def until(self) -> _timestamp_pb2.Timestamp:
+        """End of the window (inclusive). Unset: the time of the first page, so
+        that every page of a listing reads the same window.
+        """
+
+    def __init__(
+        self,
+        *,
+        since: _timestamp_pb2.Timestamp | None = ...,
+        until: _timestamp_pb2.Timestamp | None = ...,
+        time: Global___ClusterTime.ValueType = ...,
+        order: Global___ClusterOrder.ValueType = ...,
+        min_size: _builtins.int = ...,
+        source: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since", "until", b"until"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["min_size", b"min_size", "order", b"order", "page_size", b"page_size", "page_token", b"page_token", "since", b"since", "source", b"source", "time", b"time", "until", b"until"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListClustersRequest: _TypeAlias = ListClustersRequest  # noqa: Y015
+
+@_typing.final
+class ClusterSummary(_message.Message):
+    """ClusterSummary is one story of a listing."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLUSTER_ID_FIELD_NUMBER: _builtins.int
+    CANONICAL_ARTICLE_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    SOURCE_COUNT_FIELD_NUMBER: _builtins.int
+    FIRST_PUBLISHED_AT_FIELD_NUMBER: _builtins.int
+    LAST_PUBLISHED_AT_FIELD_NUMBER: _builtins.int
+    cluster_id: _builtins.str
+    """ID of the cluster."""
+    size: _builtins.int
+    """Number of members."""
+    source_count: _builtins.int
+    """Number of distinct sources among the members (members without a source
+    are not counted).
+    """
+    @_builtins.property
+    def canonical_article(self) -> Global___ClusterMember:
+        """The cluster's canonical article: its earliest published member."""
+
+    @_builtins.property
+    def first_published_at(self) -> _timestamp_pb2.Timestamp:
+        """Publication time of the earliest member."""
+
+    @_builtins.property
+    def last_published_at(self) -> _timestamp_pb2.Timestamp:
+        """Publication time of the latest member."""
+
+    def __init__(
+        self,
+        *,
+        cluster_id: _builtins.str = ...,
+        canonical_article: Global___ClusterMember | None = ...,
+        size: _builtins.int = ...,
+        source_count: _builtins.int = ...,
+        first_published_at: _timestamp_pb2.Timestamp | None = ...,
+        last_published_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["canonical_article", b"canonical_article", "first_published_at", b"first_published_at", "last_published_at", b"last_published_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["canonical_article", b"canonical_article", "cluster_id", b"cluster_id", "first_published_at", b"first_published_at", "last_published_at", b"last_published_at", "size", b"size", "source_count", b"source_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClusterSummary: _TypeAlias = ClusterSummary  # noqa: Y015
+
+@_typing.final
+class ListClustersResponse(_message.Message):
+    """ListClustersResponse is one page of a listing."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLUSTERS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token of the next page; empty when the listing is complete."""
+    @_builtins.property
+    def clusters(self) -> _containers.RepeatedCompositeFieldContainer[Global___ClusterSummary]:
+        """The page's clusters, in the listing's order."""
+
+    def __init__(
+        self,
+        *,
+        clusters: _abc.Iterable[Global___ClusterSummary] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["clusters", b"clusters", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListClustersResponse: _TypeAlias = ListClustersResponse  # noqa: Y015
+
+@_typing.final
+class WatchClustersRequest(_message.Message):
+    """WatchClustersRequest says where a watch starts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FROM_EVENT_ID_FIELD_NUMBER: _builtins.int
+    from_event_id: _builtins.str
+    """Resume after this event: the event_id of the last event the client saw.
+    Empty: only events committed from now on. "0": every event still kept.
+    OUT_OF_RANGE when events after it were trimmed; list the clusters again
+    and watch from "0" or from now.
+    """
+    def __init__(
+        self,
+        *,
+        from_event_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_event_id", b"from_event_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchClustersRequest: _TypeAlias = WatchClustersRequest  # noqa: Y015
+
+@_typing.final
+class ClusterEvent(_message.Message):
+    """ClusterEvent is one change to one cluster."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    CLUSTER_ID_FIELD_NUMBER: _builtins.int
+    ARTICLE_ID_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    INTO_CLUSTER_ID_FIELD_NUMBER: _builtins.int
+    TIME_FIELD_NUMBER: _builtins.int
+    event_id: _builtins.str
+    """ID of the event, "<ms>-<n>": increasing in commit order, n counting
+    the namespace's events. Resume after it with
+    WatchClustersRequest.from_event_id.
+    """
+    kind: Global___ClusterEventKind.ValueType
+    """What happened."""
+    cluster_id: _builtins.str
+    """The cluster that changed."""
+    article_id: _builtins.str
+    """The article whose ingest, deletion or expiry made the change."""
+    size: _builtins.int
+    """Members of the cluster after the change (for MERGED_INTO, of the
+    cluster it was merged into).
+    """
+    into_cluster_id: _builtins.str
+    """For MERGED_INTO: the cluster it was merged into; else empty."""
+    @_builtins.property
+    def time(self) -> _timestamp_pb2.Timestamp:
+        """When the change was committed (the store's clock)."""
+
+    def __init__(
+        self,
+        *,
+        event_id: _builtins.str = ...,
+        kind: Global___ClusterEventKind.ValueType = ...,
+        cluster_id: _builtins.str = ...,
+        article_id: _builtins.str = ...,
+        size: _builtins.int = ...,
+        into_cluster_id: _builtins.str = ...,
+        time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["article_id", b"article_id", "cluster_id", b"cluster_id", "event_id", b"event_id", "into_cluster_id", b"into_cluster_id", "kind", b"kind", "size", b"size", "time", b"time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClusterEvent: _TypeAlias = ClusterEvent  # noqa: Y015
+
+@_typing.final
+class WatchClustersResponse(_message.Message):
+    """WatchClustersResponse carries one event."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def event(self) -> Global___ClusterEvent:
+        """The event."""
+
+    def __init__(
+        self,
+        *,
+        event: Global___ClusterEvent | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchClustersResponse: _TypeAlias = WatchClustersResponse  # noqa: Y015

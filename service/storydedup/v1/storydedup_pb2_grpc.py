@@ -70,6 +70,16 @@ class StoryDedupServiceStub:
                 request_serializer=storydedup_dot_v1_dot_storydedup__pb2.DeleteArticleRequest.SerializeToString,
                 response_deserializer=storydedup_dot_v1_dot_storydedup__pb2.DeleteArticleResponse.FromString,
                 _registered_method=True)
+        self.ListClusters = channel.unary_unary(
+                '/storydedup.v1.StoryDedupService/ListClusters',
+                request_serializer=storydedup_dot_v1_dot_storydedup__pb2.ListClustersRequest.SerializeToString,
+                response_deserializer=storydedup_dot_v1_dot_storydedup__pb2.ListClustersResponse.FromString,
+                _registered_method=True)
+        self.WatchClusters = channel.unary_stream(
+                '/storydedup.v1.StoryDedupService/WatchClusters',
+                request_serializer=storydedup_dot_v1_dot_storydedup__pb2.WatchClustersRequest.SerializeToString,
+                response_deserializer=storydedup_dot_v1_dot_storydedup__pb2.WatchClustersResponse.FromString,
+                _registered_method=True)
 
 
 class StoryDedupServiceServicer:
@@ -132,6 +142,23 @@ class StoryDedupServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListClusters(self, request, context):
+        """ListClusters lists the stories of a time window, biggest or most recent
+        first, a page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchClusters(self, request, context):
+        """WatchClusters streams every change to the clusters (a story created,
+        grown, merged into another, shrunk, deleted or expired) in commit order,
+        from a resume point, until the client cancels.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StoryDedupServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -169,6 +196,16 @@ def add_StoryDedupServiceServicer_to_server(servicer, server):
                     servicer.DeleteArticle,
                     request_deserializer=storydedup_dot_v1_dot_storydedup__pb2.DeleteArticleRequest.FromString,
                     response_serializer=storydedup_dot_v1_dot_storydedup__pb2.DeleteArticleResponse.SerializeToString,
+            ),
+            'ListClusters': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListClusters,
+                    request_deserializer=storydedup_dot_v1_dot_storydedup__pb2.ListClustersRequest.FromString,
+                    response_serializer=storydedup_dot_v1_dot_storydedup__pb2.ListClustersResponse.SerializeToString,
+            ),
+            'WatchClusters': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchClusters,
+                    request_deserializer=storydedup_dot_v1_dot_storydedup__pb2.WatchClustersRequest.FromString,
+                    response_serializer=storydedup_dot_v1_dot_storydedup__pb2.WatchClustersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -361,6 +398,60 @@ class StoryDedupService:
             '/storydedup.v1.StoryDedupService/DeleteArticle',
             storydedup_dot_v1_dot_storydedup__pb2.DeleteArticleRequest.SerializeToString,
             storydedup_dot_v1_dot_storydedup__pb2.DeleteArticleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListClusters(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/storydedup.v1.StoryDedupService/ListClusters',
+            storydedup_dot_v1_dot_storydedup__pb2.ListClustersRequest.SerializeToString,
+            storydedup_dot_v1_dot_storydedup__pb2.ListClustersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchClusters(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/storydedup.v1.StoryDedupService/WatchClusters',
+            storydedup_dot_v1_dot_storydedup__pb2.WatchClustersRequest.SerializeToString,
+            storydedup_dot_v1_dot_storydedup__pb2.WatchClustersResponse.FromString,
             options,
             channel_credentials,
             insecure,

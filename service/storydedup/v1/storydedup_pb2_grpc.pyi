@@ -17,6 +17,8 @@ offending field:
   NOT_FOUND          an unknown article or cluster ID
   UNAVAILABLE        the index store cannot be reached; safe to retry
   UNAUTHENTICATED    a missing or wrong bearer token, when one is required
+  OUT_OF_RANGE       a WatchClusters resume point whose events were trimmed,
+                     or a ListClusters page_token that expired: list again
 """
 
 from collections import abc as _abc
@@ -75,6 +77,15 @@ class StoryDedupServiceStub:
     """DeleteArticle removes an article from the index and from its cluster;
     the cluster keeps its other members.
     """
+    ListClusters: _grpc.UnaryUnaryMultiCallable[_storydedup_pb2.ListClustersRequest, _storydedup_pb2.ListClustersResponse]
+    """ListClusters lists the stories of a time window, biggest or most recent
+    first, a page at a time.
+    """
+    WatchClusters: _grpc.UnaryStreamMultiCallable[_storydedup_pb2.WatchClustersRequest, _storydedup_pb2.WatchClustersResponse]
+    """WatchClusters streams every change to the clusters (a story created,
+    grown, merged into another, shrunk, deleted or expired) in commit order,
+    from a resume point, until the client cancels.
+    """
 
 @_typing.type_check_only
 class StoryDedupServiceAsyncStub(StoryDedupServiceStub):
@@ -106,6 +117,15 @@ class StoryDedupServiceAsyncStub(StoryDedupServiceStub):
     DeleteArticle: _aio.UnaryUnaryMultiCallable[_storydedup_pb2.DeleteArticleRequest, _storydedup_pb2.DeleteArticleResponse]  # type: ignore[assignment]
     """DeleteArticle removes an article from the index and from its cluster;
     the cluster keeps its other members.
+    """
+    ListClusters: _aio.UnaryUnaryMultiCallable[_storydedup_pb2.ListClustersRequest, _storydedup_pb2.ListClustersResponse]  # type: ignore[assignment]
+    """ListClusters lists the stories of a time window, biggest or most recent
+    first, a page at a time.
+    """
+    WatchClusters: _aio.UnaryStreamMultiCallable[_storydedup_pb2.WatchClustersRequest, _storydedup_pb2.WatchClustersResponse]  # type: ignore[assignment]
+    """WatchClusters streams every change to the clusters (a story created,
+    grown, merged into another, shrunk, deleted or expired) in commit order,
+    from a resume point, until the client cancels.
     """
 
 class StoryDedupServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -177,6 +197,27 @@ class StoryDedupServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_storydedup_pb2.DeleteArticleResponse, _abc.Awaitable[_storydedup_pb2.DeleteArticleResponse]]:
         """DeleteArticle removes an article from the index and from its cluster;
         the cluster keeps its other members.
+        """
+
+    @_abc_1.abstractmethod
+    def ListClusters(
+        self,
+        request: _storydedup_pb2.ListClustersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_storydedup_pb2.ListClustersResponse, _abc.Awaitable[_storydedup_pb2.ListClustersResponse]]:
+        """ListClusters lists the stories of a time window, biggest or most recent
+        first, a page at a time.
+        """
+
+    @_abc_1.abstractmethod
+    def WatchClusters(
+        self,
+        request: _storydedup_pb2.WatchClustersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_storydedup_pb2.WatchClustersResponse], _abc.AsyncIterator[_storydedup_pb2.WatchClustersResponse]]:
+        """WatchClusters streams every change to the clusters (a story created,
+        grown, merged into another, shrunk, deleted or expired) in commit order,
+        from a resume point, until the client cancels.
         """
 
 def add_StoryDedupServiceServicer_to_server(servicer: StoryDedupServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -9,8 +9,9 @@
 --          none), cluster to join (0: a new one), clusters to merge into it
 --          (packed 4-byte numbers), the article record (store/records.py,
 --          its cluster field to be filled in), published_ms, now_ms,
---          expiry_slot_ms, max_candidates, confirm_members, and the next
---          article's ID and bucket refs ('' when none; KEYS[2] its ID group)
+--          expiry_slot_ms, max_candidates, confirm_members, the next
+--          article's ID and bucket refs ('' when none; KEYS[2] its ID group),
+--          and the event log's length (0: no events; common.lua log_event)
 -- Returns  {0} when what was read changed, else {1, cluster, canonical
 --          article ID, number, then what gather.lua returns for the next
 --          article, if any}: a batch costs one call per article, not two
@@ -23,13 +24,19 @@ local record = ARGV[7]
 local published = tonumber(ARGV[8])
 local now = tonumber(ARGV[9])
 local slot_ms = tonumber(ARGV[10])
+local events = tonumber(ARGV[15])
 
 local refs = parse(record).refs
 local max_cand, confirm = tonumber(ARGV[11]), tonumber(ARGV[12])
 local read = read_for_ingest(aid, ids_key, refs, max_cand, confirm)
 if digest_of(read) ~= ARGV[2] then return {0} end
 
-if replaced ~= 0 then remove_article(replaced, load(replaced), ids_key) end
+if replaced ~= 0 then
+  local old = load(replaced)
+  remove_article(replaced, old, ids_key)
+  index_cluster(old.cluster)
+  cluster_event(events, 'removed', old.cluster, aid, cluster_size(old.cluster))
+end
 local n = redis.call('INCR', P .. 'n')
 local cluster = n
 if join ~= 0 then cluster = join end
@@ -41,6 +48,7 @@ for j = 1, #merges, 4 do
     add_member(cluster, m, rec.published)
   end
   redis.call('DEL', cluster_key(source))
+  index_cluster(source)
 end
 redis.call('SET', rec_key(n), record)
 redis.call('SETRANGE', rec_key(n), 1, struct.pack('<I4', cluster))
@@ -56,6 +64,12 @@ local slot_start = math.floor(now / slot_ms) * slot_ms
 local slot = string.format('%d:%d', slot_start, slot_ms)
 redis.call('APPEND', P .. 't:' .. slot, member(n))
 redis.call('ZADD', P .. 'slots', 'NX', slot_start + slot_ms, slot)
+index_cluster(cluster)
+local size = cluster_size(cluster)
+for j = 1, #merges, 4 do
+  cluster_event(events, 'merged_into', number_of(string.sub(merges, j, j + 3)), aid, size, cluster)
+end
+cluster_event(events, join == 0 and 'created' or 'grew', cluster, aid, size)
 local reply = {1, cluster, canonical_of(cluster), n}
 if ARGV[13] ~= '' then
   for _, v in ipairs(gathered(ARGV[13], KEYS[2], ARGV[14], max_cand, confirm)) do

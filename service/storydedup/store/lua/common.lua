@@ -232,3 +232,49 @@ local function gathered(aid, ids, refs, max_cand, confirm)
   table.insert(out, 1, digest_of(out))
   return out
 end
+
+-- The story feed (store/redis_store.py): every change to a cluster is logged
+-- in the stream P..'x' by the script that makes it, so an event exists
+-- exactly when its change does; P..'xf' and P..'xl' index the clusters by
+-- their first and last publication time (members packed like member()).
+local function cluster_size(c)
+  local key = cluster_key(c)
+  if redis.call('EXISTS', key) == 1 then return redis.call('ZCARD', key) end
+  local founder = load(c)
+  if founder and founder.cluster == c then return 1 end
+  return 0
+end
+
+-- Brings the cluster's index entries in step with its members.
+local function index_cluster(c)
+  local key = cluster_key(c)
+  local first, last
+  if redis.call('EXISTS', key) == 1 then
+    first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2]
+    last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2]
+  else
+    local founder = load(c)
+    if founder and founder.cluster == c then
+      first = string.format('%.17g', founder.published)
+      last = first
+    end
+  end
+  if first then
+    redis.call('ZADD', P .. 'xf', first, member(c))
+    redis.call('ZADD', P .. 'xl', last, member(c))
+  else
+    redis.call('ZREM', P .. 'xf', member(c))
+    redis.call('ZREM', P .. 'xl', member(c))
+  end
+end
+
+-- Logs one event (lua/event_log.lua), keeping about max_len of them (0:
+-- events are off).
+local function cluster_event(max_len, kind, c, aid, size, into)
+  local fields = {'k', kind, 'c', c, 'a', aid, 's', size}
+  if into then
+    fields[#fields + 1] = 'i'
+    fields[#fields + 1] = into
+  end
+  log_event(P .. 'x', max_len, fields)
+end

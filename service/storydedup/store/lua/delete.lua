@@ -1,5 +1,5 @@
 -- Removes one article from the index and its cluster. common.lua is prepended.
--- ARGV     prefix, article_id
+-- ARGV     prefix, article_id, the event log's length (0: no events)
 -- Returns  {cluster, remaining_members} or false when the article is unknown
 
 local n = id_number(ARGV[2])
@@ -12,4 +12,6 @@ if redis.call('EXISTS', cluster_key(rec.cluster)) == 1 then
 elseif rec.cluster ~= n and redis.call('EXISTS', rec_key(rec.cluster)) == 1 then
   remaining = 1
 end
+index_cluster(rec.cluster)
+cluster_event(tonumber(ARGV[3]), 'removed', rec.cluster, ARGV[2], remaining)
 return {rec.cluster, remaining}

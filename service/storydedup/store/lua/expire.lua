@@ -3,12 +3,14 @@
 -- Redis for long). Ingest appends each article's number to the string of its
 -- slot; numbers of articles already deleted or re-ingested are skipped.
 -- common.lua is prepended.
--- ARGV     prefix, cutoff_ms, budget, id_group_bits
+-- ARGV     prefix, cutoff_ms, budget, id_group_bits, the event log's length
+--          (0: no events)
 -- Returns  number of articles deleted
 
 local cutoff = tonumber(ARGV[2])
 local budget = tonumber(ARGV[3])
 local id_group_bits = tonumber(ARGV[4])
+local events = tonumber(ARGV[5])
 local slots_key = P .. 'slots'
 local removed = 0
 while removed < budget do
@@ -23,6 +25,8 @@ while removed < budget do
     local rec = load(n)
     if rec then
       remove_article(n, rec, id_key_of(rec.aid, id_group_bits))
+      index_cluster(rec.cluster)
+      cluster_event(events, 'expired', rec.cluster, rec.aid, cluster_size(rec.cluster))
       removed = removed + 1
     end
     consumed = j + 3
