@@ -2,7 +2,8 @@
 
 Run by hand from the repository root (it is a benchmark, not a test):
 
-    uv run python bench/throughput.py                   # full run, N = 20,000 articles (~10 min)
+    uv run python bench/throughput.py                   # full run, N = 20,000 articles (~16 min)
+    uv run python bench/throughput.py --phases real     # the real-page phase (i) alone (~6 min)
     uv run python bench/throughput.py --quick           # small sizes, to check the harness (~2 min)
     uv run python bench/throughput.py --profile         # also profile the server with py-spy
     uv run python bench/throughput.py --profile --memory-scale 100000 --latency-rates 50,100
@@ -1994,7 +1995,10 @@ def run_all(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
     real: RealPages | None = None
     if "real" in args.phases:
         progress("building the quality corpus's real pages (bench/corpus.py)")
-        real = load_real_pages(args.data, args.real_articles)
+        try:
+            real = load_real_pages(args.data, args.real_articles)
+        except FileNotFoundError as error:
+            progress(f"{error}; no real-page phase")
 
     log_dir = Path(tempfile.mkdtemp(prefix="storydedup-bench-"))
     stack.callback(shutil.rmtree, log_dir, ignore_errors=True)
