@@ -2,7 +2,8 @@
 
 Run by hand from the repository root (it is a benchmark, not a test):
 
-    uv run python bench/throughput.py                   # full run, N = 20,000 articles (~10 min)
+    uv run python bench/throughput.py                   # full run, N = 20,000 articles (~16 min)
+    uv run python bench/throughput.py --phases real     # the real-page phase (i) alone (~6 min)
     uv run python bench/throughput.py --quick           # small sizes, to check the harness (~2 min)
     uv run python bench/throughput.py --profile         # also profile the server with py-spy
     uv run python bench/throughput.py --profile --memory-scale 100000 --latency-rates 50,100
@@ -40,8 +41,17 @@ Phases (one table at the end; targets from the project brief):
      at a steady rate for three windows; used_memory after each, then after an idle window.
   h. events: batch-500 with the event log of WatchClusters off and on, alternated three times
      each: the server and Redis CPU per article it adds.
+  i. real: the quality corpus's real pages (bench/corpus.py: real outlets' pages, ~140 KiB of
+     HTML and ~9 KiB of page text each), sent as bench/quality.py sends them, once as page text
+     (`Article(text=...)`) and once as HTML (`Article(html=...)`): IngestArticles in batches of
+     50 and IngestArticle from 8 clients, each on a server of its own; then where the server's
+     CPU goes, by stage (HTML extraction, page-text cleaning, fingerprinting, store, and the
+     rest: gRPC and request handling), from the server's IngestArticles path run in this
+     process on the same Redis with each stage's functions timed (thread CPU), the rest being
+     the batch phase's measured server CPU minus them. The batch phase and the in-process pass
+     take turns --real-rounds times; the least server CPU and the least of each stage count.
 Options:
-  --phases ingest,latency,baseline,retention,events  runs a subset (ingest = a, b, c and e);
+  --phases ingest,latency,baseline,retention,events,real  runs a subset (ingest = a, b, c and e);
   --nice -15  runs everything at a higher scheduling priority than the machine's other jobs
       (root only; it slows those jobs down, so ask first on a shared machine);
   --profile  runs two more phases (batch-500 and unary-8) with the server under `py-spy record`
@@ -78,7 +88,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Literal
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -121,7 +131,7 @@ RECENT_ORIGINALS = 300
 BODY_WORDS = (520, 680)
 TRUNCATED_PARAGRAPHS = 3
 EDIT_SHARE = 0.03
-PHASES = ("ingest", "latency", "baseline", "retention", "events")
+PHASES = ("ingest", "latency", "baseline", "retention", "events", "real")
 # The events phase: batch-500 with the event log off and on, alternated this many times each.
 EVENTS_ROUNDS = 3
 LATENCY_RATE = 200.0
@@ -1459,6 +1469,285 @@ def ingest_rows(run: Run, corpus: Corpus) -> IngestResults:
     return IngestResults(batch500, unary8, memory)
 
 
+# --- real pages ----------------------------------------------------------------------------------
+
+# The quality corpus's pages (bench/corpus.py), sent as a pipeline sends them.
+REAL_KINDS: tuple[Literal["page_text", "html"], ...] = ("page_text", "html")
+REAL_KIND_NAMES = {"page_text": "page text", "html": "HTML"}
+REAL_BATCH = 50
+REAL_UNARY_CLIENTS = 8
+STAGES = ("extraction", "cleaning", "fingerprinting", "store")
+STAGE_NAMES = {
+    "extraction": "HTML extraction (extract_article)",
+    "cleaning": "page-text cleaning (story_from_text, learned chrome included)",
+    "fingerprinting": "fingerprinting (Fingerprinter.probe)",
+    "store": "store (refresh_chrome + Deduplicator.ingest: index and chrome scripts)",
+}
+OTHER_STAGE = "gRPC and other (server CPU of the batch phase minus the stages above)"
+
+
+@dataclass(frozen=True, slots=True)
+class RealPages:
+    description: str
+    # The same articles per input kind, in arrival order.
+    articles: dict[str, list[Article]]
+
+
+def load_real_pages(data_dir: Path, limit: int | None) -> RealPages:
+    """The quality corpus, built as bench/quality.py builds it; each article as that benchmark's
+    client sends it: `Article(text=page_text)` or `Article(html=html)`, with title, URL, source
+    and publication time."""
+    from bench.corpus import build_corpus
+    from bench.quality import client_article
+
+    corpus = build_corpus(data_dir, limit=limit)
+    pages = corpus.articles
+    n = len(pages)
+    kinds = Counter(a.kind for a in pages)
+    html_kib = sum(len(a.html.encode()) for a in pages) / n / 1024
+    text_kib = sum(len(a.page_text.encode()) for a in pages) / n / 1024
+    description = (
+        f"{n:,} pages of the quality corpus (bench/corpus.py, seed {corpus_seed()}): "
+        + ", ".join(f"{count:,} {kind}" for kind, count in kinds.most_common())
+        + f"; {len({a.source for a in pages})} sources; mean HTML {html_kib:.0f} KiB, "
+        f"mean page text {text_kib:.1f} KiB"
+    )
+    articles: dict[str, list[Article]] = {
+        kind: [client_article(a, kind) for a in pages] for kind in REAL_KINDS
+    }
+    return RealPages(description, articles)
+
+
+def corpus_seed() -> int:
+    from bench.corpus import SEED as CORPUS_SEED
+
+    return CORPUS_SEED
+
+
+class StageClock:
+    """CPU time of this thread (time.thread_time: what a stage costs the server's one event-loop
+    thread, unmoved by other processes taking the core) per stage, exclusive of stages timed
+    inside it: HTML extraction runs inside story_from_html, a re-cleaning inside ingest."""
+
+    def __init__(self) -> None:
+        self.seconds: defaultdict[str, float] = defaultdict(float)
+        self._nested: list[float] = []
+
+    def _start(self) -> float:
+        self._nested.append(0.0)
+        return time.thread_time()
+
+    def _stop(self, stage: str, started: float) -> None:
+        elapsed = time.thread_time() - started
+        nested = self._nested.pop()
+        self.seconds[stage] += elapsed - nested
+        if self._nested:
+            self._nested[-1] += elapsed
+
+    def wrap(self, stage: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = self._start()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self._stop(stage, started)
+
+        return timed
+
+    def wrap_async(
+        self, stage: str, function: Callable[..., Coroutine[Any, Any, Any]]
+    ) -> Callable[..., Coroutine[Any, Any, Any]]:
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            # Nothing else runs on this loop meanwhile: thread time is the call's own.
+            started = self._start()
+            try:
+                return await function(*args, **kwargs)
+            finally:
+                self._stop(stage, started)
+
+        return timed
+
+
+async def stage_seconds(
+    redis_url: str, namespace: str, articles: Sequence[Article]
+) -> defaultdict[str, float]:
+    """One pass of the server's IngestArticles path over the articles, in process, on the run's
+    Redis in a fresh namespace (so that the index and the learned chrome grow as the server's
+    do): per batch of REAL_BATCH, refresh_chrome, prepare each article, ingest. Built as the
+    server builds it (make_store, make_chrome_state); the stages' functions are wrapped with a
+    StageClock for the pass and restored after."""
+    from storydedup import dedup as dedup_module
+    from storydedup.api.server import make_chrome_state, make_store
+    from storydedup.cleaning import article as article_module
+    from storydedup.clustering.policy import MatchPolicy
+    from storydedup.config import Config
+    from storydedup.dedup import Deduplicator
+    from storydedup.fingerprints.fingerprint import Fingerprinter, FingerprintSettings
+    from storydedup.fingerprints.text import as_tokenizer
+
+    config = Config(redis_url=redis_url, namespace=namespace)
+    settings = FingerprintSettings(
+        num_perm=config.num_perm,
+        shingle_size=config.shingle_size,
+        seed=config.seed,
+        bucket_group_bits=config.bucket_group_bits,
+        tokenizer=as_tokenizer(config.tokenizer),
+    )
+    store = make_store(config, MatchPolicy())
+    await store.open(settings.store_settings())
+    fingerprinter = Fingerprinter(settings)
+    dedup = Deduplicator(store, fingerprinter, chrome_state=make_chrome_state(config, store))
+    clock = StageClock()
+    # (owner, attribute, stage); looked up by name, as the modules do not export them.
+    timed: list[tuple[object, str, str]] = [
+        (article_module, "extract_article", "extraction"),
+        (article_module, "story_from_text", "cleaning"),
+        (dedup_module, "story_from_text", "cleaning"),
+        # What story_from_html does besides extraction and its two cleanings (merging line keys,
+        # choosing the narrower text) is cleaning too.
+        (dedup_module, "story_from_html", "cleaning"),
+        (fingerprinter, "probe", "fingerprinting"),
+        (dedup, "refresh_chrome", "store"),
+        (dedup, "ingest", "store"),
+    ]
+    patches = [
+        (
+            owner,
+            name,
+            (clock.wrap_async if owner is dedup else clock.wrap)(stage, getattr(owner, name)),
+        )
+        for owner, name, stage in timed
+    ]
+    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
+    try:
+        for owner, name, replacement in patches:
+            setattr(owner, name, replacement)
+        protos = [a.to_proto() for a in articles]
+        for start in range(0, len(protos), REAL_BATCH):
+            batch = protos[start : start + REAL_BATCH]
+            await dedup.refresh_chrome(a.source for a in batch)
+            items = [dedup.prepare(a, f"articles[{i}]") for i, a in enumerate(batch)]
+            await dedup.ingest(items)
+    finally:
+        for owner, name, original in saved:
+            if owner is fingerprinter or owner is dedup:
+                delattr(owner, name)  # instance attributes: the class's method shows again
+            else:
+                setattr(owner, name, original)
+        await store.close()
+    return clock.seconds
+
+
+@dataclass(frozen=True, slots=True)
+class RealResult:
+    kind: str
+    batch: PhaseResult
+    unary: PhaseResult
+    # Best of the rounds, per stage: CPU seconds over all the articles.
+    stages: dict[str, float]
+    rounds: int
+
+    def server_ms(self, result: PhaseResult) -> float:
+        return result.timed.cpu["server"] / result.articles * 1000
+
+
+def real_rows(run: Run, real: RealPages, rounds: int) -> list[RealResult]:
+    """Per input kind: IngestArticles in batches of REAL_BATCH and IngestArticle from
+    REAL_UNARY_CLIENTS clients, each on a server of its own; then the stages in process, best of
+    `rounds` passes."""
+    senders = run.args.batch_clients
+    connections = f", {senders} connections" if senders > 1 else ""
+    results = [real_kind(run, kind, real.articles[kind], rounds) for kind in REAL_KINDS]
+    for result in results:
+        for phase, call in (
+            (
+                result.batch,
+                f"IngestArticles, batches of {REAL_BATCH}{connections}, least server CPU of "
+                f"{result.rounds}",
+            ),
+            (result.unary, f"IngestArticle, {REAL_UNARY_CLIENTS} concurrent clients"),
+        ):
+            server_ms = phase.timed.cpu["server"] / phase.articles * 1000
+            redis_ms = phase.timed.cpu["redis"] / phase.articles * 1000
+            run.rows.append(
+                Row(
+                    f"Real pages, {REAL_KIND_NAMES[result.kind]}: {call} "
+                    f"({phase.articles:,} articles)",
+                    per_s(phase.rate),
+                    detail=f"server CPU {server_ms:.2f} ms/article, Redis CPU {redis_ms:.3f} "
+                    f"ms/article; {phase.duplicates / phase.articles:.1%} reported duplicate; "
+                    + phase.cpu_detail(),
+                )
+            )
+    return results
+
+
+def real_kind(run: Run, kind: str, articles: list[Article], rounds: int) -> RealResult:
+    """The batch phase and the in-process pass take turns, `rounds` times, so that a busy spell
+    of the shared machine hits both alike; the batch phase reported is the one of least server
+    CPU per article, each stage its least over the passes. Then the unary phase, once."""
+    name = REAL_KIND_NAMES[kind]
+    senders = run.args.batch_clients
+    batches = []
+    passes = []
+    for r in range(rounds):
+        batch, _ = throughput_phase(
+            run,
+            f"real {name} batch-{REAL_BATCH} ({r + 1} of {rounds})",
+            articles,
+            lambda t, m: ingest_batches(t, articles, REAL_BATCH, m, senders),
+        )
+        batches.append(batch)
+        namespace = f"ns{next(run.namespaces):05d}"
+        progress(f"real {name} stages: pass {r + 1} of {rounds} in process on {namespace!r}")
+        passes.append(asyncio.run(stage_seconds(run.redis_server.url, namespace, articles)))
+        server_ms = batch.timed.cpu["server"] / batch.articles * 1000
+        progress(
+            f"real {name} stages, ms/article: "
+            + ", ".join(f"{k} {v / len(articles) * 1000:.2f}" for k, v in passes[-1].items())
+            + f"; server CPU of the batch phase {server_ms:.2f}"
+        )
+    unary, _ = throughput_phase(
+        run,
+        f"real {name} unary-{REAL_UNARY_CLIENTS}",
+        articles,
+        lambda t, m: ingest_unary(t, articles, REAL_UNARY_CLIENTS, m),
+    )
+    best = min(batches, key=lambda b: b.timed.cpu["server"] / b.articles)
+    stages = {stage: min(p[stage] for p in passes) for stage in STAGES}
+    return RealResult(kind, best, unary, stages, rounds)
+
+
+def render_stage_table(results: Sequence[RealResult]) -> str:
+    """ms per article and share of the batch phase's server CPU, per stage and input kind."""
+    header = ["stage"]
+    for r in results:
+        header += [f"{REAL_KIND_NAMES[r.kind]} ms/article", "share"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    rows: list[list[str]] = []
+    for stage in STAGES:
+        cells = [STAGE_NAMES[stage]]
+        for r in results:
+            ms = r.stages[stage] / r.batch.articles * 1000
+            cells += [f"{ms:.2f}", f"{ms / r.server_ms(r.batch):.0%}"]
+        rows.append(cells)
+    other = [OTHER_STAGE]
+    total = [
+        f"server CPU per article, IngestArticles batches of {REAL_BATCH} (measured, least of "
+        f"{results[0].rounds if results else 0})"
+    ]
+    unary = [f"server CPU per article, IngestArticle from {REAL_UNARY_CLIENTS} clients (measured)"]
+    for r in results:
+        server = r.server_ms(r.batch)
+        rest = server - sum(r.stages.values()) / r.batch.articles * 1000
+        other += [f"{rest:.2f}", f"{rest / server:.0%}"]
+        total += [f"{server:.2f}", "100%"]
+        unary += [f"{r.server_ms(r.unary):.2f}", ""]
+    rows += [other, total, unary]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+    return "\n".join(lines)
+
+
 def events_rows(run: Run, corpus: Corpus) -> None:
     """Batch ingest CPU with the event log (WatchClusters) off and on: batch-500 over all N
     articles, alternated EVENTS_ROUNDS times each so that a busy neighbour hits both alike."""
@@ -1703,6 +1992,13 @@ def run_all(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
     corpus = Corpus(source, build_articles(source, n, SEED), min(args.phase_articles, n))
     kinds = Counter(a.kind for a in corpus.articles)
     words = [len(a.article.text.split()) for a in corpus.articles]
+    real: RealPages | None = None
+    if "real" in args.phases:
+        progress("building the quality corpus's real pages (bench/corpus.py)")
+        try:
+            real = load_real_pages(args.data, args.real_articles)
+        except FileNotFoundError as error:
+            progress(f"{error}; no real-page phase")
 
     log_dir = Path(tempfile.mkdtemp(prefix="storydedup-bench-"))
     stack.callback(shutil.rmtree, log_dir, ignore_errors=True)
@@ -1717,6 +2013,7 @@ def run_all(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
     ours: IngestResults | None = None
     if "ingest" in args.phases:
         ours = ingest_rows(run, corpus)
+    real_results = real_rows(run, real, args.real_rounds) if real is not None else []
     if "events" in args.phases:
         events_rows(run, corpus)
     if "latency" in args.phases:
@@ -1746,6 +2043,8 @@ def run_all(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
         "included"
     )
     print(f"- throughput phases other than batch-500: first {corpus.phase_n:,} articles")
+    if real is not None:
+        print(f"- real pages: {real.description}")
     print(f"- Redis: loopback, no persistence; each phase in a fresh namespace; seed {SEED}")
     print(
         f"- phases: {', '.join(sorted(args.phases))}; server --workers {args.workers}; "
@@ -1758,6 +2057,12 @@ def run_all(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
     )
     print("\n## Results\n")
     print(render_table(run.rows))
+    if real_results:
+        print(
+            f"\n## Real pages: where the server's CPU goes (IngestArticles path in process, "
+            f"batches of {REAL_BATCH}, thread CPU, best of {args.real_rounds} per stage)\n"
+        )
+        print(render_stage_table(real_results))
     for label, profile, raw in profiles:
         print_profile(label, profile, raw)
     return 0
@@ -1980,6 +2285,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="scheduling priority of the benchmark and every process it starts (negative "
         "needs root): on a shared machine, keeps other jobs' CPU out of the measurement",
     )
+    parser.add_argument(
+        "--real-articles",
+        type=int,
+        default=None,
+        help="real phase: the first N pages of the quality corpus (default all, ~1,400; "
+        "--quick 300)",
+    )
+    parser.add_argument(
+        "--real-rounds",
+        type=int,
+        default=None,
+        help="real phase: batch phases and in-process passes per input kind, taking turns; the "
+        "least CPU of each is reported (default 3; --quick 1)",
+    )
     parser.add_argument("--text", choices=("bbc", "synthetic"), default="bbc")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument(
@@ -1999,16 +2318,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "phase_articles": 1000,
         "latency_seconds": 3.0,
         "retention_window": 10.0,
+        "real_articles": 300,
+        "real_rounds": 1,
     }
     full = {
         "articles": 20_000,
         "phase_articles": 5000,
         "latency_seconds": 10.0,
         "retention_window": 20.0,
+        "real_articles": None,
+        "real_rounds": 3,
     }
     for name, value in (quick if args.quick else full).items():
         if getattr(args, name) is None:
             setattr(args, name, value)
+    if args.real_rounds < 1:
+        parser.error("--real-rounds must be at least 1")
     if args.articles < 100 or args.phase_articles < 100:
         parser.error("--articles and --phase-articles must be at least 100")
     if not args.phases <= set(PHASES):
