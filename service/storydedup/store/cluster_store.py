@@ -737,21 +737,11 @@ class RedisClusterStore:
         self, by_first: bool, low_ms: float, high_ms: float, offset: int, count: int
     ) -> list[tuple[float, int]]:
         key = self._keys.feed()[1 if by_first else 2]
-
-        async def run() -> list[tuple[float, int]]:
-            entries: list[Any] = await self._client.zrange(
-                key,
-                repr(high_ms),
-                repr(low_ms),
-                desc=True,
-                byscore=True,
-                offset=offset,
-                num=count,
-                withscores=True,
+        return await self._call(
+            lambda: redis_feed.read_cluster_window(
+                self._client, key, low_ms, high_ms, offset, count
             )
-            return [(float(score), int.from_bytes(m, "big")) for m, score in entries]
-
-        return await self._call(run)
+        )
 
     async def _scores(self, key: bytes, clusters: Sequence[int]) -> list[float | None]:
         if not clusters:

@@ -65,6 +65,29 @@ async def wait_events(
     await client.xread({stream: start}, count=1, block=max(1, int(timeout_s * 1000)))
 
 
+async def read_cluster_window(
+    client: Redis | RedisCluster,
+    key: bytes | str,
+    low_ms: float,
+    high_ms: float,
+    offset: int,
+    count: int,
+) -> list[tuple[float, int]]:
+    """A page of a cluster index (sorted set of big-endian cluster numbers,
+    scored by publication time), newest first, within [low_ms, high_ms]."""
+    entries: list[Any] = await client.zrange(
+        key,
+        repr(high_ms),
+        repr(low_ms),
+        desc=True,
+        byscore=True,
+        offset=offset,
+        num=count,
+        withscores=True,
+    )
+    return [(float(score), int.from_bytes(m, "big")) for m, score in entries]
+
+
 async def save_listing(
     client: Redis | RedisCluster, prefix: bytes | str, clusters: Sequence[int], ttl_ms: float
 ) -> str:

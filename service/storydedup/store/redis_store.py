@@ -151,11 +151,6 @@ class _Gathered:
         return cls(bytes(digest), existing, bytes(canonical).decode("utf-8"), candidates, members)
 
 
-def _member_number(raw: bytes) -> int:
-    number: int = struct.unpack(">I", raw)[0]
-    return number
-
-
 class RedisStore:
     def __init__(
         self,
@@ -460,21 +455,11 @@ class RedisStore:
         self, by_first: bool, low_ms: float, high_ms: float, offset: int, count: int
     ) -> list[tuple[float, int]]:
         key = self._prefix + ("xf" if by_first else "xl")
-
-        async def run() -> list[tuple[float, int]]:
-            entries: list[Any] = await self._client.zrange(
-                key,
-                repr(high_ms),
-                repr(low_ms),
-                desc=True,
-                byscore=True,
-                offset=offset,
-                num=count,
-                withscores=True,
+        return await self._call(
+            lambda: redis_feed.read_cluster_window(
+                self._client, key, low_ms, high_ms, offset, count
             )
-            return [(float(score), _member_number(m)) for m, score in entries]
-
-        return await self._call(run)
+        )
 
     async def _feed_read(self, op: str, clusters: Sequence[int]) -> list[Any]:
         async def run() -> list[Any]:
