@@ -11,9 +11,10 @@ set, and only it sees the status the call ends with.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import grpc
@@ -63,41 +64,39 @@ class _Call:
         CURRENT_CALL.reset(self._token)
 
 
+@contextlib.contextmanager
+def _observing(
+    labels: tuple[str, str, str], method: str, context: grpc.aio.ServicerContext
+) -> Iterator[None]:
+    """One call observed from start to end, whichever way it ends."""
+    call = _Call(labels, method)
+    call.start(context)
+    failed = cancelled = False
+    try:
+        yield
+    except asyncio.CancelledError:
+        cancelled = True
+        raise
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        call.end(context, failed, cancelled)
+
+
 def _awaited(behaviour: Behaviour, labels: tuple[str, str, str], method: str) -> Behaviour:
     async def observed(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        call = _Call(labels, method)
-        call.start(context)
-        failed = cancelled = False
-        try:
+        with _observing(labels, method, context):
             return await behaviour(request, context)
-        except asyncio.CancelledError:
-            cancelled = True
-            raise
-        except BaseException:
-            failed = True
-            raise
-        finally:
-            call.end(context, failed, cancelled)
 
     return observed
 
 
 def _stream_response(behaviour: Behaviour, labels: tuple[str, str, str], method: str) -> Behaviour:
     async def observed(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        call = _Call(labels, method)
-        call.start(context)
-        failed = cancelled = False
-        try:
+        with _observing(labels, method, context):
             async for response in behaviour(request, context):
                 yield response
-        except asyncio.CancelledError:
-            cancelled = True
-            raise
-        except BaseException:
-            failed = True
-            raise
-        finally:
-            call.end(context, failed, cancelled)
 
     return observed
 
