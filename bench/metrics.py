@@ -17,6 +17,7 @@ Tests: `uv run pytest tests/test_bench_metrics.py`.
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -228,3 +229,13 @@ def evaluate(
         truncated=total,
         articles=len(truth),
     )
+
+
+def fmt_score(value: float) -> str:
+    """A score in the benchmark tables: three decimals, "n/a" for NaN."""
+    return "  n/a" if math.isnan(value) else f"{value:.3f}"
+
+
+def fmt_count(value: float) -> str:
+    """A count in the benchmark tables, or a mean of counts to one decimal."""
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"

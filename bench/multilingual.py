@@ -49,7 +49,7 @@ if __package__ in (None, ""):
 
 from bench.baseline import char_shingles
 from bench.corpus import DEFAULT_DATA_DIR, SEED, BenchArticle, page_text
-from bench.metrics import Scores, evaluate
+from bench.metrics import Scores, evaluate, fmt_count, fmt_score
 
 LANGUAGES = ("zh", "ja", "ko", "th", "ar", "ru", "de", "hi", "es")
 # Scripts written without spaces between words: edits change characters, not words.
@@ -1083,14 +1083,6 @@ def _mean(values: Sequence[float]) -> float:
     return statistics.fmean(kept) if kept else math.nan
 
 
-def _fmt(value: float) -> str:
-    return "  n/a" if math.isnan(value) else f"{value:.3f}"
-
-
-def _num(value: float) -> str:
-    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
-
-
 def _groups(rows: Sequence[MultilingualRow]) -> list[tuple[str, list[MultilingualRow]]]:
     """For each system and input kind: publication order, then all the shuffles together."""
     out = []
@@ -1121,12 +1113,12 @@ def print_multilingual(rows: Sequence[MultilingualRow], corpus: MultilingualCorp
             roundups = _mean([x.scores.roundups_merged for x in scores])
             print(
                 f"{lang:4} {group[0].system:13} {group[0].kind:9} {order:12} "
-                f"{_fmt(_mean([x.scores.pairs.precision for x in scores])):>6} "
-                f"{_fmt(_mean([x.scores.pairs.recall for x in scores])):>6} "
-                f"{_fmt(_mean([x.scores.pairs.f1 for x in scores])):>6} "
-                f"{_num(_mean([x.scores.mixed_clusters for x in scores])):>6} "
-                f"{f'{_num(roundups)}/{s.roundups}':>9} {_fmt(recall['chrome']):>9} "
-                f"{_fmt(recall['truncated']):>8} {_fmt(recall['edited']):>9}"
+                f"{fmt_score(_mean([x.scores.pairs.precision for x in scores])):>6} "
+                f"{fmt_score(_mean([x.scores.pairs.recall for x in scores])):>6} "
+                f"{fmt_score(_mean([x.scores.pairs.f1 for x in scores])):>6} "
+                f"{fmt_count(_mean([x.scores.mixed_clusters for x in scores])):>6} "
+                f"{f'{fmt_count(roundups)}/{s.roundups}':>9} {fmt_score(recall['chrome']):>9} "
+                f"{fmt_score(recall['truncated']):>8} {fmt_score(recall['edited']):>9}"
             )
         print()
     print(
@@ -1140,7 +1132,7 @@ def print_multilingual(rows: Sequence[MultilingualRow], corpus: MultilingualCorp
         seconds = _mean([r.seconds for r in group])
         print(
             f"  {group[0].system:13} {group[0].kind:9} {order:12} "
-            f"clusters {_num(clusters)}   translation pairs {_num(translations)}   "
+            f"clusters {fmt_count(clusters)}   translation pairs {fmt_count(translations)}   "
             f"{seconds:.1f}s"
         )
     print(

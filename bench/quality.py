@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import os
 import random
 import socket
@@ -72,7 +71,7 @@ from bench.corpus import (
 )
 from bench.errors import report as error_report
 from bench.machine import format_machine, machine_description
-from bench.metrics import Scores, evaluate
+from bench.metrics import Scores, evaluate, fmt_count, fmt_score
 from bench.multilingual import (
     LANGUAGES,
     MultilingualCorpus,
@@ -379,10 +378,6 @@ def run_system(
     return Row(name, kind, order, overall, subsets, seconds, answered)
 
 
-def _fmt(value: float) -> str:
-    return "  n/a" if math.isnan(value) else f"{value:.3f}"
-
-
 # The multilingual table's baselines: plain datasketch on word 4-grams and character 5-grams.
 MULTILINGUAL_BASELINES: tuple[tuple[str, Shingler], ...] = (
     ("datasketch-w4", lambda text: word_shingles(text, 4)),
@@ -522,10 +517,6 @@ def summaries(rows: Sequence[Row]) -> list[Summary]:
     return out
 
 
-def _num(value: float) -> str:
-    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
-
-
 def print_table(table: Sequence[Summary], corpus: Corpus) -> None:
     header = (
         f"{'system':11} {'input':9} {'order':12} {'P':>6} {'R':>6} {'F1':>6} {'ARI':>6} "
@@ -536,10 +527,10 @@ def print_table(table: Sequence[Summary], corpus: Corpus) -> None:
     print("-" * len(header))
     for s in table:
         print(
-            f"{s.system:11} {s.kind:9} {s.order:12} {_fmt(s.precision):>6} "
-            f"{_fmt(s.recall):>6} {_fmt(s.f1):>6} {_fmt(s.ari):>6} "
-            f"{_num(s.mixed):>6} {f'{_num(s.roundups_merged)}/{s.roundups}':>9} "
-            f"{_fmt(s.truncated_recall):>8} {_num(s.clusters):>8} {s.articles:>8} "
+            f"{s.system:11} {s.kind:9} {s.order:12} {fmt_score(s.precision):>6} "
+            f"{fmt_score(s.recall):>6} {fmt_score(s.f1):>6} {fmt_score(s.ari):>6} "
+            f"{fmt_count(s.mixed):>6} {f'{fmt_count(s.roundups_merged)}/{s.roundups}':>9} "
+            f"{fmt_score(s.truncated_recall):>8} {fmt_count(s.clusters):>8} {s.articles:>8} "
             f"{s.seconds:>8.1f}"
         )
     print()
@@ -548,13 +539,16 @@ def print_table(table: Sequence[Summary], corpus: Corpus) -> None:
         "labels; helsinki-rule: the containment rule's labels, its ambiguous pairs left out):"
     )
     for s in table:
-        parts = [f"{name} {_fmt(p)}/{_fmt(r)}/{_fmt(f)}" for name, (p, r, f) in s.subsets.items()]
+        parts = [
+            f"{name} {fmt_score(p)}/{fmt_score(r)}/{fmt_score(f)}"
+            for name, (p, r, f) in s.subsets.items()
+        ]
         spread = (
-            f"   (F1 {_fmt(s.f1_range[0])}-{_fmt(s.f1_range[1])})"
+            f"   (F1 {fmt_score(s.f1_range[0])}-{fmt_score(s.f1_range[1])})"
             if s.order.startswith("shuffled")
             else ""
         )
-        answered = f"   answered at ingest F1 {_fmt(s.answered_f1)}"
+        answered = f"   answered at ingest F1 {fmt_score(s.answered_f1)}"
         print(f"  {s.system:11} {s.kind:9} {s.order:12} " + "   ".join(parts) + spread + answered)
     print()
     print(
