@@ -11,9 +11,15 @@ import xxhash
 
 from storydedup.fingerprints.lsh import MAX_GROUP_BITS, Banding, bucket_refs
 from storydedup.fingerprints.minhash import MinHasher
-from storydedup.fingerprints.passages import Tokenize, passage_refs, passage_sketch
+from storydedup.fingerprints.passages import passage_refs, passage_sketch
 from storydedup.fingerprints.shingles import distinct_count, shingle_hashes
-from storydedup.fingerprints.text import DEFAULT_TOKENIZER, Tokenizer, tokenizer, words_and_ngrams
+from storydedup.fingerprints.text import (
+    DEFAULT_TOKENIZER,
+    Tokenize,
+    Tokenizer,
+    tokenizer,
+    words_and_ngrams,
+)
 from storydedup.store.base import PREFIX_LEVELS, PREFIX_VALUES, Probe, StoreSettings
 from storydedup.store.records import LAYOUT_VERSION
 

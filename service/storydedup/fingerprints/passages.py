@@ -28,7 +28,7 @@ alike (consistent sampling), at most MAX_PASSAGE_REFS an article.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,9 +38,7 @@ import xxhash
 from storydedup.fingerprints.lsh import bucket_ref
 from storydedup.fingerprints.minhash import fmix32
 from storydedup.fingerprints.shingles import shingle_hashes_of, word_hashes
-from storydedup.fingerprints.text import words_and_ngrams
-
-Tokenize = Callable[[str], list[bytes]]
+from storydedup.fingerprints.text import Tokenize, words_and_ngrams
 
 # Sentences shorter than this many words are datelines, bylines or labels.
 MIN_SENTENCE_WORDS = 6

@@ -25,6 +25,8 @@ from typing import Literal
 Tokenizer = Literal["words", "ngrams"]
 TOKENIZERS: tuple[Tokenizer, ...] = ("words", "ngrams")
 DEFAULT_TOKENIZER: Tokenizer = "ngrams"
+# What a tokenizer does: text -> its units, as UTF-8 bytes, in order.
+Tokenize = Callable[[str], list[bytes]]
 
 # Apostrophes vanish ("Pompeo's" and "Pompeo’s" both give "pompeos"); all
 # other punctuation, quotes and dashes included, only separates words.
@@ -80,7 +82,7 @@ def as_tokenizer(name: str) -> Tokenizer:
     raise ValueError(f"{name!r} is not one of {', '.join(TOKENIZERS)}")
 
 
-def tokenizer(name: Tokenizer) -> Callable[[str], list[bytes]]:
+def tokenizer(name: Tokenizer) -> Tokenize:
     """The tokenising function a namespace's `tokenizer` setting names."""
     if name == "words":
         return words
