@@ -1577,22 +1577,15 @@ async def stage_seconds(
     server builds it (make_store, make_chrome_state); the stages' functions are wrapped with a
     StageClock for the pass and restored after."""
     from storydedup import dedup as dedup_module
-    from storydedup.api.server import make_chrome_state, make_store
+    from storydedup.api.server import fingerprint_settings, make_chrome_state, make_store
     from storydedup.cleaning import article as article_module
     from storydedup.clustering.policy import MatchPolicy
     from storydedup.config import Config
     from storydedup.dedup import Deduplicator
-    from storydedup.fingerprints.fingerprint import Fingerprinter, FingerprintSettings
-    from storydedup.fingerprints.text import as_tokenizer
+    from storydedup.fingerprints.fingerprint import Fingerprinter
 
     config = Config(redis_url=redis_url, namespace=namespace)
-    settings = FingerprintSettings(
-        num_perm=config.num_perm,
-        shingle_size=config.shingle_size,
-        seed=config.seed,
-        bucket_group_bits=config.bucket_group_bits,
-        tokenizer=as_tokenizer(config.tokenizer),
-    )
+    settings = fingerprint_settings(config)
     store = make_store(config, MatchPolicy())
     await store.open(settings.store_settings())
     fingerprinter = Fingerprinter(settings)

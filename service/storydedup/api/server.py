@@ -113,18 +113,22 @@ def make_chrome_state(config: Config, store: IndexStore) -> ChromeState:
     return LocalChromeState()
 
 
+def fingerprint_settings(config: Config) -> FingerprintSettings:
+    """The fingerprint settings the configuration names."""
+    return FingerprintSettings(
+        num_perm=config.num_perm,
+        shingle_size=config.shingle_size,
+        seed=config.seed,
+        bucket_group_bits=config.bucket_group_bits,
+        tokenizer=as_tokenizer(config.tokenizer),
+    )
+
+
 class StoryDedupServer:
     def __init__(self, config: Config, store: IndexStore | None = None) -> None:
         self.config = config
         policy = MatchPolicy()
-        settings = FingerprintSettings(
-            num_perm=config.num_perm,
-            shingle_size=config.shingle_size,
-            seed=config.seed,
-            bucket_group_bits=config.bucket_group_bits,
-            tokenizer=as_tokenizer(config.tokenizer),
-        )
-        self.fingerprinter = Fingerprinter(settings)
+        self.fingerprinter = Fingerprinter(fingerprint_settings(config))
         self.store = store or make_store(config, policy)
         self.servicer = StoryDedupServicer(
             Deduplicator(
