@@ -26,7 +26,8 @@ async def check_redis_namespace(
     # (ID group key, field) -> article numbers
     ids: dict[tuple[bytes, bytes], list[int]] = {}
     # The cluster index of the story feed: by first and by last publication.
-    index: dict[bytes, set[int]] = {b"xf": set(), b"xl": set()}
+    # cluster -> its score (first or last publication, ms)
+    index: dict[bytes, dict[int, float]] = {b"xf": {}, b"xl": {}}
     async for raw_key in client.scan_iter(match=prefix.replace("[", "\\[") + "*", count=1000):
         key: bytes = raw_key
         kind = key[len(prefix) :]
@@ -40,8 +41,8 @@ async def check_redis_namespace(
             members: list[Any] = await client.zrange(key, 0, -1)
             clusters[int(kind[2:])] = [struct.unpack(">I", m)[0] for m in members]
         elif kind in index:
-            clusters_listed: list[Any] = await client.zrange(key, 0, -1)
-            index[kind] = {struct.unpack(">I", m)[0] for m in clusters_listed}
+            clusters_listed: list[Any] = await client.zrange(key, 0, -1, withscores=True)
+            index[kind] = {struct.unpack(">I", m)[0]: score for m, score in clusters_listed}
         elif kind.startswith(b"i:"):
             entries: dict[Any, Any] = await client.hgetall(key)
             for name, packed in entries.items():
@@ -78,12 +79,21 @@ async def check_redis_namespace(
                 findings.append(
                     f"cluster {cluster} lists article {number} of cluster {record.cluster}"
                 )
-    existing = {record.cluster for record in records.values()}
+    published: dict[int, list[float]] = {}
+    for record in records.values():
+        published.setdefault(record.cluster, []).append(record.published_ms)
     for kind, in_index in index.items():
-        for cluster in sorted(in_index - existing):
+        pick = min if kind == b"xf" else max
+        for cluster in sorted(in_index.keys() - published.keys()):
             findings.append(f"the cluster index {kind.decode()} lists cluster {cluster}, now empty")
-        for cluster in sorted(existing - in_index):
-            findings.append(f"the cluster index {kind.decode()} misses cluster {cluster}")
+        for cluster, times in sorted(published.items()):
+            if cluster not in in_index:
+                findings.append(f"the cluster index {kind.decode()} misses cluster {cluster}")
+            elif in_index[cluster] != pick(times):
+                findings.append(
+                    f"the cluster index {kind.decode()} gives cluster {cluster} "
+                    f"{in_index[cluster]!r}, its members say {pick(times)!r}"
+                )
     for number, record in sorted(records.items()):
         if number not in indexed:
             findings.append(f"record {number} ({record.article_id!r}) has no article ID entry")

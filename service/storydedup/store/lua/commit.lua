@@ -64,8 +64,22 @@ local slot_start = math.floor(now / slot_ms) * slot_ms
 local slot = string.format('%d:%d', slot_start, slot_ms)
 redis.call('APPEND', P .. 't:' .. slot, member(n))
 redis.call('ZADD', P .. 'slots', 'NX', slot_start + slot_ms, slot)
-index_cluster(cluster)
-local size = cluster_size(cluster)
+local size
+if #merges > 0 then
+  index_cluster(cluster)
+  size = cluster_size(cluster)
+elseif join == 0 then
+  size = 1
+  redis.call('ZADD', P .. 'xf', published, member(cluster))
+  redis.call('ZADD', P .. 'xl', published, member(cluster))
+else
+  -- The cluster's entries were in step before this member joined (a
+  -- replaced version's cluster was brought in step above), so only a new
+  -- first or last publication moves them.
+  redis.call('ZADD', P .. 'xf', 'LT', published, member(cluster))
+  redis.call('ZADD', P .. 'xl', 'GT', published, member(cluster))
+  size = redis.call('ZCARD', cluster_key(cluster))
+end
 for j = 1, #merges, 4 do
   cluster_event(events, 'merged_into', number_of(string.sub(merges, j, j + 3)), aid, size, cluster)
 end
