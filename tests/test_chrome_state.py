@@ -82,33 +82,59 @@ async def test_redis_chrome_learns_and_forgets_as_the_local_model(
 async def test_a_source_holds_a_bounded_number_of_lines_and_keeps_its_live_chrome(
     redis_server: RedisServer, namespace: str
 ) -> None:
-    # Every page brings 12 lines never seen before: without eviction the
-    # state would grow by 12 lines a page.
+    # Every page brings 12 lines never seen before and repeats the previous
+    # page's 12 (a "related stories" block): without eviction the state
+    # would grow by 12 lines a page.
     rules = ChromeModel(min_clusters=3, max_lines=100, forget_after=10_000)
-    model = ChromeModel(min_clusters=3, max_lines=100, forget_after=10_000)
     client = Redis.from_url(redis_server.url)
     keys = single_redis_keys(namespace)
     shared = RedisChromeState(client, keys, DAY_MS, rules)
     rng = random.Random(5)
     menu = [rng.getrandbits(63) for _ in range(6)]
     counts = []
+    story: list[int] = []
     for page in range(200):
-        story = [rng.getrandbits(63) for _ in range(12)]
-        await shared.learn([("a.example", [*menu, *story], page)])
-        model.learn("a.example", [*menu, *story], page)
+        before, story = story, [rng.getrandbits(63) for _ in range(12)]
+        await shared.learn([("a.example", [*menu, *before, *story], page)])
         held = await client.hlen(keys("a.example")[0]) - 1  # less the article counter
-        assert held == model.line_count("a.example")
         counts.append(held)
+        if page == 0:
+            # Lines seen once are this process's to remember, not Redis's:
+            # most of a page's lines are its story's, never chrome.
+            assert held == 0
     # Up to max_lines and a quarter; eviction takes whole pages' lines, so
     # it leaves at least max_lines less one page's worth.
     assert max(counts) <= 125
     assert min(counts[100:]) > 100 - 18
     # The menu, on every page, is never the oldest: it stays chrome; the
-    # last page's story lines are kept too.
-    [chrome] = await shared.lookup([("a.example", [*menu, *story])])
+    # lines of the page before the last, seen twice, are kept; the last
+    # page's story lines, seen once, are not in Redis.
+    [chrome] = await shared.lookup([("a.example", [*menu, *before, *story])])
     assert chrome == set(menu)
-    for line in story:
+    for line in before:
         assert await client.hexists(keys("a.example")[0], line.to_bytes(8, "big"))
+    for line in story:
+        assert not await client.hexists(keys("a.example")[0], line.to_bytes(8, "big"))
+    await client.aclose()
+
+
+async def test_replicas_that_each_saw_a_line_in_other_clusters_learn_it_together(
+    redis_server: RedisServer, namespace: str
+) -> None:
+    # Two servers share the state; each sees the menu on pages of two
+    # clusters: between them, three clusters, and it is chrome for both.
+    client = Redis.from_url(redis_server.url)
+    keys = single_redis_keys(namespace)
+    one, two = (
+        RedisChromeState(client, keys, DAY_MS, ChromeModel(min_clusters=3)) for _ in range(2)
+    )
+    menu = [line_key(line) for line in ("World", "Business", "Sign in")]
+    await one.learn([("a.example", menu, 1), ("a.example", menu, 2)])
+    assert await one.lookup([("a.example", menu)]) == [set()]
+    await two.learn([("a.example", menu, 2)])
+    await two.learn([("a.example", menu, 3)])
+    assert await one.lookup([("a.example", menu)]) == [set(menu)]
+    assert await two.lookup([("a.example", menu)]) == [set(menu)]
     await client.aclose()
 
 

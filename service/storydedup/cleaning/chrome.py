@@ -39,6 +39,8 @@ def line_key(line: str) -> int:
 class _LineSeen:
     clusters: list[int]
     last_article: int
+    # Whether a shared state has been told of the line (learn_shared).
+    told: bool = False
 
 
 @dataclass(slots=True)
@@ -93,6 +95,31 @@ class ChromeModel:
 
     def learn(self, source: str, keys: Sequence[int], cluster: int) -> None:
         """Records the lines of one article of `source` in `cluster`."""
+        self._learn(source, keys, cluster, None)
+
+    def learn_shared(
+        self, source: str, keys: Sequence[int], cluster: int
+    ) -> list[tuple[int, list[int]]]:
+        """Records the lines like learn() and returns what a state shared with
+        other processes must be told of them: (line key, its clusters) for
+        each line seen before in another cluster, and from then on at every
+        sighting (the shared state forgets and evicts by when a line was
+        last told).
+
+        A line until then is not told: most lines of a page are its story's,
+        seen in one cluster only and never chrome, and telling them cost the
+        shared state two operations per line and page."""
+        told: list[tuple[int, list[int]]] = []
+        self._learn(source, keys, cluster, told)
+        return told
+
+    def _learn(
+        self,
+        source: str,
+        keys: Sequence[int],
+        cluster: int,
+        told: list[tuple[int, list[int]]] | None,
+    ) -> None:
         if not source:
             return
         known = self._sources.get(source)
@@ -111,8 +138,12 @@ class ChromeModel:
                 known.lines[key] = seen = _LineSeen([cluster], known.articles)
             else:
                 seen.last_article = known.articles
-                if cluster not in seen.clusters and len(seen.clusters) < self.min_clusters:
+                grew = cluster not in seen.clusters and len(seen.clusters) < self.min_clusters
+                if grew:
                     seen.clusters.append(cluster)
+                if told is not None and (grew or seen.told):
+                    seen.told = True
+                    told.append((key, list(seen.clusters)))
             if len(seen.clusters) >= self.min_clusters:
                 known.chrome.add(key)
         if len(known.lines) > self.max_lines + self.max_lines // 4:

@@ -67,14 +67,17 @@ class RedisChromeState:
         ttl_ms: float,
         model: ChromeModel | None = None,
     ) -> None:
-        rules = model if model is not None else ChromeModel()
+        """`model`: the rules, and this process's own record of the lines it
+        learnt from, which decides what the shared state is told
+        (ChromeModel.learn_shared)."""
+        self._local = model if model is not None else ChromeModel()
         self._client = client
         self._keys = keys
         self._ttl_ms = int(ttl_ms)
-        self._min_clusters = rules.min_clusters
-        self._forget_after = rules.forget_after
-        self._max_lines = rules.max_lines
-        self._cache = ChromeCache(rules.max_sources)
+        self._min_clusters = self._local.min_clusters
+        self._forget_after = self._local.forget_after
+        self._max_lines = self._local.max_lines
+        self._cache = ChromeCache(self._local.max_sources)
 
     @property
     def lines(self) -> ChromeLines:
@@ -104,6 +107,17 @@ class RedisChromeState:
         return [self._cache.chrome_keys(source, keys) for source, keys in queries]
 
     async def learn(self, seen: Sequence[tuple[str, Sequence[int], int]]) -> None:
+        # Per source: its articles in the batch and, per line told, the
+        # clusters this process has seen it in (a later article's list holds
+        # an earlier one's).
+        told: dict[str, tuple[list[int], dict[int, list[int]]]] = {}
+        for source, line_keys, cluster in seen:
+            if not source:
+                continue
+            count, lines = told.setdefault(source, ([0], {}))
+            count[0] += 1
+            for key, clusters in self._local.learn_shared(source, line_keys, cluster):
+                lines[key] = clusters
         await self._pipeline(
             [
                 (
@@ -113,13 +127,17 @@ class RedisChromeState:
                         self._min_clusters,
                         self._max_lines,
                         self._ttl_ms,
-                        cluster.to_bytes(6, "big"),
+                        count[0],
                         # One argument, not one per line: packing a command costs redis-py
-                        # (and parsing it costs Redis) per argument, and pages have hundreds.
-                        b"".join(k.to_bytes(8, "big") for k in line_keys if k),
+                        # (and parsing it costs Redis) per argument.
+                        b"".join(
+                            key.to_bytes(8, "big")
+                            + len(clusters).to_bytes(1, "big")
+                            + b"".join(c.to_bytes(6, "big") for c in clusters)
+                            for key, clusters in lines.items()
+                        ),
                     ],
                 )
-                for source, line_keys, cluster in seen
-                if source
+                for source, (count, lines) in told.items()
             ]
         )

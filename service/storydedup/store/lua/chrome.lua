@@ -6,10 +6,13 @@
 -- number at a time, until at most max_lines remain. All keys share the
 -- source's hash slot.
 --
--- Why one hash and no recency zset: a page's ~50 lines each cost one HGET
+-- The lines come from each server's own model (ChromeModel.learn_shared):
+-- a line once that server saw it in a second cluster, with the clusters
+-- seen, and at every sighting after; most lines of a page, its story's, are
+-- never sent. Why one hash and no recency zset: a told line costs one HGET
 -- and one HSET here, where a zset kept in recency order cost a skiplist
--- update per line per page and twice the memory; eviction scans the hash
--- once per max_lines / 4 new lines instead.
+-- update per line and twice the memory; eviction scans the hash once per
+-- max_lines / 4 new lines instead.
 --
 -- KEYS     lines hash (8-byte line key -> 4-byte article number when last
 --          seen, then the 6-byte IDs of up to min_clusters clusters; field
@@ -18,8 +21,10 @@
 -- ARGV     "lookup", forget_after, articles seen at the caller's last lookup
 --            -> {articles seen} when unchanged, else {articles seen, the
 --               line keys that are chrome...}
---          "learn", min_clusters, max_lines, ttl_ms, cluster, the line keys
---            concatenated (8 bytes each)
+--          "learn", min_clusters, max_lines, ttl_ms, articles of the source
+--            learnt from, entries concatenated: 8-byte line key, 1-byte
+--            count, that many 6-byte cluster IDs the line was seen in
+--            (ChromeModel.learn_shared says which lines are told)
 local lines, chrome = KEYS[1], KEYS[2]
 local op = ARGV[1]
 local n = tonumber(redis.call('HGET', lines, '#') or '0')
@@ -41,29 +46,29 @@ end
 local min_clusters = tonumber(ARGV[2])
 local max_lines = tonumber(ARGV[3])
 local ttl = ARGV[4]
-local cluster = ARGV[5]
-local keys = ARGV[6]
-n = redis.call('HINCRBY', lines, '#', 1)
+local entries = ARGV[6]
+n = redis.call('HINCRBY', lines, '#', tonumber(ARGV[5]))
 local now = struct.pack('>I4', n)
-local done = {}
-for i = 1, #keys, 8 do
-  local key = string.sub(keys, i, i + 7)
-  if not done[key] then
-    done[key] = true
-    local value = redis.call('HGET', lines, key)
-    local clusters = value and string.sub(value, 5) or ''
-    if #clusters < 6 * min_clusters then
-      local known = false
-      for j = 1, #clusters, 6 do
-        if string.sub(clusters, j, j + 5) == cluster then known = true; break end
-      end
-      if not known then
-        clusters = clusters .. cluster
-        if #clusters == 6 * min_clusters then redis.call('SADD', chrome, key) end
-      end
+local full = 6 * min_clusters
+local i = 1
+while i <= #entries do
+  local key = string.sub(entries, i, i + 7)
+  local told_end = i + 8 + 6 * string.byte(entries, i + 8)
+  local value = redis.call('HGET', lines, key)
+  local clusters = value and string.sub(value, 5) or ''
+  local had = #clusters
+  for j = i + 9, told_end, 6 do
+    if #clusters >= full then break end
+    local c = string.sub(entries, j, j + 5)
+    local known = false
+    for k = 1, #clusters, 6 do
+      if string.sub(clusters, k, k + 5) == c then known = true; break end
     end
-    redis.call('HSET', lines, key, now .. clusters)
+    if not known then clusters = clusters .. c end
   end
+  if had < full and #clusters == full then redis.call('SADD', chrome, key) end
+  redis.call('HSET', lines, key, now .. clusters)
+  i = told_end + 1
 end
 local held = redis.call('HLEN', lines) - 1
 if held > max_lines + math.floor(max_lines / 4) then
