@@ -221,3 +221,34 @@ async def test_pages_of_one_source_are_not_joined_by_its_chrome_alone() -> None:
     again = await pipeline.ingest("a-again", articles.text(first + feed), "digg.example.com")
     cut = await pipeline.ingest("a-cut", articles.text(first[:2] + feed), "digg.example.com")
     assert again == cut == a
+
+
+@pytest.mark.parametrize("brief_first", [True, False])
+async def test_a_story_printed_as_one_entry_of_a_live_file_is_not_the_file(
+    brief_first: bool,
+) -> None:
+    """A live-updates file prints its entries one under another, split by
+    "___" lines; a wire brief printed standalone is also its top entry. The
+    brief and the file are two stories (docs/quality-corpus.md, the rubric),
+    whichever comes first; a later snapshot of the file, with a new entry on
+    top, and a copy cut after its second entry are the file."""
+    wework, banking = story_of(WEWORK), story_of(BANKING)
+    entries = [wework[:5], banking[:5], banking[6:10], banking[11:14]]
+
+    def live_file(parts: list[list[str]]) -> list[str]:
+        return [line for part in parts for line in [*part, "___"]][:-1]
+
+    pipeline = Pipeline()
+    pages = [
+        ("brief", republished(wework[:5], BANKING), "wired.com"),
+        ("live", "\n\n".join(live_file(entries)), "apnews.com"),
+    ]
+    if not brief_first:
+        pages.reverse()
+    clusters = {name: await pipeline.ingest(name, text, source) for name, text, source in pages}
+    assert clusters["brief"] != clusters["live"]
+    later = live_file([wework[5:9], *entries])
+    snapshot = await pipeline.ingest("later", republished(later, KOREAN), "entermedia.co.kr")
+    cut = await pipeline.ingest("cut", "\n\n".join(live_file(entries[:2])), "wire")
+    assert snapshot == cut == clusters["live"]
+    assert clusters["brief"] not in (snapshot, cut)

@@ -14,6 +14,7 @@ from storydedup.fingerprints.passages import (
     recurring_many,
     sentence_count,
     sentences,
+    split_sketch,
 )
 
 from tests.support import articles
@@ -83,3 +84,19 @@ def test_paragraph_runs_join_consecutive_paragraphs() -> None:
     paragraphs = (0, 0, 1, 3, 4, 4, 6)
     assert paragraph_runs((0, 2, 3, 4, 6), paragraphs) == ((0, 1), (3, 4), (6, 6))
     assert paragraph_runs((), paragraphs) == ()
+
+
+def test_separators_mark_where_entries_are_split() -> None:
+    entries = [articles.story(30 + i, paragraphs=2) for i in range(3)]
+    plain = passage_sketch(articles.text([p for entry in entries for p in entry])).values
+    # "___", "* * *" and a run of dashes split entries; two separators in a
+    # row, or one before any sentence, make one mark or none.
+    text = "\n\n".join(["___", *entries[0], "___", "* * *", *entries[1], "-----", *entries[2]])
+    marked = passage_sketch(text).values
+    sketch, segments = split_sketch(marked)
+    assert sketch == plain
+    assert sentence_count(marked) == sentence_count(plain)
+    per_entry = [sentence_count(passage_sketch(articles.text(e)).values) for e in entries]
+    assert segments == tuple(k for k, n in enumerate(per_entry) for _ in range(n))
+    # Without separators: no marks, the sketch as it was.
+    assert split_sketch(plain) == (plain, ())

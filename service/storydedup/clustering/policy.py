@@ -33,7 +33,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from storydedup.fingerprints.passages import Recurrence, recurring_many, sentence_count
+from storydedup.fingerprints.passages import (
+    SENTENCE_VALUES,
+    Recurrence,
+    recurring_many,
+    split_sketch,
+)
 from storydedup.store.base import PREFIX_LEVELS, PREFIX_VALUES, Probe
 
 if TYPE_CHECKING:
@@ -111,6 +116,10 @@ class Similarity:
     recurring: tuple[int, ...] = ()
     # Both are pages of one source (`similarities`).
     same_source: bool = False
+    # When the shorter text's recurring sentences all lie in one entry of the
+    # longer, a text of several entries: the longer one's sentences in its
+    # other entries (entry_elsewhere); else 0.
+    elsewhere: int = 0
 
 
 def estimate(
@@ -162,12 +171,35 @@ def compare(
     )
 
 
+def entry_elsewhere(recurring_in_longer: tuple[int, ...], segments: tuple[int, ...]) -> int:
+    """When the sentences of a shorter text that recur in a longer one (their
+    positions in it) all lie in one entry of it, the longer being a text of
+    three or more entries (a live file, a digest, a newsletter;
+    `segments`: the entry of each of its sentences), the longer one's
+    sentences in its other entries; else 0."""
+    if not segments or not recurring_in_longer or len(set(segments)) < 3:
+        return 0
+    held = {segments[i] for i in recurring_in_longer if i < len(segments)}
+    if len(held) != 1:
+        return 0
+    [entry] = held
+    return sum(1 for s in segments if s != entry)
+
+
 def with_passages(
-    sim: Similarity, a_shorter: bool, a_sentences: int, b_sentences: int, r: Recurrence
+    sim: Similarity,
+    a_shorter: bool,
+    a_sentences: int,
+    b_sentences: int,
+    r: Recurrence,
+    longer_segments: tuple[int, ...] = (),
 ) -> Similarity:
     """`sim` with the sentences of a and b that recur in each other, seen
-    from the shorter text (by shingles), and which of a's recur."""
+    from the shorter text (by shingles), which of a's recur, and whether the
+    shorter is one entry of the longer (`longer_segments`: the entry of each
+    of the longer text's sentences, split_sketch)."""
     recurring = r.a_recurring
+    in_longer = r.b_recurring if a_shorter else r.a_recurring
     if not a_shorter:
         a_sentences, b_sentences = b_sentences, a_sentences
         r = Recurrence(r.b_in_a, r.a_in_b, r.b_in_a_lead, r.a_in_b_lead)
@@ -179,6 +211,7 @@ def with_passages(
         long_sentences=b_sentences,
         carried_lead=r.a_in_b_lead,
         recurring=recurring,
+        elsewhere=entry_elsewhere(in_longer, longer_segments),
     )
 
 
@@ -207,16 +240,25 @@ def similarities(probe: Probe, records: Sequence[ArticleRecord]) -> list[Similar
     compared = [i for i, r in enumerate(records) if r.passages and not same_source[i]]
     if not probe.passages or not compared:
         return sims
-    recurrences = recurring_many(probe.passages, [records[i].passages for i in compared])
-    sentences = sentence_count(probe.passages)
-    for i, recurrence in zip(compared, recurrences, strict=True):
-        r = records[i]
+    own, own_segments = split_sketch(probe.passages)
+    theirs = [split_sketch(records[i].passages) for i in compared]
+    shorter = [probe.shingle_count <= records[i].shingle_count for i in compared]
+    recurrences = recurring_many(
+        own,
+        [sketch for sketch, _ in theirs],
+        # Where a candidate of several entries recurs, when it is the longer.
+        [k for k, (_, segments) in enumerate(theirs) if segments and shorter[k]],
+    )
+    sentences = len(own) // SENTENCE_VALUES
+    for k, (i, recurrence) in enumerate(zip(compared, recurrences, strict=True)):
+        sketch, segments = theirs[k]
         sims[i] = with_passages(
             sims[i],
-            probe.shingle_count <= r.shingle_count,
+            shorter[k],
             sentences,
-            sentence_count(r.passages),
+            len(sketch) // SENTENCE_VALUES,
             recurrence,
+            segments if shorter[k] else own_segments,
         )
     return sims
 
@@ -247,7 +289,20 @@ def starts_alike(policy: MatchPolicy, sim: Similarity, shingles_a: int, shingles
     )
 
 
+def one_entry_of(policy: MatchPolicy, sim: Similarity) -> bool:
+    """Whether the shorter text is one entry of the longer, a text of several
+    entries with at least min_passage_sentences sentences in its others: a
+    standalone story printed as one entry of a live file, or collected into
+    a digest or a newsletter, is another story than the file; a snapshot or
+    a truncated copy of the file holds parts of several entries, and a story
+    whose trailer follows a separator ("___", a contributor line) has too
+    few sentences after it. Only a near-full copy is one story with it."""
+    return sim.elsewhere >= policy.min_passage_sentences and sim.jaccard < policy.merge_jaccard
+
+
 def is_match(policy: MatchPolicy, sim: Similarity, shingles_a: int, shingles_b: int) -> bool:
+    if one_entry_of(policy, sim):
+        return False
     if sim.same_source:
         return (
             sim.jaccard >= policy.min_same_source_jaccard

@@ -18,6 +18,12 @@ word changed in a 25-word sentence) that happens with probability 0.96; at
 0.3 (a shared quote inside two different sentences) 0.35; two unrelated
 sentences agree by chance with probability ~1e-4.
 
+A live file, a digest or a newsletter prints its entries one after another,
+split by separator lines ("___", "* * *"): a mark between the sentences of
+two entries (SEGMENT_MARK, in the place of a sentence's values) keeps where
+they were split, so that a text that is one entry of such a file is told
+from a copy of the file (clustering/policy.py).
+
 Some sentences are also indexed (their refs go into the LSH buckets beside
 the bands) so that pairs far below the bands' resemblance range are still
 candidates: a sentence is indexed when its first 32-bit value falls in a
@@ -58,6 +64,13 @@ _ENDS_LIKE_A_SENTENCE = re.compile(r"[.!?。！？…][\"'”’)\]]*\s*$")
 # Unended lines of at least this many words are prose all the same (text
 # without sentence punctuation).
 MIN_UNENDED_WORDS = 12
+# A paragraph of punctuation only ("___", "* * *", "•••", "---"): where
+# entries of a live file, a digest or a newsletter are split.
+_SEPARATOR = re.compile(r"^[^\w\s]{2,}$|^_{2,}$|^(?:[^\w\s] ){1,}[^\w\s]$")
+# In a sentence sketch, in the place of a sentence's values, the mark of a
+# separator between two entries; read apart by split_sketch. (A sentence
+# whose four values are all 0xFF is read as a mark: one in 2**32.)
+SEGMENT_MARK = b"\xff" * 4
 _SEED_BASE = 0x5E17
 
 
@@ -76,9 +89,13 @@ def sentences(text: str, tokenize: Tokenize = words_and_ngrams) -> list[tuple[in
     a passage, in text order (paragraphs are separated by blank lines). A
     line that does not end like a sentence is a passage only when it is
     long: timestamps, headings and labels a cleaned page keeps are not, and
-    would shift where the story starts."""
-    out = []
+    would shift where the story starts. A separator paragraph is given as
+    (its paragraph, []): where the text's entries are split."""
+    out: list[tuple[int, list[bytes]]] = []
     for number, paragraph in enumerate(text.split("\n\n")):
+        if _SEPARATOR.match(paragraph.strip()):
+            out.append((number, []))
+            continue
         for sentence in _SENTENCE_END.split(paragraph):
             tokens = tokenize(sentence)
             if len(tokens) >= MIN_SENTENCE_WORDS and (
@@ -99,8 +116,17 @@ class PassageSketch:
 
 
 def passage_sketch(text: str, tokenize: Tokenize = words_and_ngrams) -> PassageSketch:
-    """The sentences of `text` (its first MAX_SENTENCES), sketched."""
-    numbered = sentences(text, tokenize)[:MAX_SENTENCES]
+    """The sentences of `text` (its first MAX_SENTENCES), sketched, with a
+    SEGMENT_MARK between two that a separator splits."""
+    numbered: list[tuple[int, list[bytes]]] = []
+    marks: list[int] = []  # sentences that start an entry after a separator
+    for number, tokens in sentences(text, tokenize):
+        if not tokens:
+            if numbered and (not marks or marks[-1] != len(numbered)):
+                marks.append(len(numbered))
+        elif len(numbered) < MAX_SENTENCES:
+            numbered.append((number, tokens))
+    marks = [m for m in marks if m < len(numbered)]
     if not numbered:
         return PassageSketch(b"", [], ())
     found = [tokens for _, tokens in numbered]
@@ -118,11 +144,31 @@ def passage_sketch(text: str, tokenize: Tokenize = words_and_ngrams) -> PassageS
     starts = np.concatenate(([0], ends[:-1] - (SENTENCE_SHINGLE - 1) * np.arange(1, len(ends))))
     mixed = fmix32(grams[keep][:, None] ^ _SEEDS[None, :])
     values = np.minimum.reduceat(mixed, starts, axis=0)
+    sketched = (values & 0xFF).astype(np.uint8).tobytes()
+    if marks:
+        parts, at = [], 0
+        for m in marks:
+            parts += [sketched[at * SENTENCE_VALUES : m * SENTENCE_VALUES], SEGMENT_MARK]
+            at = m
+        sketched = b"".join([*parts, sketched[at * SENTENCE_VALUES :]])
     return PassageSketch(
-        (values & 0xFF).astype(np.uint8).tobytes(),
+        sketched,
         [int(v) for v in values[:, 0]],
         tuple(number for number, _ in numbered),
     )
+
+
+def split_sketch(sketch: bytes) -> tuple[bytes, tuple[int, ...]]:
+    """A sentence sketch without its marks, and the entry (segment) of each
+    sentence; () when the text is one entry."""
+    if SEGMENT_MARK not in sketch:
+        return sketch, ()
+    words = np.frombuffer(sketch, dtype="<u4")
+    marked = words == 0xFFFFFFFF
+    if not marked.any():
+        return sketch, ()
+    segment = np.cumsum(marked)[~marked]
+    return words[~marked].tobytes(), tuple(segment.tolist())
 
 
 def passage_refs(first_values: list[int], group_bits: int) -> list[bytes]:
@@ -150,13 +196,18 @@ class Recurrence:
     # other way round.
     a_in_b_lead: int
     b_in_a_lead: int
-    # Which sentences of a recur in b (their positions).
+    # Which sentences of a recur in b (their positions), and of b in a
+    # (when asked for: recurring_many's `positions_of`).
     a_recurring: tuple[int, ...] = ()
+    b_recurring: tuple[int, ...] = ()
 
 
-def recurring_many(a: bytes, others: Sequence[bytes]) -> list[Recurrence]:
+def recurring_many(
+    a: bytes, others: Sequence[bytes], positions_of: Sequence[int] = ()
+) -> list[Recurrence]:
     """How the sentences of `a` and of each of `others` recur in each other,
-    compared in one pass (a new article against all its candidates)."""
+    compared in one pass (a new article against all its candidates); for the
+    others numbered in `positions_of`, also which of their sentences recur."""
     if not a or not others:
         return [Recurrence(0, 0, 0, 0) for _ in others]
     x = np.frombuffer(a, dtype=np.uint8).reshape(-1, SENTENCE_VALUES)
@@ -177,6 +228,7 @@ def recurring_many(a: bytes, others: Sequence[bytes]) -> list[Recurrence]:
     in_a_lead = in_a & (agree.argmax(axis=0) < sizes[block_of] + LEAD_SLACK)
     b_in_a = np.add.reduceat(in_a.astype(np.int64), starts)
     b_in_a_lead = np.add.reduceat(in_a_lead.astype(np.int64), starts)
+    wanted = set(positions_of)
     return [
         Recurrence(
             int(column.sum()),
@@ -184,13 +236,16 @@ def recurring_many(a: bytes, others: Sequence[bytes]) -> list[Recurrence]:
             int(in_b_lead[:, k].sum()),
             int(b_in_a_lead[k]),
             tuple(np.flatnonzero(column).tolist()),
+            tuple(np.flatnonzero(in_a[starts[k] : starts[k] + sizes[k]]).tolist())
+            if k in wanted
+            else (),
         )
         for k, column in enumerate(in_b.T)
     ]
 
 
 def sentence_count(sketch: bytes) -> int:
-    return len(sketch) // SENTENCE_VALUES
+    return len(split_sketch(sketch)[0]) // SENTENCE_VALUES
 
 
 def paragraph_runs(
