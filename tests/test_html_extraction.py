@@ -170,10 +170,12 @@ def test_title_of_a_broken_page_is_bounded() -> None:
 # --- hostile input ------------------------------------------------------------------------
 
 
-def _extract_in_time(html: str | bytes) -> ExtractedPage | HtmlExtractionError:
+def _extract_in_time(
+    html: str | bytes, *, fast: bool = False
+) -> ExtractedPage | HtmlExtractionError:
     start = time.perf_counter()
     try:
-        outcome: ExtractedPage | HtmlExtractionError = extract_article(html)
+        outcome: ExtractedPage | HtmlExtractionError = extract_article(html, fast=fast)
     except HtmlExtractionError as error:
         outcome = error
     elapsed = time.perf_counter() - start
@@ -222,6 +224,8 @@ def test_empty_documents_raise(html: str | bytes) -> None:
 )
 def test_deeply_nested_html_is_quick_and_keeps_the_text(html: str) -> None:
     assert _has_story(_extract_in_time(html))
+    # resiliparse alone (what the service tries first) keeps the depth guard.
+    assert _has_story(_extract_in_time(html, fast=True))
 
 
 @pytest.mark.timeout(120)
@@ -342,9 +346,12 @@ def test_element_with_thousands_of_attributes_is_fast() -> None:
 def _story_with_host_text(monkeypatch: pytest.MonkeyPatch, extracted: str, page_text: str) -> str:
     from storydedup.cleaning import article
 
-    def fake_extract(html: str, *, with_page_text: bool = False) -> ExtractedPage:
-        assert with_page_text
-        return ExtractedPage(title="", text=extracted, page_text=page_text)
+    def fake_extract(
+        html: str, *, with_page_text: bool = False, fast: bool = False
+    ) -> ExtractedPage:
+        return ExtractedPage(
+            title="", text=extracted, page_text=page_text if with_page_text else ""
+        )
 
     monkeypatch.setattr(article, "extract_article", fake_extract)
     return article.story_from_html("<html></html>", "A headline").text
@@ -380,6 +387,60 @@ def test_story_from_html_keeps_the_extraction_otherwise(monkeypatch: pytest.Monk
     # A short visible text that is not part of the extracted text is something else.
     note = "An unrelated note about the weather in the hills, where it rained all of last week."
     assert _story_with_host_text(monkeypatch, extracted, note) == extracted
+
+
+def test_story_from_html_tries_trafilatura_when_little_of_the_fast_extraction_survives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from storydedup.cleaning import article
+
+    story = "\n\n".join(
+        [
+            *_BRIDGE_STORY,
+            "Engineers from the port authority will inspect the foundations every month "
+            "while the deck is lifted into place by the two floating cranes.",
+            "Local shops near the old ferry terminal expect more customers once the "
+            "crossing takes minutes instead of the half hour the ferries need today.",
+        ]
+    )
+    calls: list[bool] = []
+
+    def fake_extract(
+        html: str, *, with_page_text: bool = False, fast: bool = False
+    ) -> ExtractedPage:
+        calls.append(fast)
+        # The fast extractor took the blog's name for the article.
+        text = "The Harbour Blog" if fast else story
+        return ExtractedPage(title="", text=text, page_text="The Harbour Blog\n" + story)
+
+    monkeypatch.setattr(article, "extract_article", fake_extract)
+    assert article.story_from_html("<html></html>", "A headline").text == story
+    assert calls == [True, False]
+    # A story long enough from the fast extractor is kept as it is.
+    calls.clear()
+
+    def fast_finds_it(
+        html: str, *, with_page_text: bool = False, fast: bool = False
+    ) -> ExtractedPage:
+        calls.append(fast)
+        return ExtractedPage(title="", text=story, page_text=story)
+
+    monkeypatch.setattr(article, "extract_article", fast_finds_it)
+    assert article.story_from_html("<html></html>", "A headline").text == story
+    assert calls == [True]
+
+
+def test_extract_article_fast_keeps_the_article_and_the_title() -> None:
+    html = (
+        "<html><head><title>Bridge budget approved | The Courier</title></head><body>"
+        "<nav><a href='/'>Home</a> <a href='/news'>News</a></nav><article><h1>Bridge</h1>"
+        + "".join(f"<p>{p}</p>" for p in _BRIDGE_STORY)
+        + "</article><footer>Copyright 2018</footer></body></html>"
+    )
+    page = extract_article(html, fast=True, with_page_text=True)
+    assert page.title == "Bridge budget approved"
+    assert all(p in page.text.split("\n\n") for p in _BRIDGE_STORY)
+    assert "Home" in page.page_text
 
 
 def test_extract_article_gives_the_page_text_when_asked() -> None:

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from enum import Enum
 from operator import itemgetter
 
-__all__ = ["CleanedText", "clean_page_text"]
+__all__ = ["CleanedText", "clean_page_text", "word_count"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -488,7 +488,7 @@ def _loose_key(text: str) -> str:
     return text.lower().strip(_KEY_STRIP)
 
 
-def _word_count(line: str) -> int:
+def word_count(line: str) -> int:
     """Words; CJK characters count as half a word each and Thai or Lao ones
     (with their vowel and tone marks) as a quarter, as they are not
     space-separated."""
@@ -535,7 +535,7 @@ def _classify(line: str) -> tuple[int, _Kind, str, float]:
     line's words, kind, reason and capitalised share."""
     words = line.count(" ") + 1
     if len(line) > 12 * words:
-        words = _word_count(line)  # few spaces for its length: CJK text needs counting
+        words = word_count(line)  # few spaces for its length: CJK text needs counting
     low = line[:_HEAD_CHARS].lower()
     tokens = low.split()
     if words <= _MAX_PLAIN_SHORT_WORDS and _is_plain_short(low, tokens):
@@ -1097,6 +1097,6 @@ def _fallback(lines: list[_Line], text: str) -> list[_Line]:
     if lines:
         return lines
     return [
-        _Line(index, line, _word_count(line), _Kind.LABEL, "", 0.0)
+        _Line(index, line, word_count(line), _Kind.LABEL, "", 0.0)
         for index, line in enumerate(_split_lines(text))
     ]
