@@ -304,12 +304,16 @@ def is_match(policy: MatchPolicy, sim: Similarity, shingles_a: int, shingles_b: 
     if one_entry_of(policy, sim):
         return False
     if sim.same_source:
-        # A truncated version: it starts alike and the rest of it is held
-        # too (pages of one source may start alike by a block of its chrome
-        # the cleaner kept, and hold different stories after it).
-        return sim.jaccard >= policy.min_same_source_jaccard or (
-            starts_alike(policy, sim, shingles_a, shingles_b)
-            and sim.containment >= policy.min_containment
+        return (
+            sim.jaccard >= policy.min_same_source_jaccard
+            or starts_alike(policy, sim, shingles_a, shingles_b)
+            or (
+                # A truncated copy longer than the prefix sketches reach:
+                # as far as they go it starts alike, and the rest is held.
+                sim.prefix >= policy.min_prefix
+                and sim.prefix_length == PREFIX_LEVELS[-1]
+                and sim.containment >= policy.min_containment
+            )
         )
     if sim.jaccard >= policy.min_jaccard:
         return True
