@@ -15,8 +15,10 @@ import re
 import time
 from collections import Counter
 from pathlib import Path
+from types import TracebackType
 
 import pytest
+from resiliparse.parse.html import HTMLTree
 from storydedup.cleaning.html import (
     MAX_HTML_CHARS,
     ExtractedPage,
@@ -507,3 +509,17 @@ def test_html_pages_teach_chrome_from_their_whole_visible_text() -> None:
     assert story.text.startswith("Story 0: the regional council voted")
     # What the store is told was left out as chrome is what a lookup of its lines finds now.
     assert story.chrome_keys == chrome.chrome_keys("example.com", story.line_keys)
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_failed_extraction_leaves_no_parse_tree_in_its_traceback(fast: bool) -> None:
+    # resiliparse frees a parse tree only on the thread that made it; a saved
+    # exception (here pytest's, in a reference cycle) would otherwise keep it
+    # for a garbage collection on any thread.
+    with pytest.raises(HtmlExtractionError) as caught:
+        extract_article("<html><body><script>var a = 1;</script> ... </body></html>", fast=fast)
+    frame: TracebackType | None = caught.value.__traceback__
+    while frame is not None:
+        held = frame.tb_frame.f_locals.values()
+        assert not any(isinstance(value, HTMLTree) for value in held)
+        frame = frame.tb_next

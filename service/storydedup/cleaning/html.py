@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -122,11 +123,22 @@ def extract_article(
     document = _HUGE_TAG.sub(r"<\1>", document)
 
     tree = _parse(document)
-    title = _title(tree) if tree is not None else ""
-    text = _fast_main_text(document, tree) if fast else _main_text(document, tree)
-    if not _WORD.search(text):
+    try:
+        title = _title(tree) if tree is not None else ""
+        text = _fast_main_text(document, tree) if fast else _main_text(document, tree)
+        found = _WORD.search(text) is not None
+        page_text = _visible_text(tree) if found and with_page_text and tree is not None else ""
+    except BaseException as error:
+        traceback.clear_frames(error.__traceback__)
+        raise
+    finally:
+        # resiliparse frees a tree only on the thread that parsed it. A
+        # traceback kept in a reference cycle (a caller's saved exception)
+        # would hold it until a garbage collection run by any thread (the
+        # metrics server's): the tree goes now, and the frames below lose it.
+        tree = None
+    if not found:
         raise HtmlExtractionError("no article text found in the HTML document")
-    page_text = _visible_text(tree) if with_page_text and tree is not None else ""
     return ExtractedPage(title=title, text=text, page_text=page_text)
 
 
