@@ -12,6 +12,7 @@ it has published nothing for ttl_ms (by default the retention window).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -74,9 +75,6 @@ class RedisChromeState:
         self._client = client
         self._keys = keys
         self._ttl_ms = int(ttl_ms)
-        self._min_clusters = self._local.min_clusters
-        self._forget_after = self._local.forget_after
-        self._max_lines = self._local.max_lines
         self._cache = ChromeCache(self._local.max_sources)
 
     @property
@@ -95,7 +93,7 @@ class RedisChromeState:
             [
                 (
                     self._keys(source),
-                    ["lookup", self._forget_after, self._cache.version(source)],
+                    ["lookup", self._local.forget_after, self._cache.version(source)],
                 )
                 for source in sources
             ]
@@ -110,24 +108,24 @@ class RedisChromeState:
         # Per source: its articles in the batch and, per line told, the
         # clusters this process has seen it in (a later article's list holds
         # an earlier one's).
-        told: dict[str, tuple[list[int], dict[int, list[int]]]] = {}
+        articles: Counter[str] = Counter()
+        told: dict[str, dict[int, list[int]]] = {}
         for source, line_keys, cluster in seen:
-            if not source:
-                continue
-            count, lines = told.setdefault(source, ([0], {}))
-            count[0] += 1
-            for key, clusters in self._local.learn_shared(source, line_keys, cluster):
-                lines[key] = clusters
+            if source:
+                articles[source] += 1
+                told.setdefault(source, {}).update(
+                    self._local.learn_shared(source, line_keys, cluster)
+                )
         await self._pipeline(
             [
                 (
                     self._keys(source),
                     [
                         "learn",
-                        self._min_clusters,
-                        self._max_lines,
+                        self._local.min_clusters,
+                        self._local.max_lines,
                         self._ttl_ms,
-                        count[0],
+                        articles[source],
                         # One argument, not one per line: packing a command costs redis-py
                         # (and parsing it costs Redis) per argument.
                         b"".join(
@@ -138,6 +136,6 @@ class RedisChromeState:
                         ),
                     ],
                 )
-                for source, (count, lines) in told.items()
+                for source, lines in told.items()
             ]
         )
