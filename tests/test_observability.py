@@ -43,18 +43,25 @@ def page(seed: int, article_id: str) -> Article:
     return Article(id=article_id, html=html, source="site.example")
 
 
-@pytest.fixture
-def metrics_server(redis_server: RedisServer, namespace: str) -> Iterator[ServerProcess]:
+def metrics_process(redis_server: RedisServer, namespace: str, **env: str) -> ServerProcess:
+    """A server (not started) serving metrics on a free port, kept as
+    `metrics_port`; `env`: more settings."""
     metrics_port = free_port()
     process = ServerProcess(
         env={
             "STORYDEDUP_REDIS_URL": redis_server.url,
             "STORYDEDUP_NAMESPACE": namespace,
             "STORYDEDUP_METRICS_PORT": str(metrics_port),
+            **env,
         }
     )
     process.metrics_port = metrics_port  # type: ignore[attr-defined]
-    process.start()
+    return process
+
+
+@pytest.fixture
+def metrics_server(redis_server: RedisServer, namespace: str) -> Iterator[ServerProcess]:
+    process = metrics_process(redis_server, namespace).start()
     yield process
     process.stop()
 
@@ -133,16 +140,8 @@ def test_workers_share_one_scrape(redis_server: RedisServer, namespace: str) -> 
     """With --workers 2 the supervisor's page sums both workers: every call
     counted once, whichever process took it (one connection per call, so
     the kernel spreads them over the two)."""
-    metrics_port = free_port()
-    process = ServerProcess(
-        env={
-            "STORYDEDUP_REDIS_URL": redis_server.url,
-            "STORYDEDUP_NAMESPACE": namespace,
-            "STORYDEDUP_METRICS_PORT": str(metrics_port),
-            "STORYDEDUP_WORKERS": "2",
-        }
-    ).start()
-    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    process = metrics_process(redis_server, namespace, STORYDEDUP_WORKERS="2").start()
+    url = metrics_url(process)
     try:
         # Health answers SERVING as soon as one worker does: wait for both.
         deadline = time.monotonic() + 60
