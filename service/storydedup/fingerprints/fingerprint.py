@@ -11,8 +11,8 @@ import xxhash
 
 from storydedup.fingerprints.lsh import MAX_GROUP_BITS, Banding, bucket_refs
 from storydedup.fingerprints.minhash import MinHasher
-from storydedup.fingerprints.passages import passage_refs, passage_sketch
-from storydedup.fingerprints.shingles import distinct_count, shingle_hashes
+from storydedup.fingerprints.passages import passage_refs, sketch_sentences, text_words
+from storydedup.fingerprints.shingles import distinct_count, shingle_hashes_of, word_hashes
 from storydedup.fingerprints.text import (
     DEFAULT_TOKENIZER,
     Tokenize,
@@ -136,11 +136,15 @@ class Fingerprinter:
         """The fingerprint of cleaned story text published by `source` (an
         outlet's domain, "" when unknown); raises EmptyTextError when it has
         no words."""
-        tokens = self._tokenize(text)
+        # The text is tokenised once, sentence by sentence: the passages' tokens and the
+        # shingles' are the same words.
+        split = text_words(text, self.settings.tokenizer)
+        tokens = split.tokens
         if not tokens:
             raise EmptyTextError("text has no words")
         s = self.settings
-        ordered = shingle_hashes(tokens, s.shingle_size)
+        per_word = word_hashes(tokens)
+        ordered = shingle_hashes_of(per_word, s.shingle_size)
         # One permutation product serves all sketches: the minimum over a
         # text's shingle positions is the minimum over its shingle set.
         rows = self._hasher.permuted(ordered)
@@ -153,7 +157,9 @@ class Fingerprinter:
             rows[start : start + PREFIX_LEVELS[-1], :PREFIX_VALUES], axis=0
         )
         levels = [length for length in PREFIX_LEVELS if length <= len(ordered) - start]
-        passages = passage_sketch(text, self._tokenize)
+        passages = sketch_sentences(
+            split.sentences, None if split.starts is None else (per_word, split.starts)
+        )
         return Probe(
             # Verification compares 8-bit slices of the values: a quarter of
             # the memory, and the 1/256 chance of a false equal raises an

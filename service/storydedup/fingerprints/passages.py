@@ -44,7 +44,13 @@ import xxhash
 from storydedup.fingerprints.lsh import bucket_ref
 from storydedup.fingerprints.minhash import fmix32
 from storydedup.fingerprints.shingles import shingle_hashes_of, word_hashes
-from storydedup.fingerprints.text import Tokenize, words_and_ngrams
+from storydedup.fingerprints.text import (
+    DEFAULT_TOKENIZER,
+    Tokenize,
+    Tokenizer,
+    tokenize_parts,
+    words_and_ngrams,
+)
 
 # Sentences shorter than this many words are datelines, bylines or labels.
 MIN_SENTENCE_WORDS = 6
@@ -58,8 +64,12 @@ MAX_PASSAGE_REFS = 12
 _SAMPLE_MASK = 0x3  # one sentence in four
 # A sentence ends at ., ! or ? (possibly before a closing quote or bracket)
 # followed by space, or at 。！？; in text without such punctuation, long
-# unended lines are the passages (MIN_UNENDED_WORDS).
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[.!?][\"'”’)])\s+|(?<=[。！？])")
+# unended lines are the passages (MIN_UNENDED_WORDS). Found from the
+# punctuation (a character class the regex engine scans for) rather than as
+# the space after it (a look-behind tried at every character, 10x slower):
+# the first group is the space a sentence ends at, or there is none and it
+# ends right after the match.
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)]?(\s+)|[。！？]")
 _ENDS_LIKE_A_SENTENCE = re.compile(r"[.!?。！？…][\"'”’)\]]*\s*$")
 # Unended lines of at least this many words are prose all the same (text
 # without sentence punctuation).
@@ -84,6 +94,53 @@ def _sentence_seeds() -> npt.NDArray[np.uint32]:
 _SEEDS = _sentence_seeds()
 
 
+def _split_sentences(paragraph: str) -> list[str]:
+    """The paragraph cut at every sentence end, the space there left out."""
+    pieces: list[str] = []
+    at = 0
+    for end in _SENTENCE_END.finditer(paragraph):
+        if end.lastindex:
+            start, stop = end.span(1)
+        else:
+            start = stop = end.end()
+        pieces.append(paragraph[at:start])
+        at = stop
+    pieces.append(paragraph[at:])
+    return pieces
+
+
+def _pieces(text: str) -> list[tuple[int, str, bool]]:
+    """(paragraph number, text, whether a separator) of each sentence or separator paragraph;
+    between them in `text` is only space, or nothing after a "。", "！" or "？"."""
+    out: list[tuple[int, str, bool]] = []
+    for number, paragraph in enumerate(text.split("\n\n")):
+        if _SEPARATOR.match(paragraph.strip()):
+            out.append((number, paragraph, True))
+        else:
+            out.extend((number, piece, False) for piece in _split_sentences(paragraph))
+    return out
+
+
+def _passages(
+    pieces: list[tuple[int, str, bool]], tokens_of: Sequence[list[bytes]]
+) -> tuple[list[tuple[int, list[bytes]]], list[int]]:
+    """sentences() of the pieces, and where each one's tokens start among all the pieces'."""
+    out: list[tuple[int, list[bytes]]] = []
+    starts: list[int] = []
+    at = 0
+    for (number, sentence, separator), tokens in zip(pieces, tokens_of, strict=True):
+        if separator:
+            out.append((number, []))
+            starts.append(at)
+        elif len(tokens) >= MIN_SENTENCE_WORDS and (
+            len(tokens) >= MIN_UNENDED_WORDS or _ENDS_LIKE_A_SENTENCE.search(sentence)
+        ):
+            out.append((number, tokens))
+            starts.append(at)
+        at += len(tokens)
+    return out, starts
+
+
 def sentences(text: str, tokenize: Tokenize = words_and_ngrams) -> list[tuple[int, list[bytes]]]:
     """The paragraph and words of each sentence of `text` long enough to be
     a passage, in text order (paragraphs are separated by blank lines). A
@@ -91,18 +148,29 @@ def sentences(text: str, tokenize: Tokenize = words_and_ngrams) -> list[tuple[in
     long: timestamps, headings and labels a cleaned page keeps are not, and
     would shift where the story starts. A separator paragraph is given as
     (its paragraph, []): where the text's entries are split."""
-    out: list[tuple[int, list[bytes]]] = []
-    for number, paragraph in enumerate(text.split("\n\n")):
-        if _SEPARATOR.match(paragraph.strip()):
-            out.append((number, []))
-            continue
-        for sentence in _SENTENCE_END.split(paragraph):
-            tokens = tokenize(sentence)
-            if len(tokens) >= MIN_SENTENCE_WORDS and (
-                _ENDS_LIKE_A_SENTENCE.search(sentence) or len(tokens) >= MIN_UNENDED_WORDS
-            ):
-                out.append((number, tokens))
-    return out
+    pieces = _pieces(text)
+    return _passages(pieces, [[] if sep else tokenize(piece) for _, piece, sep in pieces])[0]
+
+
+@dataclass(frozen=True, slots=True)
+class TextWords:
+    """A text's tokens and its sentences' (`sentences`), from one tokenising pass."""
+
+    tokens: list[bytes]
+    sentences: list[tuple[int, list[bytes]]]
+    # Where each sentence's tokens start in `tokens`; None when a sentence's are not the
+    # tokens there (see tokenize_parts).
+    starts: list[int] | None
+
+
+def text_words(text: str, tokenizer: Tokenizer = DEFAULT_TOKENIZER) -> TextWords:
+    """The tokens of `text` (tokenizer(name)(text)) and sentences(text, tokenizer(name)),
+    tokenised sentence by sentence in one pass: a text is its sentences and separator
+    paragraphs with only space between them."""
+    pieces = _pieces(text)
+    whole, tokens_of, aligned = tokenize_parts(text, [piece for _, piece, _ in pieces], tokenizer)
+    found, starts = _passages(pieces, tokens_of)
+    return TextWords(whole, found, starts if aligned else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,14 +186,25 @@ class PassageSketch:
 def passage_sketch(text: str, tokenize: Tokenize = words_and_ngrams) -> PassageSketch:
     """The sentences of `text` (its first MAX_SENTENCES), sketched, with a
     SEGMENT_MARK between two that a separator splits."""
+    return sketch_sentences(sentences(text, tokenize))
+
+
+def sketch_sentences(
+    found_sentences: list[tuple[int, list[bytes]]],
+    hashes_at: tuple[npt.NDArray[np.uint32], list[int]] | None = None,
+) -> PassageSketch:
+    """passage_sketch of a text whose `sentences` are these; `hashes_at`, when given, is the
+    word hashes of the whole text and where each sentence starts among them (TextWords)."""
     numbered: list[tuple[int, list[bytes]]] = []
+    first_words: list[int] = []
     marks: list[int] = []  # sentences that start an entry after a separator
-    for number, tokens in sentences(text, tokenize):
+    for position, (number, tokens) in enumerate(found_sentences):
         if not tokens:
             if numbered and (not marks or marks[-1] != len(numbered)):
                 marks.append(len(numbered))
         elif len(numbered) < MAX_SENTENCES:
             numbered.append((number, tokens))
+            first_words.append(position)
     marks = [m for m in marks if m < len(numbered)]
     if not numbered:
         return PassageSketch(b"", [], ())
@@ -134,7 +213,17 @@ def passage_sketch(text: str, tokenize: Tokenize = words_and_ngrams) -> PassageS
     # starting in a sentence's last two words cross into the next one and
     # are dropped. (Sentences have at least MIN_SENTENCE_WORDS words.)
     lengths = np.array([len(tokens) for tokens in found])
-    hashes = word_hashes([token for tokens in found for token in tokens])
+    if hashes_at is None:
+        hashes = word_hashes([token for tokens in found for token in tokens])
+    else:
+        # The sentences' words are runs of the text's, in order: a mask over its hashes.
+        # (No two sentences start, or end, at one word.)
+        text_hashes, sentence_starts = hashes_at
+        bounds = np.zeros(len(text_hashes) + 1, dtype=np.int8)
+        first = np.array([sentence_starts[p] for p in first_words])
+        bounds[first] += 1
+        bounds[first + lengths] -= 1
+        hashes = text_hashes[np.cumsum(bounds[:-1]) > 0]
     grams = shingle_hashes_of(hashes, SENTENCE_SHINGLE)
     ends = np.cumsum(lengths)
     keep = np.ones(len(grams), dtype=bool)

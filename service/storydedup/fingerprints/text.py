@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 # How a namespace cuts text into the units its shingles are made of; fixed
@@ -95,8 +95,16 @@ def words_and_ngrams(text: str) -> list[bytes]:
     """`words`, with each run of a script written without spaces replaced by
     its overlapping character n-grams (a run no longer than one stays whole)."""
     tokens = words(text)
-    if text.isascii() or _MAY_HAVE_UNSPACED.search(text) is None:
-        return tokens
+    return _ngrams(tokens) if _may_have_unspaced(text) else tokens
+
+
+def _may_have_unspaced(text: str) -> bool:
+    return not text.isascii() and _MAY_HAVE_UNSPACED.search(text) is not None
+
+
+def _ngrams(tokens: list[bytes]) -> list[bytes]:
+    """The tokens with each run of a script written without spaces cut into n-grams; a token
+    is cut alike wherever it stands."""
     out: list[bytes] = []
     for token in tokens:
         if token.isascii():
@@ -124,9 +132,59 @@ def words_and_ngrams(text: str) -> list[bytes]:
     return out
 
 
+# Parts of a text are tokenised in one pass, joined by a private-use character between spaces:
+# a character NFKC and case folding leave alone and produce from nothing else, that composes
+# with nothing (the spaces around it, starters, keep each part's normalisation its own), and
+# that the pass below keeps as a token of its own to split the tokens at.
+_PART_MARK = "\ue000"
+_PART_JOIN = f" {_PART_MARK} "
+_PART_TOKEN = _PART_MARK.encode("utf-8")
+
+
+def _words_of_parts(parts: Sequence[str]) -> list[list[bytes]]:
+    """[words(part) for part in parts], normalised and split in one pass."""
+    joined = _PART_JOIN.join(parts)
+    if len(parts) < 2 or joined.count(_PART_MARK) != len(parts) - 1:
+        return [words(part) for part in parts]
+    tokens = _words(joined, keep=_PART_MARK)
+    out: list[list[bytes]] = []
+    at = 0
+    for _ in range(len(parts) - 1):
+        end = tokens.index(_PART_TOKEN, at)
+        out.append(tokens[at:end])
+        at = end + 1
+    out.append(tokens[at:])
+    return out
+
+
+def tokenize_parts(
+    whole: str, parts: Sequence[str], name: Tokenizer
+) -> tuple[list[bytes], list[list[bytes]], bool]:
+    """tokenizer(name) of `whole` and of each of `parts`, normalised in one pass, and whether
+    the tokens of `whole` are those of the parts one after another.
+
+    `whole` must be the parts in order with whitespace between them, or nothing after a
+    "。", "！" or "？": separators all, and boundaries that NFKC does not compose across, so
+    that the words of `whole` are those of its parts (and an n-gram cut happens within a
+    word). Only a part that looks free of unspaced scripts before NFKC while `whole` does
+    not (a Kangxi radical among spaced words, say) can be cut otherwise than `whole` is."""
+    raw = _words_of_parts(parts)
+    if name == "words" or not _may_have_unspaced(whole):
+        return [token for tokens in raw for token in tokens], raw, True
+    cut = [_ngrams(tokens) for tokens in raw]
+    per_part = [c if _may_have_unspaced(p) else r for p, r, c in zip(parts, raw, cut, strict=True)]
+    aligned = all(p is c or p == c for p, c in zip(per_part, cut, strict=True))
+    return [token for tokens in cut for token in tokens], per_part, aligned
+
+
 def words(text: str) -> list[bytes]:
     """The normalised words of `text` as UTF-8 bytes, in order: runs of
     letters and digits."""
+    return _words(text)
+
+
+def _words(text: str, keep: str = "") -> list[bytes]:
+    """words(text), with the character `keep` (not a word character) kept as a token."""
     normalized = normalize(text)
     raw = normalized.encode("utf-8")
     if not normalized.isascii():
@@ -136,6 +194,6 @@ def words(text: str) -> list[bytes]:
         # deletion, ~8x cheaper than a regex scan), and replacing a whole
         # character's UTF-8 bytes cannot touch any other character.
         for char in set(raw.translate(None, _ASCII).decode("utf-8")):
-            if not _is_word_char(char):
+            if not _is_word_char(char) and char != keep:
                 raw = raw.replace(char.encode("utf-8"), b" ")
     return raw.translate(_ASCII_SEPARATORS).split()
