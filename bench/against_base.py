@@ -223,7 +223,9 @@ def timed_pass(version: Version, pages: list[Page], kind: str) -> dict[str, floa
         clear: Callable[[], None] | None = getattr(module, "clear_caches", None)
         if clear is not None:
             clear()
-    version.page_text._cached_line_reading.cache_clear()
+    old_cache = getattr(version.page_text, "_cached_line_reading", None)
+    if old_cache is not None:
+        old_cache.cache_clear()
     fingerprinter = version.fingerprint.Fingerprinter(version.fingerprint.FingerprintSettings())
     model = version.chrome.ChromeModel()
     seconds = {"extraction": 0.0, "cleaning": 0.0, "fingerprinting": 0.0}

@@ -207,7 +207,7 @@ def time_pages(texts: list[str], repeats: int = 5) -> tuple[list[float], float]:
     for _ in range(repeats):
         total = 0.0
         for position, text in enumerate(texts):
-            page_text._cached_line_reading.cache_clear()
+            page_text.clear_caches()
             started = time.perf_counter()
             clean_page_text(text)
             elapsed = time.perf_counter() - started

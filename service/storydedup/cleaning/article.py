@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storydedup.cleaning.chrome import line_key
+from storydedup.cleaning.chrome import line_keys
 from storydedup.cleaning.chrome_state import ChromeLines
 from storydedup.cleaning.html import ExtractedPage, HtmlExtractionError, extract_article
-from storydedup.cleaning.page_text import clean_page_text, word_count
+from storydedup.cleaning.page_text import clean_page_lines, clean_page_text, word_count
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +38,15 @@ def story_from_text(
     text: str, title: str = "", source: str = "", chrome: ChromeLines | None = None
 ) -> StoryText:
     lines = text.splitlines()
-    keys = tuple(line_key(line) for line in lines)
+    keys = line_keys(lines)
     known = chrome.chrome_keys(source, keys) if chrome is not None and source else set()
     if known:
-        text = "\n".join(line for line, key in zip(lines, keys, strict=True) if key not in known)
-    cleaned = clean_page_text(text, title)
+        # The lines go to the cleaner as they are, not joined into a text to be split again.
+        cleaned = clean_page_lines(
+            [line for line, key in zip(lines, keys, strict=True) if key not in known], title
+        )
+    else:
+        cleaned = clean_page_text(text, title)
     return StoryText(
         title=title,
         text="\n\n".join(cleaned.paragraphs),

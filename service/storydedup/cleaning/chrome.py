@@ -35,6 +35,36 @@ def line_key(line: str) -> int:
     return xxhash.xxh3_64_intdigest(folded.encode("utf-8", "replace")) if folded else 0
 
 
+# A page's lines are keyed before anything else is done with them, and a source's chrome comes
+# back on every page of it (blank lines on all), so the keys of recent lines are kept. Long
+# lines are story paragraphs, seldom seen twice; lines up to _CACHED_KEY_CHARS, at most
+# _CACHED_KEYS of them: the cache starts afresh when full (cheaper than keeping recency).
+_CACHED_KEY_CHARS = 300
+_CACHED_KEYS = 1 << 15
+_key_cache: dict[str, int] = {}
+
+
+def line_keys(lines: Sequence[str]) -> tuple[int, ...]:
+    """line_key of each line."""
+    cache = _key_cache
+    keys = [cache.get(line) for line in lines]
+    if None in keys:
+        for position, key in enumerate(keys):
+            if key is None:
+                line = lines[position]
+                keys[position] = known = line_key(line)
+                if len(line) <= _CACHED_KEY_CHARS:
+                    if len(cache) >= _CACHED_KEYS:
+                        cache.clear()
+                    cache[line] = known
+    return tuple(keys)  # type: ignore[arg-type]  # no None is left
+
+
+def clear_caches() -> None:
+    """Forgets the keys of lines seen (for benchmarks that time a cold start)."""
+    _key_cache.clear()
+
+
 @dataclass(slots=True)
 class _LineSeen:
     clusters: list[int]
@@ -71,7 +101,9 @@ class ChromeModel:
         if known is None:
             return set()
         out = set()
-        for key in keys:
+        # `chrome` holds every line seen in min_clusters clusters: most of a page's lines are
+        # not, and a set intersection leaves them out without a lookup each.
+        for key in known.chrome.intersection(keys):
             seen = known.lines.get(key)
             if (
                 seen is not None

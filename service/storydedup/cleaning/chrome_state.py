@@ -65,7 +65,7 @@ class ChromeCache:
 
     def chrome_keys(self, source: str, keys: Iterable[int]) -> set[int]:
         known = self._known.get(source)
-        return set() if known is None else {k for k in keys if k in known[1]}
+        return set() if known is None else set(known[1].intersection(keys))
 
     def version(self, source: str) -> int:
         """Articles of the source when last looked up; -1 if never."""

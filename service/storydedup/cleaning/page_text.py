@@ -28,13 +28,13 @@ expressions run only on short lines or on bounded slices of long ones.
 
 from __future__ import annotations
 
-import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from operator import itemgetter
 
-__all__ = ["CleanedText", "clean_page_text", "word_count"]
+__all__ = ["CleanedText", "clean_page_lines", "clean_page_text", "word_count"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,13 +385,27 @@ def clean_page_text(text: str, title: str = "") -> CleanedText:
     everything, the prose lines (or failing that all lines) come back so that the caller can
     still fingerprint something.
     """
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return clean_page_lines(text.split("\n"), title)
+
+
+def clean_page_lines(raw_lines: Sequence[str], title: str = "") -> CleanedText:
+    """clean_page_text of the text these lines make, one a line (none holds a line break)."""
     dropped: list[tuple[int, str, str]] = []
     title_key = _loose_key(" ".join(title.split())) if title else ""
     lines: list[_Line] = []
-    for index, raw in enumerate(_split_lines(text)):
-        line, cuts, words, kind, reason, capitalised = (
-            _cached_line_reading(raw) if len(raw) <= _CACHED_LINE_CHARS else _line_reading(raw)
-        )
+    normalised: list[str] = []
+    cache = _readings
+    for raw in raw_lines:
+        known = cache.get(raw, _UNREAD)
+        if known is _UNREAD:
+            known = _read_line(raw)
+        if known is None:
+            continue
+        index = len(normalised)
+        normal, (line, cuts, words, kind, reason, capitalised) = known
+        normalised.append(normal)
         for cut, why in cuts:
             dropped.append((index, cut, why))
         if not line:
@@ -406,7 +420,7 @@ def clean_page_text(text: str, title: str = "") -> CleanedText:
 
     kept = _drop_duplicates(_story_region(lines, dropped, _title_words(title)), dropped)
     if not kept:
-        kept = _fallback(lines, text)
+        kept = _fallback(lines, normalised)
         kept_indexes = {line.index for line in kept}
         dropped = [item for item in dropped if item[0] not in kept_indexes]
     dropped.sort(key=itemgetter(0))
@@ -439,43 +453,72 @@ def _line_reading(raw: str) -> _LineReading:
     return (line, cuts, *_classify(line))
 
 
-# A source prints its chrome line for line on every page, and syndicated copies repeat the
-# story's lines, so many lines have been read before. Learned chrome removes a source's lines
-# only once they are known (article.py), so the cache pays in a source's first pages and on
-# copies: on the quality benchmark's 1,407 real pages in arrival order, cleaned after learned
-# chrome as the server does, 1,340 -> 1,120 us a page with identical results; on the throughput
-# benchmark's pages (12 outlets, chrome learned within a few pages) no measurable change. Only
-# short lines are kept, which bounds the cache's memory: 2**15 entries took 367 B each on those
-# pages (~12 MB full), at most about 25 MB at _CACHED_LINE_CHARS each.
+# A source prints its chrome line for line on every page, syndicated copies repeat the story's
+# lines, and HTML is cleaned twice (its main content and its visible text share the story), so
+# many lines have been read before: each line's reading is kept, keyed by the line as it comes
+# (before its spaces are normalised). Learned chrome removes a source's lines only once they
+# are known (article.py), so this pays in a source's first pages, on copies and on HTML. Lines
+# up to _CACHED_LINE_CHARS (a page's chrome, short paragraphs) are kept up to _CACHED_LINES of
+# them; a full cache starts afresh, which is cheaper than keeping recency. Longer lines, story
+# paragraphs, are kept for the _CACHED_LONG_LINES read last, up to _CACHED_LONG_LINE_CHARS
+# each: enough for the two cleanings of an HTML page. A line's entry takes about three times
+# its length (the line as key, normalised, and read), so the caches stay under ~45 MB.
 _CACHED_LINE_CHARS = 300
-_cached_line_reading = functools.lru_cache(maxsize=1 << 15)(_line_reading)
+_CACHED_LINES = 1 << 15
+_CACHED_LONG_LINE_CHARS = 20_000
+_CACHED_LONG_LINES = 256
+# A line's normalised form and its reading; None for a line with nothing on it.
+_Read = tuple[str, _LineReading] | None
+_UNREAD: _Read = ("", ("", (), 0, _Kind.BOILERPLATE, "", 0.0))
+_readings: dict[str, _Read] = {}
+_long_readings: dict[str, _Read] = {}
+
+
+def _read_line(raw: str) -> _Read:
+    """The line normalised and read (from the cache of long lines when read lately)."""
+    if len(raw) > _CACHED_LINE_CHARS:
+        known = _long_readings.get(raw, _UNREAD)
+        if known is not _UNREAD:
+            return known
+    line = _normalise_line(raw)
+    known = (line, _line_reading(line)) if line else None
+    if len(raw) <= _CACHED_LINE_CHARS:
+        if len(_readings) >= _CACHED_LINES:
+            _readings.clear()
+        _readings[raw] = known
+    elif len(raw) <= _CACHED_LONG_LINE_CHARS:
+        if len(_long_readings) >= _CACHED_LONG_LINES:
+            # Dicts keep insertion order: the line read longest ago goes.
+            del _long_readings[next(iter(_long_readings))]
+        _long_readings[raw] = known
+    return known
+
+
+def clear_caches() -> None:
+    """Forgets the lines read (for benchmarks that time pages with their lines all unseen)."""
+    _readings.clear()
+    _long_readings.clear()
 
 
 # --- splitting and normalising ----------------------------------------------------------------
 
 
-def _split_lines(text: str) -> list[str]:
-    """Non-empty lines, with control characters removed, whitespace collapsed, bullets cut."""
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    result: list[str] = []
-    for raw in text.split("\n"):
-        # str.split() also splits on the exotic spaces and separators (NBSP, U+2028, \v, ...).
-        line = " ".join(raw.split())
+def _normalise_line(raw: str) -> str:
+    """The line without control characters and bullets, its whitespace collapsed ("" if
+    nothing is left)."""
+    # str.split() also splits on the exotic spaces and separators (NBSP, U+2028, \v, ...).
+    line = " ".join(raw.split())
+    if not line:
+        return line
+    if not line.isprintable():
+        line = _remove_unprintable(line)
         if not line:
-            continue
-        if not line.isprintable():
-            line = _remove_unprintable(line)
-            if not line:
-                continue
-        if line[0] in _BULLET_CHARS:
-            bullet = _BULLET_RE.match(line)
-            if bullet:
-                line = line[bullet.end() :]
-                if not line:
-                    continue
-        result.append(line)
-    return result
+            return line
+    if line[0] in _BULLET_CHARS:
+        bullet = _BULLET_RE.match(line)
+        if bullet:
+            line = line[bullet.end() :]
+    return line
 
 
 def _remove_unprintable(line: str) -> str:
@@ -1089,7 +1132,7 @@ def _is_repeated_elsewhere(keys: set[str], counts: dict[str, int], text: str) ->
 # --- fallback ---------------------------------------------------------------------------------
 
 
-def _fallback(lines: list[_Line], text: str) -> list[_Line]:
+def _fallback(lines: list[_Line], normalised: list[str]) -> list[_Line]:
     """Something to fingerprint when the heuristics rejected everything."""
     prose = [line for line in lines if line.kind is _Kind.PROSE]
     if prose:
@@ -1098,5 +1141,5 @@ def _fallback(lines: list[_Line], text: str) -> list[_Line]:
         return lines
     return [
         _Line(index, line, word_count(line), _Kind.LABEL, "", 0.0)
-        for index, line in enumerate(_split_lines(text))
+        for index, line in enumerate(normalised)
     ]
