@@ -38,7 +38,7 @@ import tempfile
 import time
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -108,7 +108,8 @@ def load_version(package: str, name: str) -> Version:
 
 def load_pages(cache: Path | None, limit: int | None) -> list[Page]:
     if cache is not None and cache.exists():
-        pages: list[Page] = pickle.loads(cache.read_bytes())
+        # Kept as tuples: a pickled class of a script is found only from that script.
+        pages = [Page(*fields) for fields in pickle.loads(cache.read_bytes())]
     else:
         from bench.corpus import build_corpus
         from bench.multilingual import build_multilingual
@@ -126,7 +127,7 @@ def load_pages(cache: Path | None, limit: int | None) -> list[Page]:
             for a in articles
         ]
         if cache is not None:
-            cache.write_bytes(pickle.dumps(pages))
+            cache.write_bytes(pickle.dumps([astuple(page) for page in pages]))
     return pages[:limit] if limit is not None else pages
 
 

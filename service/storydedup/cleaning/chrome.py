@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 import xxhash
 
+from storydedup.cleaning.line_cache import LineCache
+
 
 def line_key(line: str) -> int:
     """Lines are compared case-folded with their spacing normalised (the
@@ -35,34 +37,29 @@ def line_key(line: str) -> int:
     return xxhash.xxh3_64_intdigest(folded.encode("utf-8", "replace")) if folded else 0
 
 
-# A page's lines are keyed before anything else is done with them, and a source's chrome comes
-# back on every page of it (blank lines on all), so the keys of recent lines are kept. Long
-# lines are story paragraphs, seldom seen twice; lines up to _CACHED_KEY_CHARS, at most
-# _CACHED_KEYS of them: the cache starts afresh when full (cheaper than keeping recency).
-_CACHED_KEY_CHARS = 300
-_CACHED_KEYS = 1 << 15
-_key_cache: dict[str, int] = {}
+# A page's lines are all keyed, chrome or not, and most have been keyed before (line_cache.py).
+_keys: LineCache[int] = LineCache(lines=1 << 15, long_lines=256)
 
 
 def line_keys(lines: Sequence[str]) -> tuple[int, ...]:
     """line_key of each line."""
-    cache = _key_cache
-    keys = [cache.get(line) for line in lines]
-    if None in keys:
+    short = _keys.short
+    keys = [short.get(line, -1) for line in lines]
+    if -1 in keys:
         for position, key in enumerate(keys):
-            if key is None:
+            if key == -1:
                 line = lines[position]
-                keys[position] = known = line_key(line)
-                if len(line) <= _CACHED_KEY_CHARS:
-                    if len(cache) >= _CACHED_KEYS:
-                        cache.clear()
-                    cache[line] = known
-    return tuple(keys)  # type: ignore[arg-type]  # no None is left
+                key = _keys.get(line, -1)
+                if key == -1:
+                    key = line_key(line)
+                    _keys.put(line, key)
+                keys[position] = key
+    return tuple(keys)
 
 
 def clear_caches() -> None:
     """Forgets the keys of lines seen (for benchmarks that time a cold start)."""
-    _key_cache.clear()
+    _keys.clear()
 
 
 @dataclass(slots=True)

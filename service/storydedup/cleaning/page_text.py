@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from enum import Enum
 from operator import itemgetter
 
+from storydedup.cleaning.line_cache import LineCache
+
 __all__ = ["CleanedText", "clean_page_lines", "clean_page_text", "word_count"]
 
 
@@ -140,6 +142,7 @@ class _Line:
     kind: _Kind
     reason: str  # why the line would be dropped; "" for prose
     capitalised: float  # share of capitalised words; computed for lines of 4 to 29 words
+    key: str = ""  # _loose_key(text), when the line was read from a page
 
 
 def _with_punctuation_variants(*words: str) -> frozenset[str]:
@@ -396,15 +399,15 @@ def clean_page_lines(raw_lines: Sequence[str], title: str = "") -> CleanedText:
     title_key = _loose_key(" ".join(title.split())) if title else ""
     lines: list[_Line] = []
     normalised: list[str] = []
-    cache = _readings
+    short = _readings.short
     for raw in raw_lines:
-        known = cache.get(raw, _UNREAD)
+        known = short.get(raw, _UNREAD)
         if known is _UNREAD:
             known = _read_line(raw)
         if known is None:
             continue
         index = len(normalised)
-        normal, (line, cuts, words, kind, reason, capitalised) = known
+        normal, (line, cuts, words, kind, reason, capitalised), key = known
         normalised.append(normal)
         for cut, why in cuts:
             dropped.append((index, cut, why))
@@ -412,10 +415,10 @@ def clean_page_lines(raw_lines: Sequence[str], title: str = "") -> CleanedText:
             continue
         if kind is _Kind.BOILERPLATE:
             dropped.append((index, line, reason))
-        elif title_key and _loose_key(line) == title_key:
+        elif title_key and key == title_key:
             dropped.append((index, line, "title"))
         else:
-            lines.append(_Line(index, line, words, kind, reason, capitalised))
+            lines.append(_Line(index, line, words, kind, reason, capitalised, key))
     _unmark_paywall_cuts(lines)
 
     kept = _drop_duplicates(_story_region(lines, dropped, _title_words(title)), dropped)
@@ -453,51 +456,33 @@ def _line_reading(raw: str) -> _LineReading:
     return (line, cuts, *_classify(line))
 
 
-# A source prints its chrome line for line on every page, syndicated copies repeat the story's
-# lines, and HTML is cleaned twice (its main content and its visible text share the story), so
-# many lines have been read before: each line's reading is kept, keyed by the line as it comes
-# (before its spaces are normalised). Learned chrome removes a source's lines only once they
-# are known (article.py), so this pays in a source's first pages, on copies and on HTML. Lines
-# up to _CACHED_LINE_CHARS (a page's chrome, short paragraphs) are kept up to _CACHED_LINES of
-# them; a full cache starts afresh, which is cheaper than keeping recency. Longer lines, story
-# paragraphs, are kept for the _CACHED_LONG_LINES read last, up to _CACHED_LONG_LINE_CHARS
-# each: enough for the two cleanings of an HTML page. A line's entry takes about three times
-# its length (the line as key, normalised, and read), so the caches stay under ~45 MB.
-_CACHED_LINE_CHARS = 300
-_CACHED_LINES = 1 << 15
-_CACHED_LONG_LINE_CHARS = 20_000
-_CACHED_LONG_LINES = 256
-# A line's normalised form and its reading; None for a line with nothing on it.
-_Read = tuple[str, _LineReading] | None
-_UNREAD: _Read = ("", ("", (), 0, _Kind.BOILERPLATE, "", 0.0))
-_readings: dict[str, _Read] = {}
-_long_readings: dict[str, _Read] = {}
+# Each line is normalised and read once while it is in the cache (line_cache.py), keyed by the
+# line as it comes; its reading does not depend on the page around it. Learned chrome removes a
+# source's lines only once they are known (article.py), so this pays in a source's first pages,
+# on copies and on HTML (cleaned twice).
+# A line's normalised form, its reading and its _loose_key; None for a line with nothing on it.
+_Read = tuple[str, _LineReading, str] | None
+_UNREAD: _Read = ("", ("", (), 0, _Kind.BOILERPLATE, "", 0.0), "")
+_readings: LineCache[_Read] = LineCache(lines=1 << 15, long_lines=256)
 
 
 def _read_line(raw: str) -> _Read:
-    """The line normalised and read (from the cache of long lines when read lately)."""
-    if len(raw) > _CACHED_LINE_CHARS:
-        known = _long_readings.get(raw, _UNREAD)
-        if known is not _UNREAD:
-            return known
-    line = _normalise_line(raw)
-    known = (line, _line_reading(line)) if line else None
-    if len(raw) <= _CACHED_LINE_CHARS:
-        if len(_readings) >= _CACHED_LINES:
-            _readings.clear()
-        _readings[raw] = known
-    elif len(raw) <= _CACHED_LONG_LINE_CHARS:
-        if len(_long_readings) >= _CACHED_LONG_LINES:
-            # Dicts keep insertion order: the line read longest ago goes.
-            del _long_readings[next(iter(_long_readings))]
-        _long_readings[raw] = known
+    """The line normalised and read (from the cache when it has been lately)."""
+    known = _readings.get(raw, _UNREAD)
+    if known is _UNREAD:
+        line = _normalise_line(raw)
+        if line:
+            reading = _line_reading(line)
+            known = (line, reading, _loose_key(reading[0]))
+        else:
+            known = None
+        _readings.put(raw, known)
     return known
 
 
 def clear_caches() -> None:
     """Forgets the lines read (for benchmarks that time pages with their lines all unseen)."""
     _readings.clear()
-    _long_readings.clear()
 
 
 # --- splitting and normalising ----------------------------------------------------------------
@@ -1102,7 +1087,7 @@ def _drop_exact_repeats(lines: list[_Line], dropped: list[tuple[int, str, str]])
     unique: list[_Line] = []
     for line in lines:
         if line.kind is _Kind.PROSE:
-            key = _loose_key(line.text)
+            key = line.key
             if key in seen:
                 dropped.append((line.index, line.text, "duplicate"))
                 continue
