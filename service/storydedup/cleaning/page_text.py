@@ -483,6 +483,7 @@ def _read_line(raw: str) -> _Read:
 def clear_caches() -> None:
     """Forgets the lines read (for benchmarks that time pages with their lines all unseen)."""
     _readings.clear()
+    _sentences_read.clear()
 
 
 # --- splitting and normalising ----------------------------------------------------------------
@@ -1096,19 +1097,27 @@ def _drop_exact_repeats(lines: list[_Line], dropped: list[tuple[int, str, str]])
     return unique
 
 
-def _sentence_keys(line: _Line) -> set[str]:
+def _sentence_keys(line: _Line) -> frozenset[str]:
     if line.kind is not _Kind.PROSE:
-        return set()
-    text = line.text.replace("? ", ". ").replace("! ", ". ").replace("。", ". ")
-    keys: set[str] = set()
-    for sentence in text.split(". "):
-        key = _loose_key(sentence)
-        if key.count(" ") + 1 >= _MIN_DUPLICATE_SENTENCE_WORDS:
-            keys.add(key)
+        return frozenset()
+    keys = _sentences_read.get(line.text, _NOT_READ)
+    if keys is _NOT_READ:
+        text = line.text.replace("? ", ". ").replace("! ", ". ").replace("。", ". ")
+        keys = frozenset(
+            key
+            for key in map(_loose_key, text.split(". "))
+            if key.count(" ") + 1 >= _MIN_DUPLICATE_SENTENCE_WORDS
+        )
+        _sentences_read.put(line.text, keys)
     return keys
 
 
-def _is_repeated_elsewhere(keys: set[str], counts: dict[str, int], text: str) -> bool:
+# The story's paragraphs come back on copies and in HTML's second cleaning (line_cache.py).
+_sentences_read: LineCache[frozenset[str]] = LineCache(lines=1 << 13, long_lines=256)
+_NOT_READ: frozenset[str] = frozenset(("\n",))  # no line holds a line break
+
+
+def _is_repeated_elsewhere(keys: frozenset[str], counts: dict[str, int], text: str) -> bool:
     """Whether nearly all of a line's words sit in sentences that another line also holds."""
     repeated = sum(key.count(" ") + 1 for key in keys if counts[key] > 1)
     return repeated >= _DUPLICATE_SHARE * (text.count(" ") + 1)
