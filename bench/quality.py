@@ -27,7 +27,8 @@ Run:
                                                     # another tokenizer (server and in-process)
     uv run python bench/quality.py --in-process --no-baseline --errors --inputs page_text
                                                     # plus the errors, with texts and pair
-                                                    # similarities (bench/errors.py)
+                                                    # similarities (bench/errors.py);
+                                                    # --errors shuffle-0: in that order
     uv run python bench/quality.py --in-process --only-multilingual --inputs page_text
                                                     # the multilingual table alone
     uv run python bench/quality.py --in-process --only-multilingual --languages zh ja
@@ -647,12 +648,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--errors",
-        action="store_true",
+        nargs="?",
+        const="publication",
+        metavar="ORDER",
         help="with --in-process: list mixed clusters, missed truncated copies and missed "
-        "pairs with the cleaned texts and pair similarities (bench/errors.py)",
+        "pairs with the cleaned texts and pair similarities (bench/errors.py), in one "
+        "arrival order: publication (the default) or shuffle-N",
     )
     args = parser.parse_args(argv)
-    if args.errors and not args.in_process:
+    if args.errors is not None and not args.in_process:
         parser.error("--errors needs --in-process")
     multilingual = args.multilingual
     if multilingual is None:
@@ -721,9 +725,9 @@ def main_part(args: argparse.Namespace) -> list[Row]:
     for kind in inputs if not args.only_baseline else ():
         for order, articles in orders:
             if args.in_process:
-                deduper = InProcessDeduper(kind, capture=args.errors)
+                deduper = InProcessDeduper(kind, capture=args.errors is not None)
                 rows.append(run_system("storydedup", kind, order, deduper, corpus, articles))
-                if args.errors and order == "publication":
+                if args.errors == order:
                     print(f"\n########## errors: storydedup on {kind}")
                     error_report(corpus, deduper.last, deduper.texts, deduper.probes, sys.stdout)
                     print()

@@ -252,3 +252,51 @@ async def test_a_story_printed_as_one_entry_of_a_live_file_is_not_the_file(
     cut = await pipeline.ingest("cut", "\n\n".join(live_file(entries[:2])), "wire")
     assert snapshot == cut == clusters["live"]
     assert clusters["brief"] not in (snapshot, cut)
+
+
+async def final_clusters(pipeline: Pipeline, article_ids: list[str]) -> list[int]:
+    """Each article's cluster once every article is in (merges included)."""
+    records = [await pipeline.store.article(article_id) for article_id in article_ids]
+    return [record.cluster for record in records if record is not None]
+
+
+async def test_a_write_thru_arriving_last_takes_its_one_paragraph_excerpt_along() -> None:
+    """A one-paragraph excerpt under the write-thru's new top arrives first,
+    then the brief, then the write-thru: the excerpt shares nothing with the
+    brief, so only the write-thru shows that they are one story. It joins the
+    brief's cluster (the story it is a version of) and takes the excerpt,
+    which had it come first would have joined it as its start."""
+    story = story_of(WEWORK)
+    later = write_thru(story, 6, 6)
+    pipeline = Pipeline()
+    pages = [
+        ("excerpt", later[0], "reuters.com"),
+        ("brief", republished(story[:6], BANKING), "wired.com"),
+        ("write-thru", republished(later, KOREAN), "entermedia.co.kr"),
+    ]
+    excerpt, brief, _ = [await pipeline.ingest(*page) for page in pages]
+    assert excerpt != brief
+    ids = [name for name, _, _ in pages]
+    assert len(set(await final_clusters(pipeline, ids))) == 1
+
+
+async def test_a_brief_joins_versions_it_mostly_is_though_the_latest_moved_on() -> None:
+    """Versions of one dispatch arriving latest first: the latest (the story's
+    second half), a middle version (its middle), another outlet's
+    tense-edited cut of the middle, then the first brief (the story's first
+    paragraphs), each in another outlet's chrome. The brief shares almost
+    nothing with the latest, the story's longest member; but most of its
+    sentences and most of the middle version's recur in each other, and it
+    matches the other cut too: two versions vouch for it, and it joins."""
+    story = story_of(BANKING)
+    pipeline = Pipeline()
+    pages = [
+        ("latest", republished(story[8:], WEWORK), "venturebeat.com"),
+        ("middle", republished(story[4:15], KOREAN), "entermedia.co.kr"),
+        ("cut", "\n\n".join(past_tense(p) for p in story[4:11]), "apnews.com"),
+        ("brief", "\n\n".join(story[:9]), "reuters.com"),
+    ]
+    for page in pages:
+        await pipeline.ingest(*page)
+    ids = [name for name, _, _ in pages]
+    assert len(set(await final_clusters(pipeline, ids))) == 1

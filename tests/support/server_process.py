@@ -29,7 +29,10 @@ class ServerProcess:
     def target(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self, wait_serving: bool = True, timeout: float = 30.0) -> ServerProcess:
+    # Starting is importing the service (numpy, grpc, resiliparse...) in every
+    # process, two or three at once in some tests: on a loaded 2-core machine
+    # that took over 30 s. A server that never serves still fails the test.
+    def start(self, wait_serving: bool = True, timeout: float = 90.0) -> ServerProcess:
         if self.process is not None and self.process.poll() is None:
             # A second process on the same port would fail to bind and the
             # first would outlive the test: wait with wait_health() instead.

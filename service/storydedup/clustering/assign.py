@@ -24,6 +24,7 @@ from storydedup.clustering.policy import (
     is_match,
     judge,
     match_records,
+    mostly_each_other,
     part_of,
     similarities,
     starts_alike,
@@ -219,9 +220,28 @@ async def choose(
         return confirms(policy, similarity(record), shingles, record.shingle_count)
 
     async def confirmed(cluster: int) -> bool:
-        for m in in_cluster[cluster]:
+        here = in_cluster[cluster]
+        for m in here:
             if part_of(policy, m.sim, probe.shingle_count, m.candidate.record.shingle_count):
                 return True
+        if any(
+            m.candidate.record.shingle_count >= probe.shingle_count
+            and mostly_each_other(policy, m.sim)
+            and any(
+                o is not m
+                and compare_records(m.candidate.record, o.candidate.record).jaccard
+                < policy.merge_jaccard
+                for o in here[:LINK_MATCHES]
+            )
+            for m in here[:LINK_MATCHES]
+        ):
+            # Two versions of the story, one of them longer and mostly the new
+            # article's sentences as the new article is mostly its: a version
+            # between them. Versions drift: the longest member, the latest,
+            # may share little with an early brief. A roundup made mostly of
+            # one story's lead is mostly that lead's truncated copy, but
+            # matches no other version of the story.
+            return True
         return await longest_confirms(
             cluster, lambda record: judge(policy, probe, record)[0], probe.shingle_count, matched
         )
@@ -278,11 +298,31 @@ async def choose(
                 return True
         return False
 
-    for cluster, match in best.items():
+    async def fragment(cluster: int) -> bool:
+        """Whether the cluster is one article, and that article is part of
+        the new one (its truncated copy, an excerpt under its start): had
+        the new article come first, that one would have joined it without
+        confirmation, whatever cluster the new article is in. Not a page of
+        the new article's source: two of its pages start alike by its chrome."""
+        [match, *_] = in_cluster[cluster]
+        record = match.candidate.record
+        return (
+            not match.sim.same_source
+            and len(await members(cluster)) == 1
+            and part_of(policy, match.sim, record.shingle_count, probe.shingle_count)
+        )
+
+    # Fragments of the new article do not compete for it: it joins the
+    # story it is a version of, and takes its fragments along.
+    fragments = {c for c in best if await fragment(c)}
+    for cluster in sorted(best, key=lambda c: c in fragments):
+        match = best[cluster]
         if match.sim.jaccard >= policy.merge_jaccard or await confirmed(cluster):
             # The joined cluster keeps its ID: which of the others is older
             # is not known from IDs on every store.
-            merged = [c for c in best if c != cluster and await linked(cluster, c)]
+            merged = [
+                c for c in best if c != cluster and (c in fragments or await linked(cluster, c))
+            ]
             return ClusterChoice(cluster, tuple(merged))
     return ClusterChoice(None, ())
 

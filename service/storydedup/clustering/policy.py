@@ -278,6 +278,17 @@ def carries_passages(policy: MatchPolicy, sim: Similarity) -> bool:
     ) or sim.carried_lead >= policy.min_carried_lead * sim.short_sentences
 
 
+def mostly_each_other(policy: MatchPolicy, sim: Similarity) -> bool:
+    """Most sentences of each text recur in the other: two versions of one
+    dispatch (a write-thru that at most doubles it, an edited copy), not a
+    story and a longer text that holds it among others."""
+    return (
+        sim.short_sentences >= policy.min_passage_sentences
+        and sim.carried >= policy.min_carried * sim.short_sentences
+        and sim.carried_back >= policy.min_carried * sim.long_sentences
+    )
+
+
 def starts_alike(policy: MatchPolicy, sim: Similarity, shingles_a: int, shingles_b: int) -> bool:
     """The prefix rule: the shorter text's start is the longer one's start
     for at least half of the shorter text."""
