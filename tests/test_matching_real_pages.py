@@ -256,8 +256,12 @@ async def test_a_story_printed_as_one_entry_of_a_live_file_is_not_the_file(
 
 async def final_clusters(pipeline: Pipeline, article_ids: list[str]) -> list[int]:
     """Each article's cluster once every article is in (merges included)."""
-    records = [await pipeline.store.article(article_id) for article_id in article_ids]
-    return [record.cluster for record in records if record is not None]
+    clusters = []
+    for article_id in article_ids:
+        record = await pipeline.store.article(article_id)
+        assert record is not None, article_id
+        clusters.append(record.cluster)
+    return clusters
 
 
 async def test_a_write_thru_arriving_last_takes_its_one_paragraph_excerpt_along() -> None:

@@ -306,15 +306,17 @@ async def choose(
         the new article's source: two of its pages start alike by its chrome."""
         [match, *_] = in_cluster[cluster]
         record = match.candidate.record
+        # The members last: on Redis Cluster reading them is round trips.
         return (
             not match.sim.same_source
-            and len(await members(cluster)) == 1
             and part_of(policy, match.sim, record.shingle_count, probe.shingle_count)
+            and len(await members(cluster)) == 1
         )
 
     # Fragments of the new article do not compete for it: it joins the
-    # story it is a version of, and takes its fragments along.
-    fragments = {c for c in best if await fragment(c)}
+    # story it is a version of, and takes its fragments along. With one
+    # cluster matched there is nothing to compete with or take along.
+    fragments = {c for c in best if await fragment(c)} if len(best) > 1 else set()
     for cluster in sorted(best, key=lambda c: c in fragments):
         match = best[cluster]
         if match.sim.jaccard >= policy.merge_jaccard or await confirmed(cluster):
