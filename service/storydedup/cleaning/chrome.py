@@ -48,12 +48,7 @@ def line_keys(lines: Sequence[str]) -> tuple[int, ...]:
     if -1 in keys:
         for position, key in enumerate(keys):
             if key == -1:
-                line = lines[position]
-                key = _keys.get(line, -1)
-                if key == -1:
-                    key = line_key(line)
-                    _keys.put(line, key)
-                keys[position] = key
+                keys[position] = _keys.get_or_make(lines[position], line_key)
     return tuple(keys)
 
 

@@ -7,12 +7,13 @@ kept up to `lines` of them, and the cache starts afresh when that is reached, wh
 than keeping recency on every hit. Long lines, story paragraphs, seldom come back beyond a
 page or two: only the `long_lines` seen last are kept, up to `max_chars` each.
 
-Callers look a line up in `short` themselves (a dict lookup, the hot path) and ask get() only
-when it is not there.
+Callers may look a line up in `short` themselves (a dict lookup, the hot path) and ask
+get_or_make() only when it is not there.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
@@ -29,11 +30,14 @@ class LineCache(Generic[V]):
         self.short: dict[str, V] = {}
         self._long: dict[str, V] = {}
 
-    def get(self, line: str, default: V) -> V:
-        """The value kept for `line`, or `default`."""
-        if len(line) <= self.short_chars:
-            return self.short.get(line, default)
-        return self._long.get(line, default)
+    def get_or_make(self, line: str, make: Callable[[str], V]) -> V:
+        """The value kept for `line`; made from it and kept when there is none."""
+        kept = self.short if len(line) <= self.short_chars else self._long
+        if line in kept:
+            return kept[line]
+        value = make(line)
+        self.put(line, value)
+        return value
 
     def __contains__(self, line: str) -> bool:
         return line in self.short or line in self._long

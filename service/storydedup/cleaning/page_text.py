@@ -466,18 +466,17 @@ _UNREAD: _Read = ("", ("", (), 0, _Kind.BOILERPLATE, "", 0.0), "")
 _readings: LineCache[_Read] = LineCache(lines=1 << 15, long_lines=256)
 
 
+def _reading(raw: str) -> _Read:
+    line = _normalise_line(raw)
+    if not line:
+        return None
+    reading = _line_reading(line)
+    return (line, reading, _loose_key(reading[0]))
+
+
 def _read_line(raw: str) -> _Read:
     """The line normalised and read (from the cache when it has been lately)."""
-    known = _readings.get(raw, _UNREAD)
-    if known is _UNREAD:
-        line = _normalise_line(raw)
-        if line:
-            reading = _line_reading(line)
-            known = (line, reading, _loose_key(reading[0]))
-        else:
-            known = None
-        _readings.put(raw, known)
-    return known
+    return _readings.get_or_make(raw, _reading)
 
 
 def clear_caches() -> None:
@@ -1100,21 +1099,20 @@ def _drop_exact_repeats(lines: list[_Line], dropped: list[tuple[int, str, str]])
 def _sentence_keys(line: _Line) -> frozenset[str]:
     if line.kind is not _Kind.PROSE:
         return frozenset()
-    keys = _sentences_read.get(line.text, _NOT_READ)
-    if keys is _NOT_READ:
-        text = line.text.replace("? ", ". ").replace("! ", ". ").replace("。", ". ")
-        keys = frozenset(
-            key
-            for key in map(_loose_key, text.split(". "))
-            if key.count(" ") + 1 >= _MIN_DUPLICATE_SENTENCE_WORDS
-        )
-        _sentences_read.put(line.text, keys)
-    return keys
+    return _sentences_read.get_or_make(line.text, _sentences_of)
+
+
+def _sentences_of(text: str) -> frozenset[str]:
+    text = text.replace("? ", ". ").replace("! ", ". ").replace("。", ". ")
+    return frozenset(
+        key
+        for key in map(_loose_key, text.split(". "))
+        if key.count(" ") + 1 >= _MIN_DUPLICATE_SENTENCE_WORDS
+    )
 
 
 # The story's paragraphs come back on copies and in HTML's second cleaning (line_cache.py).
 _sentences_read: LineCache[frozenset[str]] = LineCache(lines=1 << 13, long_lines=256)
-_NOT_READ: frozenset[str] = frozenset(("\n",))  # no line holds a line break
 
 
 def _is_repeated_elsewhere(keys: frozenset[str], counts: dict[str, int], text: str) -> bool:
