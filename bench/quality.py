@@ -463,7 +463,7 @@ class Summary:
     clusters: float
     articles: int
     seconds: float
-    subsets: dict[str, tuple[float, float, float]]
+    subsets: dict[str, tuple[float, float, float, float]]
     f1_range: tuple[float, float]
     answered_f1: float
 
@@ -480,6 +480,7 @@ def summarise(rows: Sequence[Row]) -> Summary:
             mean([r.by_subset[name].pairs.precision for r in rows]),
             mean([r.by_subset[name].pairs.recall for r in rows]),
             mean([r.by_subset[name].pairs.f1 for r in rows]),
+            mean([r.by_subset[name].mixed_clusters for r in rows]),
         )
         for name in first.by_subset
     }
@@ -536,13 +537,14 @@ def print_table(table: Sequence[Summary], corpus: Corpus) -> None:
         )
     print()
     print(
-        "Pair P/R/F1 by part (synthetic: benchmark stories, copies, roundups; helsinki: read "
-        "labels; helsinki-rule: the containment rule's labels, its ambiguous pairs left out):"
+        "Pair P/R/F1 and mixed clusters by part (synthetic: benchmark stories, copies, "
+        "roundups; helsinki: read labels; helsinki-rule: the containment rule's labels, its "
+        "ambiguous pairs left out):"
     )
     for s in table:
         parts = [
-            f"{name} {fmt_score(p)}/{fmt_score(r)}/{fmt_score(f)}"
-            for name, (p, r, f) in s.subsets.items()
+            f"{name} {fmt_score(p)}/{fmt_score(r)}/{fmt_score(f)} mixed {fmt_count(m)}"
+            for name, (p, r, f, m) in s.subsets.items()
         ]
         spread = (
             f"   (F1 {fmt_score(s.f1_range[0])}-{fmt_score(s.f1_range[1])})"

@@ -93,6 +93,28 @@ async def test_roundup_does_not_merge_the_stories_it_quotes() -> None:
     await assert_alone(pipeline, clusters, merged)
 
 
+async def test_roundup_made_mostly_of_one_stories_lead_joins_no_story() -> None:
+    """A roundup whose first item quotes most of a short story and whose
+    second quotes another story's lead: most of its sentences recur in the
+    first story, and they are a fair part of it, as a version's would be;
+    the block after them recurs in the second story, which a version of the
+    first would not carry. It joins neither."""
+    stories = {page: story_of(page) for page in (WEWORK, BANKING)}
+    pipeline = Pipeline()
+    clusters = {
+        page: await pipeline.ingest(page, "\n\n".join(story[:8]), "wire")
+        for page, story in stories.items()
+    }
+    roundup = [
+        "Technology news roundup: the day's stories",
+        *stories[WEWORK][:5],
+        "Also today",
+        *stories[BANKING][:2],
+    ]
+    cluster = await pipeline.ingest("roundup", republished(roundup, KOREAN), "entermedia.co.kr")
+    await assert_alone(pipeline, clusters, cluster)
+
+
 async def test_truncated_copy_joins_its_story() -> None:
     pipeline = Pipeline()
     full = await pipeline.ingest("full", page_text(BANKING), "wired.com")

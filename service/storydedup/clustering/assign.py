@@ -142,8 +142,53 @@ def verify(policy: MatchPolicy, probe: Probe, candidates: Iterable[Candidate[K]]
         and not match_records(policy, a.record, b.record)
         for i, (a, a_start) in enumerate(held)
         for b, b_start in held[i + 1 :]
-    )
+    ) or quotes_two_stories(policy, probe, listed, sims, (m.candidate.cluster for m in found))
     return found
+
+
+# A part of the new article quoted from a story: at least this many of its
+# sentences, and this share of them, recur in that story's articles and not
+# in the other's.
+QUOTED_SENTENCES = 3
+QUOTED_SHARE = 0.25
+
+
+def quotes_two_stories(
+    policy: MatchPolicy,
+    probe: Probe,
+    candidates: Sequence[Candidate[K]],
+    sims: Sequence[Similarity],
+    matched: Iterable[int],
+) -> bool:
+    """Whether the new article holds passages of two stories side by side:
+    one block of its sentences recurs in one cluster's articles, another
+    block in the articles of a cluster it does not match, and the two
+    clusters are not one story (their articles do not match each other). A
+    roundup that prints the lead of each story it collects is such a text
+    even when it holds no story whole, and one quoted lead may be most of
+    it. A version of one story shares at most a background paragraph with
+    a sibling dispatch; an article that matches two clusters is a version
+    of both, which arrival order split (`choose` links them)."""
+    sentences = 0
+    recurring: dict[int, set[int]] = {}
+    first: dict[int, Candidate[K]] = {}
+    for candidate, sim in zip(candidates, sims, strict=True):
+        if not sim.recurring:
+            continue
+        shorter = probe.shingle_count <= candidate.record.shingle_count
+        sentences = sim.short_sentences if shorter else sim.long_sentences
+        recurring.setdefault(candidate.cluster, set()).update(sim.recurring)
+        first.setdefault(candidate.cluster, candidate)
+    least = max(QUOTED_SENTENCES, QUOTED_SHARE * sentences)
+    unmatched = set(recurring) - set(matched)
+    return any(
+        len(recurring[a] - recurring[b]) >= least
+        and len(recurring[b] - recurring[a]) >= least
+        and not match_records(policy, first[a].record, first[b].record)
+        for b in sorted(unmatched)
+        for a in sorted(recurring)
+        if a != b
+    )
 
 
 FirstMembers = Callable[[int], Awaitable[Sequence[Member[K]]]]
