@@ -115,6 +115,28 @@ async def test_roundup_made_mostly_of_one_stories_lead_joins_no_story() -> None:
     await assert_alone(pipeline, clusters, cluster)
 
 
+async def test_truncated_copy_joins_the_story_it_starts_not_an_earlier_roundup() -> None:
+    """A roundup quoting three stories' leads arrives first, then one of the
+    stories in full, then that story's truncated copy: the copy is held
+    whole by the roundup, and is the full story's start. It joins the story,
+    and the roundup stays alone."""
+    stories = {page: story_of(page) for page in (BANKING, WEWORK, KOREAN)}
+    roundup = []
+    for number, story in enumerate(stories.values()):
+        roundup += [f"Roundup item {number + 1}: the day's stories", *story[:2]]
+    pipeline = Pipeline()
+    pages = [
+        ("roundup", "\n\n".join(roundup), "apnews.com"),
+        ("full", republished(stories[WEWORK], BANKING), "wired.com"),
+        ("truncated", "\n\n".join(stories[WEWORK][:2]), "reuters.com"),
+    ]
+    for page in pages:
+        await pipeline.ingest(*page)
+    alone, full, truncated = await final_clusters(pipeline, [name for name, _, _ in pages])
+    assert truncated == full
+    assert alone != full
+
+
 async def test_truncated_copy_joins_its_story() -> None:
     pipeline = Pipeline()
     full = await pipeline.ingest("full", page_text(BANKING), "wired.com")

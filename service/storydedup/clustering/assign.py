@@ -362,7 +362,18 @@ async def choose(
     # story it is a version of, and takes its fragments along. With one
     # cluster matched there is nothing to compete with or take along.
     fragments = {c for c in best if await fragment(c)} if len(best) > 1 else set()
-    for cluster in sorted(best, key=lambda c: c in fragments):
+
+    def part_of_member(cluster: int) -> bool:
+        return any(
+            part_of(policy, m.sim, probe.shingle_count, m.candidate.record.shingle_count)
+            for m in in_cluster[cluster]
+        )
+
+    # A truncated copy joins the story whose start it is before a longer text
+    # that merely holds it (a roundup that quotes the story's lead after
+    # another story's, arrived before the story).
+    ranked = sorted(best, key=lambda c: (c in fragments, not part_of_member(c)))
+    for cluster in ranked:
         match = best[cluster]
         if match.sim.jaccard >= policy.merge_jaccard or await confirmed(cluster):
             # The joined cluster keeps its ID: which of the others is older
