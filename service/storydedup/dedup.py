@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from storydedup import metrics
@@ -88,6 +89,16 @@ class Deduplicator:
         self.store = store
         self.fingerprinter = fingerprinter
         self.chrome_state = chrome_state or LocalChromeState(chrome)
+        # Cleaning and fingerprinting are CPU work: on the event loop, every
+        # lookup that arrives during a batch waits behind the article being
+        # cleaned. They run in one thread of their own instead, an article
+        # at a time, so that the loop answers between its steps (the
+        # interpreter hands the loop the GIL within its switch interval) and
+        # concurrent calls' articles take turns. One thread: the cleaning
+        # caches (cleaning/line_cache.py) are used from it alone, and the
+        # chrome views it reads are changed by the loop only in single
+        # operations on sets and dicts.
+        self._cleaner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="storydedup-clean")
 
     def _story(self, article: pb.Article, field: str) -> tuple[Probe, StoryText]:
         """The article's fingerprint and story; InvalidArgument naming the
@@ -120,6 +131,22 @@ class Deduplicator:
             item, article.source, story.line_keys, article, field, story.chrome_keys
         )
 
+    async def prepare_async(self, article: pb.Article, field: str) -> PreparedArticle:
+        """`prepare` in the cleaning thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._cleaner, self.prepare, article, field)
+
+    async def prepare_all(
+        self, articles: Sequence[tuple[pb.Article, str]]
+    ) -> list[PreparedArticle]:
+        """`prepare` of each (article, field) in the cleaning thread, one job
+        an article, so that other calls' articles are cleaned in between."""
+        return [await self.prepare_async(article, field) for article, field in articles]
+
+    def close(self) -> None:
+        """Stops the cleaning thread once the work given to it is done."""
+        self._cleaner.shutdown(wait=False, cancel_futures=True)
+
     @property
     def chrome(self) -> ChromeLines:
         return self.chrome_state.lines
@@ -144,8 +171,7 @@ class Deduplicator:
             if p.chrome_used == now:
                 result.append(p)
                 continue
-            result.append(self.prepare(p.article, p.field))
-            await asyncio.sleep(0)  # a turn for other calls, as between a batch's articles
+            result.append(await self.prepare_async(p.article, p.field))
         return result
 
     async def ingest(self, prepared: Sequence[PreparedArticle]) -> list[IngestOutcome]:
@@ -169,5 +195,6 @@ class Deduplicator:
     async def similar(self, article: pb.Article, limit: int) -> tuple[SimilarOutcome, list[str]]:
         """Verified matches of the article, and its cleaned story text's
         paragraphs (which the matches' passages count)."""
-        probe, story = self._story(article, "article")
+        loop = asyncio.get_running_loop()
+        probe, story = await loop.run_in_executor(self._cleaner, self._story, article, "article")
         return await self.store.similar(probe, limit), story.text.split("\n\n")

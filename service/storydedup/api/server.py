@@ -130,13 +130,13 @@ class StoryDedupServer:
         policy = MatchPolicy()
         self.fingerprinter = Fingerprinter(fingerprint_settings(config))
         self.store = store or make_store(config, policy)
+        self.dedup = Deduplicator(
+            self.store,
+            self.fingerprinter,
+            chrome_state=make_chrome_state(config, self.store),
+        )
         self.servicer = StoryDedupServicer(
-            Deduplicator(
-                self.store,
-                self.fingerprinter,
-                chrome_state=make_chrome_state(config, self.store),
-            ),
-            Limits(config.max_article_bytes, config.max_batch_articles),
+            self.dedup, Limits(config.max_article_bytes, config.max_batch_articles)
         )
         self.health = health.aio.HealthServicer()
         # Observing first, so that calls the token check refuses are counted.
@@ -322,6 +322,7 @@ class StoryDedupServer:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._metrics_http is not None:
             self._metrics_http.close()
+        self.dedup.close()
         await self.store.close()
 
     async def wait(self) -> None:

@@ -7,7 +7,6 @@ INVALID_ARGUMENT, whereas grpcio's own deserialisation failure is INTERNAL.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import time
@@ -148,7 +147,7 @@ class StoryDedupServicer:
         async def call() -> pb.IngestArticleResponse:
             request = parse(pb.IngestArticleRequest, raw)
             check_article(request.article, "article", self._limits)
-            item = self._dedup.prepare(request.article, "article")
+            item = await self._dedup.prepare_async(request.article, "article")
             [outcome] = await self._dedup.ingest([item])
             return convert.ingest_response(outcome)
 
@@ -168,17 +167,10 @@ class StoryDedupServicer:
                 await self._dedup.refresh_chrome(a.source for a in request.articles)
             # Every article is checked and fingerprinted before any is
             # written: a bad one fails the call with nothing indexed.
-            items = []
-            for i, article in enumerate(request.articles):
-                check_article(article, f"articles[{i}]", self._limits)
-                items.append(self._dedup.prepare(article, f"articles[{i}]"))
-                # Cleaning and fingerprinting are CPU work on the event loop that
-                # every call shares: without a turn between articles, a batch of
-                # 500 held it for over half a second, and lookups arriving
-                # meanwhile waited (GetCluster p50 / p99 142 / 516 ms during
-                # back-to-back batches, 35-103 / 207-476 ms with a turn per
-                # article; docs/operations.md, "Readers and writers").
-                await asyncio.sleep(0)
+            fields = [f"articles[{i}]" for i in range(len(request.articles))]
+            for article, field in zip(request.articles, fields, strict=True):
+                check_article(article, field, self._limits)
+            items = await self._dedup.prepare_all(list(zip(request.articles, fields, strict=True)))
             outcomes = await self._dedup.ingest(items)
             return pb.IngestArticlesResponse(results=[convert.ingest_response(o) for o in outcomes])
 
@@ -194,7 +186,8 @@ class StoryDedupServicer:
             async def call(raw: bytes = raw, field: str = field) -> pb.StreamIngestArticlesResponse:
                 request = parse(pb.StreamIngestArticlesRequest, raw)
                 check_article(request.article, field, self._limits)
-                [outcome] = await self._dedup.ingest([self._dedup.prepare(request.article, field)])
+                item = await self._dedup.prepare_async(request.article, field)
+                [outcome] = await self._dedup.ingest([item])
                 return pb.StreamIngestArticlesResponse(result=convert.ingest_response(outcome))
 
             try:

@@ -11,6 +11,7 @@ view is the model itself and nothing is ever cleaned twice.
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Protocol
@@ -52,6 +53,7 @@ class LocalChromeState:
     async def learn(self, seen: Sequence[tuple[str, Sequence[int], int]]) -> None:
         for source, keys, cluster in seen:
             self.model.learn(source, keys, cluster)
+            await asyncio.sleep(0)  # a turn for other calls between articles
 
 
 class ChromeCache:

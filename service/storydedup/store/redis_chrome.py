@@ -12,6 +12,7 @@ it has published nothing for ttl_ms (by default the retention window).
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -116,6 +117,9 @@ class RedisChromeState:
                 told.setdefault(source, {}).update(
                     self._local.learn_shared(source, line_keys, cluster)
                 )
+                # A turn for other calls between articles: a batch's hundreds
+                # of lines each are tens of milliseconds of work.
+                await asyncio.sleep(0)
         await self._pipeline(
             [
                 (
