@@ -122,12 +122,40 @@ def extract_article(
     # attributes go and the element stays.
     document = _HUGE_TAG.sub(r"<\1>", document)
 
+    title, read = _read_tree(document, fast=fast, with_page_text=with_page_text)
+    # trafilatura runs once the resiliparse tree is gone from every frame:
+    # the exceptions it logs keep their frames' callers alive in a log
+    # handler that keeps records (pytest's, a queue's), and a tree dropped
+    # later on another thread is refused by resiliparse and leaks.
+    text = _main_text(document, read)
+    if _WORD.search(text) is None:
+        raise HtmlExtractionError("no article text found in the HTML document")
+    return ExtractedPage(title=title, text=text, page_text=read.page_text if with_page_text else "")
+
+
+@dataclass(frozen=True, slots=True)
+class _TreeReading:
+    """What the resiliparse tree gave: main content (`fallback`), or with
+    `whole` the whole page's text for a tree too deep for main content;
+    `parsed` False when lexbor could not parse the document."""
+
+    parsed: bool
+    fallback: str = ""
+    whole: bool = False
+    page_text: str = ""
+
+
+def _read_tree(document: str, *, fast: bool, with_page_text: bool) -> tuple[str, _TreeReading]:
     tree = _parse(document)
+    if tree is None:
+        return "", _TreeReading(parsed=False)
     try:
-        title = _title(tree) if tree is not None else ""
-        text = _fast_main_text(document, tree) if fast else _main_text(document, tree)
-        found = _WORD.search(text) is not None
-        page_text = _visible_text(tree) if found and with_page_text and tree is not None else ""
+        title = _title(tree)
+        deep = _too_deep(tree)
+        fallback = _paragraphs(_resiliparse_text(tree, main_content=not deep))
+        # The page text is read whether or not the article is found, which
+        # is known only after trafilatura (~1 ms, and only when asked for).
+        page_text = _visible_text(tree) if with_page_text else ""
     except BaseException as error:
         traceback.clear_frames(error.__traceback__)
         raise
@@ -137,9 +165,9 @@ def extract_article(
         # would hold it until a garbage collection run by any thread (the
         # metrics server's): the tree goes now, and the frames below lose it.
         tree = None
-    if not found:
-        raise HtmlExtractionError("no article text found in the HTML document")
-    return ExtractedPage(title=title, text=text, page_text=page_text)
+    return title, _TreeReading(
+        parsed=True, fallback=fallback, whole=deep or fast, page_text=page_text
+    )
 
 
 def _decode(data: bytes) -> str:
@@ -159,36 +187,25 @@ def _decode(data: bytes) -> str:
 def _parse(document: str) -> HTMLTree | None:
     try:
         return HTMLTree.parse(document)
-    except Exception:
+    except Exception as error:
         # Third-party C parser fed hostile input: without a tree we still
         # have trafilatura, which parses with lxml on its own.
-        _log.debug("lexbor could not parse the document", exc_info=True)
+        _log_failure("lexbor could not parse the document", error)
         return None
 
 
-def _main_text(document: str, tree: HTMLTree | None) -> str:
-    if tree is not None and _too_deep(tree):
-        # Neither main-content extractor can take this document (see
-        # _MAX_DEPTH): all its visible text is the best that can be had.
-        return _paragraphs(_resiliparse_text(tree, main_content=False))
-
-    fallback = ""
-    if tree is not None:
-        fallback = _paragraphs(_resiliparse_text(tree, main_content=True))
+def _main_text(document: str, read: _TreeReading) -> str:
+    if read.parsed and read.whole:
+        # Too deep for either main-content extractor (see _MAX_DEPTH): all
+        # its visible text is the best that can be had. Or the fast path:
+        # resiliparse's main content alone.
+        return read.fallback
     if document.count("<") > _MAX_TRAFILATURA_TAGS:
-        return fallback
+        return read.fallback
     text = _paragraphs(_trafilatura_text(document))
-    if len(_WORD.findall(text)) < _FALLBACK_WORD_RATIO * len(_WORD.findall(fallback)):
-        return fallback
+    if len(_WORD.findall(text)) < _FALLBACK_WORD_RATIO * len(_WORD.findall(read.fallback)):
+        return read.fallback
     return text
-
-
-def _fast_main_text(document: str, tree: HTMLTree | None) -> str:
-    if tree is None:
-        # lexbor could not parse it: trafilatura, with its guards, is all there is.
-        return _main_text(document, tree)
-    # The depth guard of _main_text holds here too.
-    return _paragraphs(_resiliparse_text(tree, main_content=not _too_deep(tree)))
 
 
 def _too_deep(tree: HTMLTree) -> bool:
@@ -207,10 +224,10 @@ def _trafilatura_text(document: str) -> str:
             if class_id_chars > _MAX_CLASS_ID_CHARS:
                 return ""
         text = trafilatura.extract(tree, include_comments=False, favor_precision=True)
-    except Exception:
+    except Exception as error:
         # A library bug on one odd page must not fail the request: the
         # resiliparse text is there to fall back on.
-        _log.debug("trafilatura failed on the document", exc_info=True)
+        _log_failure("trafilatura failed on the document", error)
         return ""
     return text or ""
 
@@ -227,17 +244,26 @@ def _resiliparse_text(tree: HTMLTree, *, main_content: bool) -> str:
             comments=False,
             post_meta=False,
         )
-    except Exception:
-        _log.debug("resiliparse failed on the document", exc_info=True)
+    except Exception as error:
+        _log_failure("resiliparse failed on the document", error)
         return ""
+
+
+def _log_failure(message: str, error: Exception) -> None:
+    # The traceback as text, not the exception: a log handler that keeps
+    # records (pytest's, a queue's) would keep its frames, and through
+    # their callers' frames the resiliparse tree, and drop it on its own
+    # thread, which resiliparse refuses (the tree then leaks).
+    if _log.isEnabledFor(logging.DEBUG):
+        _log.debug("%s\n%s", message, "".join(traceback.format_exception(error)))
 
 
 def _visible_text(tree: HTMLTree) -> str:
     try:
         # resiliparse's defaults, as the scrapers whose page text the service also takes.
         return _UNSAFE_CHARS.sub("", extract_plain_text(tree, main_content=False))
-    except Exception:
-        _log.debug("resiliparse failed on the document", exc_info=True)
+    except Exception as error:
+        _log_failure("resiliparse failed on the document", error)
         return ""
 
 
