@@ -504,6 +504,7 @@ class ServerProcess:
         profile_to: Path | None = None,
         workers: int = 1,
         events_max_len: int | None = None,
+        clean_processes: int = 0,
     ) -> None:
         self.port = free_port()
         self.namespace = namespace
@@ -520,6 +521,8 @@ class ServerProcess:
             env["STORYDEDUP_RETENTION_DAYS"] = repr(retention_days)
         if workers > 1:
             env["STORYDEDUP_WORKERS"] = str(workers)
+        if clean_processes:
+            env["STORYDEDUP_CLEAN_PROCESSES"] = str(clean_processes)
         if events_max_len is not None:
             env["STORYDEDUP_EVENTS_MAX_LEN"] = str(events_max_len)
         # The snapshot of the service code comes before the editable install on sys.path.
@@ -1328,6 +1331,7 @@ class Run:
         namespace = namespace or f"ns{next(self.namespaces):05d}"
         redis_url = (on or self.redis_server).url
         options.setdefault("workers", self.args.workers)
+        options.setdefault("clean_processes", self.args.clean_processes)
         server = ServerProcess(redis_url, namespace, self.log_dir, self.code, **options)
         self.stack.callback(server.stop)
         progress(f"{label}: starting a server on namespace {namespace!r}")
@@ -2040,7 +2044,8 @@ def run_all(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
         print(f"- real pages: {real.description}")
     print(f"- Redis: loopback, no persistence; each phase in a fresh namespace; seed {SEED}")
     print(
-        f"- phases: {', '.join(sorted(args.phases))}; server --workers {args.workers}; "
+        f"- phases: {', '.join(sorted(args.phases))}; server --workers {args.workers}, "
+        f"--clean-processes {args.clean_processes}; "
         f"batch clients {args.batch_clients}; scheduling priority (nice) "
         f"{os.getpriority(os.PRIO_PROCESS, 0)}"
     )
@@ -2263,6 +2268,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=int,
         default=1,
         help="the server's --workers (processes sharing the port); CPU is summed over them",
+    )
+    parser.add_argument(
+        "--clean-processes",
+        type=int,
+        default=0,
+        help="the server's --clean-processes (cleaning processes per server process; their CPU "
+        "is counted as the server's)",
     )
     parser.add_argument(
         "--batch-clients",

@@ -149,13 +149,13 @@ async def test_a_batch_is_cleaned_once_with_the_chrome_learned_before_it(
         return Article(id=article_id, text=text, source="herald.example")
 
     prepared: list[str] = []
-    prepare = Deduplicator.prepare
+    prepare = Deduplicator.prepare_async
 
-    def counting(self: Deduplicator, article: pb.Article, field: str) -> PreparedArticle:
+    async def counting(self: Deduplicator, article: pb.Article, field: str) -> PreparedArticle:
         prepared.append(article.id)
-        return prepare(self, article, field)
+        return await prepare(self, article, field)
 
-    monkeypatch.setattr(Deduplicator, "prepare", counting)
+    monkeypatch.setattr(Deduplicator, "prepare_async", counting)
     raw = {"port": "0", "namespace": namespace, "redis_url": redis_server.url}
     async with (
         running_server(raw) as running,

@@ -65,6 +65,9 @@ class Config:
     # Server processes sharing the port (SO_REUSEPORT); more than one needs
     # Redis, since the in-process store cannot be shared.
     workers: int = 1
+    # Processes that clean and fingerprint for this server process; 0: one
+    # thread of its own.
+    clean_processes: int = 0
     # The event log (WatchClusters) keeps about this many latest events; 0
     # logs none.
     events_max_len: int = DEFAULT_EVENTS_MAX_LEN
@@ -125,6 +128,8 @@ _HELP = {
     "tls_client_ca_file": "PEM CA bundle: require client certificates (mutual TLS)",
     "auth_token": "require 'authorization: Bearer <token>' on every call but health checks",
     "workers": "server processes sharing the port (needs --redis-url when above 1)",
+    "clean_processes": "processes that clean and fingerprint articles for each server process, "
+    "so that one connection's batches use several cores (0: one thread in the server process)",
     "events_max_len": "the event log of WatchClusters keeps about this many latest events "
     "(0: no events)",
     "browser_port": "serve the read-only story browser over HTTP on this port of --host "
@@ -244,6 +249,8 @@ def validate(config: Config) -> None:
         raise ConfigError("--browser-port: must differ from --port")
     if config.events_max_len < 0:
         raise ConfigError("--events-max-len: must not be negative")
+    if not 0 <= config.clean_processes <= 64:
+        raise ConfigError("--clean-processes: must be 0 to 64")
     if config.retention_days <= 0:
         raise ConfigError("--retention-days: must be positive")
     if config.shutdown_grace_seconds < 0:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from storydedup import metrics
 from storydedup.api import convert
-from storydedup.api.errors import NoStoryText
+from storydedup.api.errors import NoStoryText, Unavailable
 from storydedup.api.validation import published_ms
 from storydedup.cleaning.article import (
     NoStoryTextError,
@@ -21,7 +23,11 @@ from storydedup.cleaning.article import (
 )
 from storydedup.cleaning.chrome import ChromeModel
 from storydedup.cleaning.chrome_state import ChromeLines, ChromeState, LocalChromeState
-from storydedup.fingerprints.fingerprint import EmptyTextError, Fingerprinter
+from storydedup.fingerprints.fingerprint import (
+    EmptyTextError,
+    Fingerprinter,
+    FingerprintSettings,
+)
 from storydedup.store.base import (
     IndexStore,
     IngestItem,
@@ -57,6 +63,11 @@ _OUTCOMES = {
 }
 
 
+def _observe(cleaned: Cleaned) -> None:
+    _CLEANING.observe(cleaned.cleaning_s)
+    _FINGERPRINTING.observe(cleaned.fingerprinting_s)
+
+
 def outcome_name(outcome: IngestOutcome) -> str:
     """The outcome label: a copy that linked clusters is a merge."""
     if outcome.unchanged:
@@ -78,6 +89,69 @@ def count_ingested(
         _IN_STORE.observe(per_article)
 
 
+@dataclass(frozen=True, slots=True)
+class SourceChrome:
+    """One source's chrome lines as the server knew them when it sent an
+    article to a cleaning process (`ChromeLines` for that source alone)."""
+
+    source: str
+    lines: frozenset[int]
+
+    def chrome_keys(self, source: str, keys: Iterable[int]) -> set[int]:
+        return set(self.lines.intersection(keys)) if source == self.source else set()
+
+    def known(self, source: str) -> frozenset[int]:
+        return self.lines if source == self.source else frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Cleaned:
+    """An article's fingerprint and story, and the seconds each took."""
+
+    probe: Probe
+    story: StoryText
+    cleaning_s: float
+    fingerprinting_s: float
+
+
+def clean(
+    article: pb.Article, field: str, fingerprinter: Fingerprinter, chrome: ChromeLines
+) -> Cleaned:
+    """The article's story text and fingerprint; NoStoryText naming the
+    field when nothing of it reads as a story."""
+    body_field = f"{field}.text" if article.text else f"{field}.html"
+    try:
+        started = time.perf_counter()
+        if article.text:
+            story = story_from_text(article.text, article.title, article.source, chrome)
+        else:
+            story = story_from_html(article.html, article.title, article.source, chrome)
+        cleaned = time.perf_counter()
+        probe = fingerprinter.probe(story.text, article.source)
+        return Cleaned(probe, story, cleaned - started, time.perf_counter() - cleaned)
+    except (NoStoryTextError, EmptyTextError) as error:
+        raise NoStoryText(f"{body_field}: no story text to fingerprint ({error})") from None
+
+
+# A cleaning process's fingerprinter, made once by its initializer.
+_process_fingerprinter: Fingerprinter | None = None
+
+
+def _start_cleaning_process(settings: FingerprintSettings) -> None:
+    global _process_fingerprinter
+    _process_fingerprinter = Fingerprinter(settings)
+
+
+def _clean_in_process(raw: bytes, field: str, chrome: SourceChrome) -> Cleaned | str:
+    """`clean` in a cleaning process; the refusal's message instead of the
+    exception (the API's errors are not meant to cross processes)."""
+    assert _process_fingerprinter is not None
+    try:
+        return clean(pb.Article.FromString(raw), field, _process_fingerprinter, chrome)
+    except NoStoryText as error:
+        return error.message
+
+
 class Deduplicator:
     def __init__(
         self,
@@ -85,6 +159,7 @@ class Deduplicator:
         fingerprinter: Fingerprinter,
         chrome: ChromeModel | None = None,
         chrome_state: ChromeState | None = None,
+        processes: int = 0,
     ) -> None:
         self.store = store
         self.fingerprinter = fingerprinter
@@ -97,29 +172,62 @@ class Deduplicator:
         # concurrent calls' articles take turns. One thread: the cleaning
         # caches (cleaning/line_cache.py) are used from it alone, and the
         # chrome views it reads are changed by the loop only in single
-        # operations on sets and dicts.
-        self._cleaner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="storydedup-clean")
+        # operations on sets and dicts. With `processes`, in that many
+        # processes instead, so that one server uses more than one core: each
+        # article goes with its source's chrome lines as known now.
+        self._processes = processes
+        self._cleaner = self._new_cleaner()
+
+    def _new_cleaner(self) -> Executor:
+        if not self._processes:
+            return ThreadPoolExecutor(max_workers=1, thread_name_prefix="storydedup-clean")
+        return ProcessPoolExecutor(
+            self._processes,
+            # Not fork: the server's threads (gRPC's, Redis's) do not survive it.
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_cleaning_process,
+            initargs=(self.fingerprinter.settings,),
+        )
 
     def _story(self, article: pb.Article, field: str) -> tuple[Probe, StoryText]:
         """The article's fingerprint and story; InvalidArgument naming the
         field when nothing of it reads as a story."""
-        body_field = f"{field}.text" if article.text else f"{field}.html"
+        cleaned = clean(article, field, self.fingerprinter, self.chrome)
+        _observe(cleaned)
+        return cleaned.probe, cleaned.story
+
+    async def _story_async(self, article: pb.Article, field: str) -> tuple[Probe, StoryText]:
+        """`_story` in the cleaning thread or a cleaning process."""
+        loop = asyncio.get_running_loop()
+        if not self._processes:
+            return await loop.run_in_executor(self._cleaner, self._story, article, field)
+        chrome = SourceChrome(article.source, self.chrome.known(article.source))
+        raw = article.SerializeToString()
+        pool = self._cleaner
         try:
-            started = time.perf_counter()
-            if article.text:
-                story = story_from_text(article.text, article.title, article.source, self.chrome)
-            else:
-                story = story_from_html(article.html, article.title, article.source, self.chrome)
-            cleaned = time.perf_counter()
-            probe = self.fingerprinter.probe(story.text, article.source)
-            _CLEANING.observe(cleaned - started)
-            _FINGERPRINTING.observe(time.perf_counter() - cleaned)
-            return probe, story
-        except (NoStoryTextError, EmptyTextError) as error:
-            raise NoStoryText(f"{body_field}: no story text to fingerprint ({error})") from None
+            cleaned = await loop.run_in_executor(pool, _clean_in_process, raw, field, chrome)
+        except BrokenProcessPool:
+            # A cleaning process died (killed, out of memory, a crash in a
+            # parser's C code): every job of the pool fails with it. The next
+            # article gets a new pool; this one is refused as retryable, since
+            # which of the pool's articles killed it is not known.
+            if self._cleaner is pool:
+                log.error("a cleaning process died; starting new ones")
+                pool.shutdown(wait=False, cancel_futures=True)
+                self._cleaner = self._new_cleaner()
+            raise Unavailable(f"{field}: the process cleaning it died; send it again") from None
+        if isinstance(cleaned, str):
+            raise NoStoryText(cleaned)
+        _observe(cleaned)
+        return cleaned.probe, cleaned.story
 
     def prepare(self, article: pb.Article, field: str) -> PreparedArticle:
         probe, story = self._story(article, field)
+        return self._prepared(article, field, probe, story)
+
+    def _prepared(
+        self, article: pb.Article, field: str, probe: Probe, story: StoryText
+    ) -> PreparedArticle:
         item = IngestItem(
             article_id=article.id,
             digest=convert.content_digest(article),
@@ -132,19 +240,31 @@ class Deduplicator:
         )
 
     async def prepare_async(self, article: pb.Article, field: str) -> PreparedArticle:
-        """`prepare` in the cleaning thread."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._cleaner, self.prepare, article, field)
+        """`prepare` in the cleaning thread or a cleaning process."""
+        probe, story = await self._story_async(article, field)
+        return self._prepared(article, field, probe, story)
 
     async def prepare_all(
         self, articles: Sequence[tuple[pb.Article, str]]
     ) -> list[PreparedArticle]:
-        """`prepare` of each (article, field) in the cleaning thread, one job
-        an article, so that other calls' articles are cleaned in between."""
-        return [await self.prepare_async(article, field) for article, field in articles]
+        """`prepare` of each (article, field), one job an article: in the
+        thread one after another, so that other calls' articles are cleaned
+        in between; in processes all at once, as many at a time as there
+        are processes. The first refusal is raised once all are done."""
+        if not self._processes:
+            return [await self.prepare_async(article, field) for article, field in articles]
+        done = await asyncio.gather(
+            *(self.prepare_async(article, field) for article, field in articles),
+            return_exceptions=True,
+        )
+        for outcome in done:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return [p for p in done if isinstance(p, PreparedArticle)]
 
     def close(self) -> None:
-        """Stops the cleaning thread once the work given to it is done."""
+        """Stops the cleaning thread or processes once the work given to
+        them is done."""
         self._cleaner.shutdown(wait=False, cancel_futures=True)
 
     @property
@@ -195,6 +315,5 @@ class Deduplicator:
     async def similar(self, article: pb.Article, limit: int) -> tuple[SimilarOutcome, list[str]]:
         """Verified matches of the article, and its cleaned story text's
         paragraphs (which the matches' passages count)."""
-        loop = asyncio.get_running_loop()
-        probe, story = await loop.run_in_executor(self._cleaner, self._story, article, "article")
+        probe, story = await self._story_async(article, "article")
         return await self.store.similar(probe, limit), story.text.split("\n\n")

@@ -134,6 +134,7 @@ class StoryDedupServer:
             self.store,
             self.fingerprinter,
             chrome_state=make_chrome_state(config, self.store),
+            processes=config.clean_processes,
         )
         self.servicer = StoryDedupServicer(
             self.dedup, Limits(config.max_article_bytes, config.max_batch_articles)

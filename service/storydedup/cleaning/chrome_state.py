@@ -23,6 +23,9 @@ class ChromeLines(Protocol):
     def chrome_keys(self, source: str, keys: Iterable[int]) -> set[int]:
         """Which of these line keys are chrome of `source`."""
 
+    def known(self, source: str) -> frozenset[int]:
+        """All line keys that are chrome of `source` now."""
+
 
 class ChromeState(Protocol):
     @property
@@ -68,6 +71,10 @@ class ChromeCache:
     def chrome_keys(self, source: str, keys: Iterable[int]) -> set[int]:
         known = self._known.get(source)
         return set() if known is None else set(known[1].intersection(keys))
+
+    def known(self, source: str) -> frozenset[int]:
+        known = self._known.get(source)
+        return frozenset() if known is None else known[1]
 
     def version(self, source: str) -> int:
         """Articles of the source when last looked up; -1 if never."""
