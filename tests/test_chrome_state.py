@@ -96,7 +96,8 @@ async def test_a_source_holds_a_bounded_number_of_lines_and_keeps_its_live_chrom
     for page in range(200):
         before, story = story, [rng.getrandbits(63) for _ in range(12)]
         await shared.learn([("a.example", [*menu, *before, *story], page)])
-        held = await client.hlen(keys("a.example")[0]) - 1  # less the article counter
+        # Less the counters of articles and of changes to the chrome set.
+        held = await client.hlen(keys("a.example")[0]) - 2
         counts.append(held)
         if page == 0:
             # Lines seen once are this process's to remember, not Redis's:
@@ -172,3 +173,30 @@ async def test_a_batch_is_cleaned_once_with_the_chrome_learned_before_it(
         )
         keys = [line_key(line) for line in menu]
         assert await shared.lookup([("herald.example", keys)]) == [set(keys)]
+
+
+async def test_a_stable_sources_chrome_costs_redis_little(
+    redis_server: RedisServer, namespace: str
+) -> None:
+    # forget_after 6,400: a line already chrome is told again, and the chrome
+    # set read again, once every 100 of the source's articles.
+    rules = ChromeModel(min_clusters=3, forget_after=6_400)
+    assert rules.refresh_every == 100
+    client = Redis.from_url(redis_server.url)
+    shared = RedisChromeState(client, single_redis_keys(namespace), DAY_MS, rules)
+    rng = random.Random(11)
+    menu = [rng.getrandbits(63) for _ in range(8)]
+    await client.config_resetstat()
+    for page in range(300):
+        story = [rng.getrandbits(63) for _ in range(20)]
+        [chrome] = await shared.lookup([("a.example", [*menu, *story])])
+        # Chrome from the third cluster on, and never forgotten between refreshes.
+        assert chrome == (set(menu) if page >= 3 else set()), f"page {page}"
+        await shared.learn([("a.example", [*menu, *story], page)])
+    stats = await client.info("commandstats")
+    # Each menu line is written when seen in its second and third cluster, then
+    # once every 100 articles: not on each of the 300 pages.
+    assert stats["cmdstat_hset"]["calls"] <= len(menu) * (2 + 3)
+    # The chrome set is read when it changed (once) and every 100 articles.
+    assert stats["cmdstat_hmget"]["calls"] <= 1 + 3
+    await client.aclose()

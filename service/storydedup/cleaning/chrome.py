@@ -61,8 +61,10 @@ def clear_caches() -> None:
 class _LineSeen:
     clusters: list[int]
     last_article: int
-    # Whether a shared state has been told of the line (learn_shared).
+    # Whether a shared state has been told of the line (learn_shared), and
+    # at which of the source's articles it was last told.
     told: bool = False
+    told_at: int = 0
 
 
 @dataclass(slots=True)
@@ -85,6 +87,10 @@ class ChromeModel:
         self.max_lines = max_lines
         self.max_sources = max_sources
         self.forget_after = forget_after
+        # How often a shared state hears again of a line it already holds as
+        # chrome, and how stale its answers may be, in the source's
+        # articles: a 64th of the forgetting window.
+        self.refresh_every = max(1, forget_after // 64)
         self._sources: OrderedDict[str, _SourceLines] = OrderedDict()
 
     def chrome_keys(self, source: str, keys: Iterable[int]) -> set[int]:
@@ -127,8 +133,10 @@ class ChromeModel:
         """Records the lines like learn() and returns what a state shared with
         other processes must be told of them: (line key, its clusters) for
         each line seen before in another cluster, and from then on at every
-        sighting (the shared state forgets and evicts by when a line was
-        last told).
+        sighting until it is chrome, then once every refresh_every of the
+        source's articles (the shared state forgets and evicts by when a
+        line was last told, and counts a chrome line as seen up to
+        refresh_every - 1 articles later).
 
         A line until then is not told: most lines of a page are its story's,
         seen in one cluster only and never chrome, and telling them cost the
@@ -165,8 +173,21 @@ class ChromeModel:
                 grew = cluster not in seen.clusters and len(seen.clusters) < self.min_clusters
                 if grew:
                     seen.clusters.append(cluster)
-                if told is not None and (grew or seen.told):
+                # A line the shared state holds as chrome needs telling again
+                # only to stay recent there: once every refresh_every
+                # articles, not on every page (a page's menus and footers are
+                # tens of lines).
+                if (
+                    told is not None
+                    and (grew or seen.told)
+                    and (
+                        grew
+                        or len(seen.clusters) < self.min_clusters
+                        or known.articles - seen.told_at >= self.refresh_every
+                    )
+                ):
                     seen.told = True
+                    seen.told_at = known.articles
                     told.append((key, list(seen.clusters)))
             if len(seen.clusters) >= self.min_clusters:
                 known.chrome.add(key)

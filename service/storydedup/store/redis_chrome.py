@@ -94,7 +94,12 @@ class RedisChromeState:
             [
                 (
                     self._keys(source),
-                    ["lookup", self._local.forget_after, self._cache.version(source)],
+                    [
+                        "lookup",
+                        self._local.forget_after,
+                        self._cache.version(source),
+                        self._local.refresh_every,
+                    ],
                 )
                 for source in sources
             ]
@@ -138,6 +143,7 @@ class RedisChromeState:
                             + b"".join(c.to_bytes(6, "big") for c in clusters)
                             for key, clusters in lines.items()
                         ),
+                        self._local.refresh_every,
                     ],
                 )
                 for source, lines in told.items()

@@ -16,26 +16,36 @@
 --
 -- KEYS     lines hash (8-byte line key -> 4-byte article number when last
 --          seen, then the 6-byte IDs of up to min_clusters clusters; field
---          '#' -> articles seen), chrome set (the line keys seen in
---          min_clusters clusters)
--- ARGV     "lookup", forget_after, articles seen at the caller's last lookup
---            -> {articles seen} when unchanged, else {articles seen, the
---               line keys that are chrome...}
+--          '#' -> articles seen, field '$' -> changes of the chrome set),
+--          chrome set (the line keys seen in min_clusters clusters)
+-- ARGV     "lookup", forget_after, the caller's version, step
+--            -> {version} when unchanged, else {version, the line keys
+--               that are chrome...}; the version changes when the chrome
+--               set does and every `step` articles of the source (lines
+--               stop counting when not seen for forget_after articles, so
+--               an answer may count a line up to `step` articles longer)
 --          "learn", min_clusters, max_lines, ttl_ms, articles of the source
 --            learnt from, entries concatenated: 8-byte line key, 1-byte
 --            count, that many 6-byte cluster IDs the line was seen in
---            (ChromeModel.learn_shared says which lines are told)
+--            (ChromeModel.learn_shared says which lines are told), step
 local lines, chrome = KEYS[1], KEYS[2]
 local op = ARGV[1]
 local n = tonumber(redis.call('HGET', lines, '#') or '0')
 
+-- Fields of the lines hash that are not lines.
+local COUNTERS = 2
+
 if op == 'lookup' then
-  if n == tonumber(ARGV[3]) then return {n} end
-  local out = {n}
+  local changes = tonumber(redis.call('HGET', lines, '$') or '0')
+  local version = changes * 16777216 + math.floor(n / tonumber(ARGV[4]))
+  if version == tonumber(ARGV[3]) then return {version} end
+  local out = {version}
   local keys = redis.call('SMEMBERS', chrome)
   if #keys == 0 then return out end
   local seen = redis.call('HMGET', lines, unpack(keys))
-  local since = n - tonumber(ARGV[2])
+  -- A chrome line is told again only every `step` of the source's articles
+  -- (ChromeModel.learn_shared): it may have been seen up to step - 1 later.
+  local since = n - tonumber(ARGV[2]) - (tonumber(ARGV[4]) - 1)
   for i, key in ipairs(keys) do
     if seen[i] and struct.unpack('>I4', seen[i]) >= since then out[#out + 1] = key end
   end
@@ -47,9 +57,12 @@ local min_clusters = tonumber(ARGV[2])
 local max_lines = tonumber(ARGV[3])
 local ttl = ARGV[4]
 local entries = ARGV[6]
+local slack = tonumber(ARGV[7]) - 1
 n = redis.call('HINCRBY', lines, '#', tonumber(ARGV[5]))
+redis.call('HSETNX', lines, '$', 0)
 local now = struct.pack('>I4', n)
 local full = 6 * min_clusters
+local changed = false
 local i = 1
 while i <= #entries do
   local key = string.sub(entries, i, i + 7)
@@ -66,18 +79,28 @@ while i <= #entries do
     end
     if not known then clusters = clusters .. c end
   end
-  if had < full and #clusters == full then redis.call('SADD', chrome, key) end
+  if had < full and #clusters == full then
+    redis.call('SADD', chrome, key)
+    changed = true
+  end
   redis.call('HSET', lines, key, now .. clusters)
   i = told_end + 1
 end
-local held = redis.call('HLEN', lines) - 1
+local held = redis.call('HLEN', lines) - COUNTERS
 if held > max_lines + math.floor(max_lines / 4) then
-  -- How many lines were last seen at each article number, oldest first.
+  -- How many lines were last seen at each article number, oldest first; a
+  -- chrome line, told again only every `step` articles, as if seen as late
+  -- as it may have been.
+  local function last_seen(value)
+    local last = struct.unpack('>I4', value)
+    if #value == 4 + full then return last + slack end
+    return last
+  end
   local all = redis.call('HGETALL', lines)
   local count, numbers = {}, {}
   for i = 1, #all, 2 do
-    if all[i] ~= '#' then
-      local last = struct.unpack('>I4', all[i + 1])
+    if all[i] ~= '#' and all[i] ~= '$' then
+      local last = last_seen(all[i + 1])
       if not count[last] then count[last] = 0; numbers[#numbers + 1] = last end
       count[last] = count[last] + 1
     end
@@ -91,7 +114,9 @@ if held > max_lines + math.floor(max_lines / 4) then
   end
   local gone = {}
   for i = 1, #all, 2 do
-    if all[i] ~= '#' and struct.unpack('>I4', all[i + 1]) <= cutoff then gone[#gone + 1] = all[i] end
+    if all[i] ~= '#' and all[i] ~= '$' and last_seen(all[i + 1]) <= cutoff then
+      gone[#gone + 1] = all[i]
+    end
   end
   -- In slices: unpack() is bounded by the Lua C stack (8,000 values).
   for i = 1, #gone, 1000 do
@@ -99,7 +124,9 @@ if held > max_lines + math.floor(max_lines / 4) then
     redis.call('HDEL', lines, unpack(slice))
     redis.call('SREM', chrome, unpack(slice))
   end
+  changed = true
 end
+if changed then redis.call('HINCRBY', lines, '$', 1) end
 redis.call('PEXPIRE', lines, ttl)
 redis.call('PEXPIRE', chrome, ttl)
 return n
