@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -142,6 +143,12 @@ def _start_cleaning_process(settings: FingerprintSettings) -> None:
     _process_fingerprinter = Fingerprinter(settings)
 
 
+def _started() -> int:
+    # Long enough that each warm-up job lands in a process of its own.
+    time.sleep(0.2)
+    return os.getpid()
+
+
 def _clean_in_process(raw: bytes, field: str, chrome: SourceChrome) -> Cleaned | str:
     """`clean` in a cleaning process; the refusal's message instead of the
     exception (the API's errors are not meant to cross processes)."""
@@ -188,6 +195,16 @@ class Deduplicator:
             initializer=_start_cleaning_process,
             initargs=(self.fingerprinter.settings,),
         )
+
+    async def start(self) -> None:
+        """Starts the cleaning processes, if any, and waits until each has
+        imported the service: a pool started on the first article would hold
+        the first batches for seconds."""
+        if self._processes:
+            loop = asyncio.get_running_loop()
+            await asyncio.gather(
+                *(loop.run_in_executor(self._cleaner, _started) for _ in range(self._processes))
+            )
 
     def _story(self, article: pb.Article, field: str) -> tuple[Probe, StoryText]:
         """The article's fingerprint and story; InvalidArgument naming the

@@ -200,6 +200,8 @@ class StoryDedupServer:
             self.port = self.server.add_secure_port(address, credentials)
         await self._set_serving(False)
         await self.server.start()
+        # NOT_SERVING until the cleaning processes are up.
+        await self.dedup.start()
         if self.browser is not None:
             await self.browser.start()
         if not self.store.persistent:
