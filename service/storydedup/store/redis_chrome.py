@@ -4,7 +4,8 @@
 One hash and one set per source, in a hash slot of their own on a Redis
 Cluster, or in the namespace's slot on one Redis. A lookup returns the
 source's chrome lines (tens, not the page's hundreds of lines), and nothing
-when the source has learned nothing since the caller's last lookup. The state is bounded per
+when its chrome set has not changed and fewer than refresh_every of its
+articles went by since the caller's last lookup. The state is bounded per
 source (max_lines and a quarter, oldest first), lines are forgotten when their source has
 not printed them for forget_after articles, and a source's keys expire when
 it has published nothing for ttl_ms (by default the retention window).
