@@ -150,13 +150,13 @@ async def test_a_batch_is_cleaned_once_with_the_chrome_learned_before_it(
         return Article(id=article_id, text=text, source="herald.example")
 
     prepared: list[str] = []
-    prepare = Deduplicator.prepare_async
+    prepare = Deduplicator.prepare
 
-    async def counting(self: Deduplicator, article: pb.Article, field: str) -> PreparedArticle:
+    def counting(self: Deduplicator, article: pb.Article, field: str) -> PreparedArticle:
         prepared.append(article.id)
-        return await prepare(self, article, field)
+        return prepare(self, article, field)
 
-    monkeypatch.setattr(Deduplicator, "prepare_async", counting)
+    monkeypatch.setattr(Deduplicator, "prepare", counting)
     raw = {"port": "0", "namespace": namespace, "redis_url": redis_server.url}
     async with (
         running_server(raw) as running,
