@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from storydedup import metrics
 from storydedup.api import convert
-from storydedup.api.errors import NoStoryText, Unavailable
+from storydedup.api.errors import ApiError, NoStoryText, Unavailable
 from storydedup.api.validation import published_ms
 from storydedup.cleaning.article import (
     NoStoryTextError,
@@ -149,14 +149,18 @@ def _started() -> int:
     return os.getpid()
 
 
-def _clean_in_process(raw: bytes, field: str, chrome: SourceChrome) -> Cleaned | str:
-    """`clean` in a cleaning process; the refusal's message instead of the
-    exception (the API's errors are not meant to cross processes)."""
+def _clean_in_process(jobs: Sequence[tuple[bytes, str, SourceChrome]]) -> list[Cleaned | str]:
+    """`clean` of each (article, field, chrome) in a cleaning process; a
+    refusal's message instead of the exception (the API's errors are not
+    meant to cross processes)."""
     assert _process_fingerprinter is not None
-    try:
-        return clean(pb.Article.FromString(raw), field, _process_fingerprinter, chrome)
-    except NoStoryText as error:
-        return error.message
+    out: list[Cleaned | str] = []
+    for raw, field, chrome in jobs:
+        try:
+            out.append(clean(pb.Article.FromString(raw), field, _process_fingerprinter, chrome))
+        except NoStoryText as error:
+            out.append(error.message)
+    return out
 
 
 # Articles of a batch cleaned in one job of the cleaning thread: each job
@@ -164,6 +168,9 @@ def _clean_in_process(raw: bytes, field: str, chrome: SourceChrome) -> Cleaned |
 # a real page's cleaning; eight pages are some 20 ms of work, after which
 # another call's articles get their turn.
 THREAD_JOB_ARTICLES = 8
+# And in one job of a cleaning process: each job is pickled both ways and
+# goes through the pool's queues.
+PROCESS_JOB_ARTICLES = 4
 
 
 class Deduplicator:
@@ -222,28 +229,52 @@ class Deduplicator:
 
     async def _story_async(self, article: pb.Article, field: str) -> tuple[Probe, StoryText]:
         """`_story` in the cleaning thread or a cleaning process."""
-        loop = asyncio.get_running_loop()
         if not self._processes:
+            loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._cleaner, self._story, article, field)
-        chrome = SourceChrome(article.source, self.chrome.known(article.source))
-        raw = article.SerializeToString()
+        [done] = await self._in_process([(article, field)])
+        if isinstance(done, ApiError):
+            raise done
+        return done
+
+    async def _in_process(
+        self, articles: Sequence[tuple[pb.Article, str]]
+    ) -> list[tuple[Probe, StoryText] | ApiError]:
+        """The fingerprint and story of each (article, field), cleaned in a
+        cleaning process in one job, or why it is refused."""
+        jobs = [
+            (
+                article.SerializeToString(),
+                field,
+                SourceChrome(article.source, self.chrome.known(article.source)),
+            )
+            for article, field in articles
+        ]
+        loop = asyncio.get_running_loop()
         pool = self._cleaner
         try:
-            cleaned = await loop.run_in_executor(pool, _clean_in_process, raw, field, chrome)
+            done = await loop.run_in_executor(pool, _clean_in_process, jobs)
         except BrokenProcessPool:
             # A cleaning process died (killed, out of memory, a crash in a
             # parser's C code): every job of the pool fails with it. The next
-            # article gets a new pool; this one is refused as retryable, since
+            # articles get a new pool; these are refused as retryable, since
             # which of the pool's articles killed it is not known.
             if self._cleaner is pool:
                 log.error("a cleaning process died; starting new ones")
                 pool.shutdown(wait=False, cancel_futures=True)
                 self._cleaner = self._new_cleaner()
-            raise Unavailable(f"{field}: the process cleaning it died; send it again") from None
-        if isinstance(cleaned, str):
-            raise NoStoryText(cleaned)
-        _observe(cleaned)
-        return cleaned.probe, cleaned.story
+            return [
+                Unavailable(f"{field}: the process cleaning it died; send it again")
+                for _, field in articles
+            ]
+        out: list[tuple[Probe, StoryText] | ApiError] = []
+        for cleaned in done:
+            if isinstance(cleaned, str):
+                out.append(NoStoryText(cleaned))
+            else:
+                _observe(cleaned)
+                out.append((cleaned.probe, cleaned.story))
+        return out
 
     def prepare(self, article: pb.Article, field: str) -> PreparedArticle:
         probe, story = self._story(article, field)
@@ -276,9 +307,9 @@ class Deduplicator:
     ) -> list[PreparedArticle]:
         """`prepare` of each (article, field): in the thread a few articles a
         job (THREAD_JOB_ARTICLES), so that other calls' articles are cleaned
-        in between; in processes an article a job, all at once, as many at a
-        time as there are processes. In processes the first refusal is
-        raised once all are done."""
+        in between; in processes a few articles a job (PROCESS_JOB_ARTICLES),
+        all at once, as many at a time as there are processes, the first
+        refusal raised once all are done."""
         if not self._processes:
             loop = asyncio.get_running_loop()
             prepared: list[PreparedArticle] = []
@@ -287,14 +318,17 @@ class Deduplicator:
                     self._cleaner, self._prepare_many, articles[start : start + THREAD_JOB_ARTICLES]
                 )
             return prepared
-        done = await asyncio.gather(
-            *(self.prepare_async(article, field) for article, field in articles),
-            return_exceptions=True,
-        )
-        for outcome in done:
-            if isinstance(outcome, BaseException):
-                raise outcome
-        return [p for p in done if isinstance(p, PreparedArticle)]
+        chunks = [
+            articles[start : start + PROCESS_JOB_ARTICLES]
+            for start in range(0, len(articles), PROCESS_JOB_ARTICLES)
+        ]
+        results = [r for done in await asyncio.gather(*map(self._in_process, chunks)) for r in done]
+        prepared = []
+        for (article, field), result in zip(articles, results, strict=True):
+            if isinstance(result, ApiError):
+                raise result
+            prepared.append(self._prepared(article, field, *result))
+        return prepared
 
     def _prepare_many(self, articles: Sequence[tuple[pb.Article, str]]) -> list[PreparedArticle]:
         return [self.prepare(article, field) for article, field in articles]
