@@ -199,4 +199,9 @@ async def test_a_stable_sources_chrome_costs_redis_little(
     assert stats["cmdstat_hset"]["calls"] <= len(menu) * (2 + 3)
     # The chrome set is read when it changed (once) and every 100 articles.
     assert stats["cmdstat_hmget"]["calls"] <= 1 + 3
+    # The count of changes sits where the replicas of the version before look
+    # for lines, as a line that never ages: during a rolling upgrade their
+    # eviction neither fails on it nor drops it.
+    counter = await client.hget(single_redis_keys(namespace)("a.example")[0], "$")
+    assert counter is not None and len(counter) == 8 and counter[:4] == b"\xff" * 4
     await client.aclose()

@@ -16,8 +16,10 @@
 --
 -- KEYS     lines hash (8-byte line key -> 4-byte article number when last
 --          seen, then the 6-byte IDs of up to min_clusters clusters; field
---          '#' -> articles seen, field '$' -> changes of the chrome set),
---          chrome set (the line keys seen in min_clusters clusters)
+--          '#' -> articles seen, field '$' -> 0xFFFFFFFF and the changes of
+--          the chrome set, 4 bytes each: a replica of the version before,
+--          which takes it for a line, sees one that never ages), chrome set
+--          (the line keys seen in min_clusters clusters)
 -- ARGV     "lookup", forget_after, the caller's version, step
 --            -> {version} when unchanged, else {version, the line keys
 --               that are chrome...}; the version changes when the chrome
@@ -34,10 +36,18 @@ local n = tonumber(redis.call('HGET', lines, '#') or '0')
 
 -- Fields of the lines hash that are not lines.
 local COUNTERS = 2
+local NEVER = 4294967295
+
+local function changes_of()
+  local value = redis.call('HGET', lines, '$')
+  if not value or #value ~= 8 then return 0 end
+  return (struct.unpack('>I4', string.sub(value, 5, 8)))
+end
 
 if op == 'lookup' then
-  local changes = tonumber(redis.call('HGET', lines, '$') or '0')
-  local version = changes * 16777216 + math.floor(n / tonumber(ARGV[4]))
+  local changes = changes_of()
+  -- Both parts bounded, so that the version stays an exact integer.
+  local version = (changes % 1048576) * 16777216 + math.floor(n / tonumber(ARGV[4])) % 16777216
   if version == tonumber(ARGV[3]) then return {version} end
   local out = {version}
   local keys = redis.call('SMEMBERS', chrome)
@@ -59,7 +69,7 @@ local ttl = ARGV[4]
 local entries = ARGV[6]
 local slack = tonumber(ARGV[7]) - 1
 n = redis.call('HINCRBY', lines, '#', tonumber(ARGV[5]))
-redis.call('HSETNX', lines, '$', 0)
+redis.call('HSETNX', lines, '$', struct.pack('>I4>I4', NEVER, 0))
 local now = struct.pack('>I4', n)
 local full = 6 * min_clusters
 local changed = false
@@ -126,7 +136,9 @@ if held > max_lines + math.floor(max_lines / 4) then
   end
   changed = true
 end
-if changed then redis.call('HINCRBY', lines, '$', 1) end
+if changed then
+  redis.call('HSET', lines, '$', struct.pack('>I4>I4', NEVER, (changes_of() + 1) % NEVER))
+end
 redis.call('PEXPIRE', lines, ttl)
 redis.call('PEXPIRE', chrome, ttl)
 return n
