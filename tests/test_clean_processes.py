@@ -130,3 +130,26 @@ def test_a_dead_cleaning_process_is_replaced(pooled: ServerProcess) -> None:
         assert len(codes) <= 1
         assert result.cluster_id == client.get_article("before").cluster_id
         assert set(cleaning_processes(pooled)).isdisjoint(victims)
+
+
+def alive(pid: int) -> bool:
+    """Running, not exited (a zombie waits only for whoever reaps orphans)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+def test_cleaning_processes_go_when_the_server_is_killed() -> None:
+    server = ServerProcess({"STORYDEDUP_CLEAN_PROCESSES": "2"}).start()
+    try:
+        children = cleaning_processes(server)
+        assert len(children) == 2
+    finally:
+        server.kill()
+    deadline = time.monotonic() + 30
+    while any(alive(pid) for pid in children):
+        if time.monotonic() > deadline:
+            pytest.fail(f"cleaning processes {children} outlived the killed server")
+        time.sleep(0.2)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -141,6 +142,18 @@ _process_fingerprinter: Fingerprinter | None = None
 def _start_cleaning_process(settings: FingerprintSettings) -> None:
     global _process_fingerprinter
     _process_fingerprinter = Fingerprinter(settings)
+    threading.Thread(
+        target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True
+    ).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    # A server killed outright (SIGKILL, the OOM killer) cannot stop its
+    # cleaning processes, and they would wait for work forever: each checks
+    # that its parent is still the one that started it.
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 def _started() -> int:
