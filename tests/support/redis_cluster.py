@@ -12,7 +12,7 @@ from typing import Any
 
 import redis
 
-from tests.support.redis_server import RedisServer, free_port
+from tests.support.redis_server import RedisServer, free_ports
 
 MISSING_CLI = (
     "redis-cli was not found on PATH; the Redis Cluster tests build their cluster with "
@@ -48,15 +48,16 @@ class LocalRedisCluster:
     def urls(self) -> list[str]:
         return [node.url.removesuffix("/0") for node in self.nodes]
 
-    def _node(self) -> RedisServer:
+    def _node(self, port: int, bus_port: int) -> RedisServer:
         return RedisServer(
+            port=port,
             extra=(
                 "--cluster-enabled",
                 "yes",
-                # The bus port is free_port()'s too: the default, port + 10000,
+                # The bus port is a free port too: the default, port + 10000,
                 # does not exist for ports above 55535.
                 "--cluster-port",
-                str(free_port()),
+                str(bus_port),
                 "--cluster-config-file",
                 "nodes.conf",
                 "--cluster-node-timeout",
@@ -65,14 +66,29 @@ class LocalRedisCluster:
                 # masters on purpose.
                 "--cluster-replica-validity-factor",
                 "0",
-            )
+            ),
         )
+
+    def _started_node(self, attempts: int = 5) -> RedisServer:
+        """A node on two free ports, started. A port found free may be taken
+        before redis-server binds it (another test's client, a process
+        starting meanwhile): then the node starts again on other ports."""
+        for attempt in range(attempts):
+            port, bus_port = free_ports(2)
+            node = self._node(port, bus_port)
+            try:
+                return node.start()
+            except RuntimeError as error:
+                node.cleanup()
+                if "Address already in use" not in str(error) or attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def start(self, timeout: float = 60.0) -> LocalRedisCluster:
         count = self.masters * (1 + self.replicas)
-        self.nodes = [self._node() for _ in range(count)]
-        for node in self.nodes:
-            node.start()
+        self.nodes = []
+        for _ in range(count):
+            self.nodes.append(self._started_node())
         subprocess.run(
             [
                 redis_cli(),
