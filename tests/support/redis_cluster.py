@@ -87,23 +87,28 @@ class LocalRedisCluster:
     def start(self, timeout: float = 60.0) -> LocalRedisCluster:
         count = self.masters * (1 + self.replicas)
         self.nodes = []
-        for _ in range(count):
-            self.nodes.append(self._started_node())
-        subprocess.run(
-            [
-                redis_cli(),
-                "--cluster",
-                "create",
-                *(f"127.0.0.1:{node.port}" for node in self.nodes),
-                "--cluster-replicas",
-                str(self.replicas),
-                "--cluster-yes",
-            ],
-            check=True,
-            capture_output=True,
-            timeout=timeout,
-        )
-        self.wait_ok(timeout)
+        try:
+            for _ in range(count):
+                self.nodes.append(self._started_node())
+            subprocess.run(
+                [
+                    redis_cli(),
+                    "--cluster",
+                    "create",
+                    *(f"127.0.0.1:{node.port}" for node in self.nodes),
+                    "--cluster-replicas",
+                    str(self.replicas),
+                    "--cluster-yes",
+                ],
+                check=True,
+                capture_output=True,
+                timeout=timeout,
+            )
+            self.wait_ok(timeout)
+        except BaseException:
+            # A cluster that did not come up leaves no redis-server behind.
+            self.cleanup()
+            raise
         return self
 
     def _info(self, node: RedisServer) -> dict[str, str]:
