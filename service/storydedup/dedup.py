@@ -309,11 +309,8 @@ class Deduplicator:
 
     async def prepare_async(self, article: pb.Article, field: str) -> PreparedArticle:
         """`prepare` in the cleaning thread or a cleaning process."""
-        if not self._processes:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._cleaner, self.prepare, article, field)
-        probe, story = await self._story_async(article, field)
-        return self._prepared(article, field, probe, story)
+        [prepared] = await self.prepare_all([(article, field)])
+        return prepared
 
     async def prepare_all(
         self, articles: Sequence[tuple[pb.Article, str]]
@@ -370,12 +367,17 @@ class Deduplicator:
         state) changes what is fingerprinted, so those are cleaned again and
         every replica indexes what one would."""
         current = await self.chrome_state.lookup([(p.source, p.line_keys) for p in prepared])
-        result = []
-        for p, now in zip(prepared, current, strict=True):
-            if p.chrome_used == now:
-                result.append(p)
-                continue
-            result.append(await self.prepare_async(p.article, p.field))
+        stale = [
+            i
+            for i, (p, now) in enumerate(zip(prepared, current, strict=True))
+            if p.chrome_used != now
+        ]
+        if not stale:
+            return list(prepared)
+        again = await self.prepare_all([(prepared[i].article, prepared[i].field) for i in stale])
+        result = list(prepared)
+        for i, p in zip(stale, again, strict=True):
+            result[i] = p
         return result
 
     async def ingest(self, prepared: Sequence[PreparedArticle]) -> list[IngestOutcome]:

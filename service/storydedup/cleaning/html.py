@@ -130,16 +130,16 @@ def extract_article(
     text = _main_text(document, read)
     if _WORD.search(text) is None:
         raise HtmlExtractionError("no article text found in the HTML document")
-    return ExtractedPage(title=title, text=text, page_text=read.page_text if with_page_text else "")
+    return ExtractedPage(title=title, text=text, page_text=read.page_text)
 
 
 @dataclass(frozen=True, slots=True)
 class _TreeReading:
     """What the resiliparse tree gave: main content (`fallback`), or with
-    `whole` the whole page's text for a tree too deep for main content;
-    `parsed` False when lexbor could not parse the document."""
+    `whole` the text to use as it is (the whole page's text for a tree too
+    deep for main content, or the fast path's main content); nothing when
+    lexbor could not parse the document."""
 
-    parsed: bool
     fallback: str = ""
     whole: bool = False
     page_text: str = ""
@@ -148,7 +148,7 @@ class _TreeReading:
 def _read_tree(document: str, *, fast: bool, with_page_text: bool) -> tuple[str, _TreeReading]:
     tree = _parse(document)
     if tree is None:
-        return "", _TreeReading(parsed=False)
+        return "", _TreeReading()
     try:
         title = _title(tree)
         deep = _too_deep(tree)
@@ -165,9 +165,7 @@ def _read_tree(document: str, *, fast: bool, with_page_text: bool) -> tuple[str,
         # would hold it until a garbage collection run by any thread (the
         # metrics server's): the tree goes now, and the frames below lose it.
         tree = None
-    return title, _TreeReading(
-        parsed=True, fallback=fallback, whole=deep or fast, page_text=page_text
-    )
+    return title, _TreeReading(fallback=fallback, whole=deep or fast, page_text=page_text)
 
 
 def _decode(data: bytes) -> str:
@@ -195,7 +193,7 @@ def _parse(document: str) -> HTMLTree | None:
 
 
 def _main_text(document: str, read: _TreeReading) -> str:
-    if read.parsed and read.whole:
+    if read.whole:
         # Too deep for either main-content extractor (see _MAX_DEPTH): all
         # its visible text is the best that can be had. Or the fast path:
         # resiliparse's main content alone.
