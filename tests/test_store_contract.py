@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 from dataclasses import replace
 
 import pytest
@@ -21,7 +22,9 @@ from storydedup.store.base import (
 )
 from storydedup.store.cluster_store import RedisClusterStore
 from storydedup.store.memory import MemoryStore
+from storydedup.store.records import FLAG_COMPOSITE, FLAG_JOINED, HEADER_BYTES, ArticleRecord
 from storydedup.store.redis_store import RedisStore, key_prefix
+from storydedup.store.scripts import LuaScript
 
 from tests.support import articles
 from tests.support.redis_cluster import LocalRedisCluster
@@ -186,6 +189,48 @@ async def test_roundup_resembling_a_truncated_copy_needs_the_full_story(
     # A truncated copy of the same length that starts like the story joins.
     brief = await ingest(store, fingerprinter, "brief", articles.text(STORY_A[:4]), 4000.0)
     assert brief.duplicate and brief.cluster == full.cluster
+
+
+async def test_roundup_that_joined_the_one_story_it_found_leaves_when_another_arrives(
+    store: IndexStore, fingerprinter: Fingerprinter
+) -> None:
+    # A roundup of two stories' leads arrives when only the first story is
+    # in: its lead is half the roundup and a third of the story, passage
+    # evidence for a version of it, so the roundup joins. The second story
+    # shows what the roundup is: its lead is the roundup's other half. The
+    # roundup leaves for a cluster of its own, marked composite, and later
+    # copies of either story do not take it back.
+    first, second = articles.story(51, paragraphs=6), articles.story(52, paragraphs=6)
+    story = await ingest(store, fingerprinter, "first", articles.text(first), 1000.0)
+    await ingest(store, fingerprinter, "first-brief", articles.text(first[:3]), 2000.0)
+    roundup = articles.text([*first[:2], *second[:2]])
+    joined = await ingest(store, fingerprinter, "roundup", roundup, 3000.0)
+    assert joined.duplicate and joined.cluster == story.cluster
+    after = (await store.events("0", 1000))[-1].event_id
+
+    other = await ingest(store, fingerprinter, "second", articles.text(second), 4000.0)
+    assert not other.duplicate and other.cluster != story.cluster
+    left = await store.cluster_of_article("roundup")
+    assert left is not None and [m.article_id for m in left.members] == ["roundup"]
+    assert left.cluster not in (story.cluster, other.cluster)
+    record = await store.article("roundup")
+    assert record is not None and record.composite and record.cluster == left.cluster
+    kept = await store.cluster_of_article("first")
+    assert kept is not None and [m.article_id for m in kept.members] == ["first", "first-brief"]
+    events = [
+        (e.kind, e.cluster, e.article_id, e.size, e.into) for e in await store.events(after, 10)
+    ]
+    assert events == [
+        ("split", story.cluster, "roundup", 2, left.cluster),
+        ("created", left.cluster, "roundup", 1, 0),
+        ("created", other.cluster, "second", 1, 0),
+    ]
+
+    for name, paragraphs in (("first-copy", first), ("second-copy", second[:4])):
+        copy = await ingest(store, fingerprinter, name, articles.text(paragraphs), 5000.0)
+        assert copy.duplicate and copy.cluster != left.cluster
+    view = await store.cluster_of_article("roundup")
+    assert view is not None and [m.article_id for m in view.members] == ["roundup"]
 
 
 async def test_story_inside_one_version_of_a_live_blog_needs_the_longest_version(
@@ -648,3 +693,18 @@ async def test_full_story_holding_its_edited_and_truncated_copies_links_them(
     assert view is not None
     members = sorted(m.article_id for m in view.members)
     assert members == ["edited", "full", "full-again", "truncated"]
+
+
+def test_the_scripts_read_the_record_layout_of_records_py() -> None:
+    # common.lua reads and sets record fields by offset; the layout is
+    # written down once, in store/records.py.
+    source = LuaScript.read("common.lua").source
+    header = re.search(r"local HEADER = (\d+)", source)
+    layout = re.search(r"local FLAGS, COMPOSITE = (\d+), (\d+)", source)
+    assert header is not None and layout is not None
+    flags, composite = map(int, layout.groups())
+    record = ArticleRecord("a", 7, 1.0, 2.0, 3, True, b"d" * 8, (), b"s", b"", composite=True)
+    raw = record.pack()
+    assert int(header[1]) == HEADER_BYTES
+    assert raw[flags] == FLAG_JOINED | composite == FLAG_JOINED | FLAG_COMPOSITE
+    assert ArticleRecord.unpack(raw) == record

@@ -218,7 +218,8 @@ class ClusterEvent:
     """One change to one cluster (WatchClusters)."""
 
     event_id: str
-    # "created", "grew", "merged_into", "shrank", "deleted" or "expired".
+    # "created", "grew", "merged_into", "shrank", "deleted", "expired" or
+    # "split" (the article left for a cluster of its own, into_cluster_id).
     kind: str
     cluster_id: str
     article_id: str

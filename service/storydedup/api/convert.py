@@ -166,6 +166,7 @@ _EVENT_KINDS = {
     "grew": pb.CLUSTER_EVENT_KIND_GREW,
     "merged_into": pb.CLUSTER_EVENT_KIND_MERGED_INTO,
     "expired": pb.CLUSTER_EVENT_KIND_EXPIRED,
+    "split": pb.CLUSTER_EVENT_KIND_SPLIT,
 }
 
 

@@ -11,6 +11,7 @@ store with a script that refuses the write when anything it read changed).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -29,7 +30,7 @@ from storydedup.clustering.policy import (
     similarities,
     starts_alike,
 )
-from storydedup.fingerprints.passages import paragraph_runs
+from storydedup.fingerprints.passages import LEAD_SLACK, paragraph_runs
 from storydedup.store.base import MatchInfo, Probe
 from storydedup.store.records import ArticleRecord
 
@@ -79,12 +80,15 @@ class Member(Generic[K]):
 
 
 @dataclass(frozen=True, slots=True)
-class ClusterChoice:
+class ClusterChoice(Generic[K]):
     """Where a new article goes: `join` (None for a new cluster) and the
-    other clusters to fold into it."""
+    other clusters to fold into it; and stored articles the new one showed
+    to be composites (`revealed_composites`), each to leave its cluster for
+    one of its own, marked composite."""
 
     join: int | None
     merge: tuple[int, ...]
+    detach: tuple[K, ...] = ()
 
 
 class Matches(list[Verified[K]]):
@@ -98,6 +102,13 @@ class Matches(list[Verified[K]]):
     would glue the brief's story to its own."""
 
     composite: bool = False
+
+    def __init__(self, matches: Iterable[Verified[K]] = ()) -> None:
+        super().__init__(matches)
+        # Candidates that share a block with the new article (at least
+        # QUOTED_SENTENCES of their sentences recur in it, and of its in
+        # them), for revealed_composites.
+        self.quoted: list[Verified[K]] = []
 
 
 # A candidate is held whole by the new article when this share of its
@@ -118,6 +129,11 @@ def verify(policy: MatchPolicy, probe: Probe, candidates: Iterable[Candidate[K]]
         if matched:
             passages = paragraph_runs(sim.recurring, probe.sentence_paragraphs)
             found.append(Verified(candidate, sim, passages))
+        if (
+            min(len(sim.recurring), len(sim.their_recurring)) >= QUOTED_SENTENCES
+            and not sim.same_source
+        ):
+            found.quoted.append(Verified(candidate, sim))
         shorter = candidate.record.shingle_count
         # A near-full copy of the new article is another edition of it, not a
         # story it holds: a full story holds its edited copy (a dateline
@@ -148,7 +164,8 @@ def verify(policy: MatchPolicy, probe: Probe, candidates: Iterable[Candidate[K]]
 
 # A part of the new article quoted from a story: at least this many of its
 # sentences, and this share of them, recur in that story's articles and not
-# in the other's.
+# in the other's; or at least this many when they are the lead of an article
+# of that story (what a roundup prints of each story it collects).
 QUOTED_SENTENCES = 3
 QUOTED_SHARE = 0.25
 
@@ -172,6 +189,7 @@ def quotes_two_stories(
     sentences = 0
     recurring: dict[int, set[int]] = {}
     first: dict[int, Candidate[K]] = {}
+    leads: set[int] = set()
     for candidate, sim in zip(candidates, sims, strict=True):
         if not sim.recurring:
             continue
@@ -179,11 +197,19 @@ def quotes_two_stories(
         sentences = sim.short_sentences if shorter else sim.long_sentences
         recurring.setdefault(candidate.cluster, set()).update(sim.recurring)
         first.setdefault(candidate.cluster, candidate)
-    least = max(QUOTED_SENTENCES, QUOTED_SHARE * sentences)
+        theirs = sim.long_sentences if shorter else sim.short_sentences
+        if is_lead(sim.their_recurring) and theirs - len(sim.their_recurring) >= QUOTED_SENTENCES:
+            leads.add(candidate.cluster)
+    share = max(QUOTED_SENTENCES, QUOTED_SHARE * sentences)
+
+    def quoted(a: int, b: int, least: float) -> bool:
+        return (
+            len(recurring[a] - recurring[b]) >= least and len(recurring[b] - recurring[a]) >= least
+        )
+
     unmatched = set(recurring) - set(matched)
     return any(
-        len(recurring[a] - recurring[b]) >= least
-        and len(recurring[b] - recurring[a]) >= least
+        (quoted(a, b, share) or (a in leads and b in leads and quoted(a, b, QUOTED_SENTENCES)))
         and not match_records(policy, first[a].record, first[b].record)
         for b in sorted(unmatched)
         for a in sorted(recurring)
@@ -195,13 +221,108 @@ FirstMembers = Callable[[int], Awaitable[Sequence[Member[K]]]]
 ReadRecord = Callable[[K], Awaitable[ArticleRecord]]
 
 
+async def revealed_composites(
+    policy: MatchPolicy,
+    probe: Probe,
+    matches: Matches[K],
+    first_members: FirstMembers[K],
+    read_record: ReadRecord[K],
+) -> tuple[K, ...]:
+    """Stored articles the new one shows to hold two stories side by side.
+
+    A roundup that arrives before all but one of the stories it quotes finds
+    only that story, and the story's lead is most of it: it joins the story
+    (with one story in the index it cannot be told from a version of it).
+    When an article of another story arrives, the roundup shows what it is:
+    one block of its sentences recurs in the new article, another block in
+    its cluster's longest other member, the two do not overlap (fewer than
+    QUOTED_SENTENCES sentences in common), each is at
+    least QUOTED_SENTENCES sentences on both sides and nearly all of it is
+    the start of the article it recurs in (what a roundup prints of each
+    story: its lead), the new article is not one story with that member,
+    and the roundup does not hold that member whole (a later snapshot of a
+    live file holds the earlier one, and the entry the new article matches
+    besides: it stays). Such an article leaves its cluster for one of its
+    own and is marked composite, as an article found composite when it is
+    ingested is: no cluster takes it on one member's word again (`accepts`)
+    unless it is a near-full copy of that member."""
+    found: list[K] = []
+    for quoted in matches.quoted:
+        candidate, sim = quoted.candidate, quoted.sim
+        if candidate.record.composite or any(
+            m.candidate.cluster == candidate.cluster and m.candidate.key != candidate.key
+            for m in matches
+        ):
+            continue
+        in_new = set(sim.their_recurring)
+        others = [m for m in await first_members(candidate.cluster) if m.key != candidate.key]
+        if not others:
+            continue
+        longest = min(others, key=lambda m: (-m.shingle_count, m.order))
+        record = await read_record(longest.key)
+        if judge(policy, probe, record)[1]:
+            continue
+        mate = compare_records(candidate.record, record)
+        if candidate.record.shingle_count <= record.shingle_count:
+            held, mate_sentences = mate.carried_back, mate.long_sentences
+        else:
+            held, mate_sentences = mate.carried, mate.short_sentences
+        if held >= HELD_SHARE * mate_sentences:
+            continue
+        in_mate = set(mate.recurring)
+        if (
+            len(in_new - in_mate) >= QUOTED_SENTENCES
+            and len(in_mate - in_new) >= QUOTED_SENTENCES
+            # Versions of one story overlap: a cut of a middle version shares
+            # sentences with the latest too. A roundup's blocks do not.
+            and len(in_new & in_mate) < QUOTED_SENTENCES
+            and len(mate.their_recurring) >= QUOTED_SENTENCES
+            and is_lead(sim.recurring)
+            and is_lead(mate.their_recurring)
+        ):
+            found.append(candidate.key)
+    return tuple(found)
+
+
+def is_lead(sentences: Sequence[int]) -> bool:
+    """Whether these sentences of a text (their positions) are its start:
+    nearly all (HELD_SHARE) among its first len(sentences) + LEAD_SLACK
+    (one sentence may recur by chance elsewhere, a stock phrase)."""
+    start = sum(1 for s in sentences if s < len(sentences) + LEAD_SLACK)
+    return bool(sentences) and start >= HELD_SHARE * len(sentences)
+
+
 async def choose(
     policy: MatchPolicy,
     probe: Probe,
     matches: Matches[K],
     first_members: FirstMembers[K],
     read_record: ReadRecord[K],
-) -> ClusterChoice:
+) -> ClusterChoice[K]:
+    """The cluster the article joins, the clusters merged into it, and the
+    stored articles it shows to be composites (`revealed_composites`), which
+    are left out of the choice."""
+    detach = await revealed_composites(policy, probe, matches, first_members, read_record)
+    if not detach:
+        return await _place(policy, probe, matches, first_members, read_record)
+    gone = set(detach)
+    kept: Matches[K] = Matches(m for m in matches if m.candidate.key not in gone)
+    kept.composite = matches.composite
+
+    async def members_left(cluster: int) -> Sequence[Member[K]]:
+        return [m for m in await first_members(cluster) if m.key not in gone]
+
+    choice = await _place(policy, probe, kept, members_left, read_record)
+    return dataclasses.replace(choice, detach=detach)
+
+
+async def _place(
+    policy: MatchPolicy,
+    probe: Probe,
+    matches: Matches[K],
+    first_members: FirstMembers[K],
+    read_record: ReadRecord[K],
+) -> ClusterChoice[K]:
     """The cluster the article joins and the clusters merged into it.
 
     Clusters are merged when the article is a near-full copy (resemblance
@@ -227,7 +348,9 @@ async def choose(
     for match in matches:
         best.setdefault(match.candidate.cluster, match)
         in_cluster.setdefault(match.candidate.cluster, []).append(match)
-    strong = sorted(c for c, m in best.items() if m.sim.jaccard >= policy.merge_jaccard)
+    # Clusters of which the article is a near-full copy of a member (any:
+    # the best match by containment may be a shorter member it holds).
+    strong = sorted({m.candidate.cluster for m in matches if m.sim.jaccard >= policy.merge_jaccard})
     if len(strong) >= 2:
         # The oldest cluster keeps its ID so that IDs handed out stay valid
         # for as many members as possible.
@@ -296,6 +419,10 @@ async def choose(
         cluster) through its member `member`, which matches it: the rule for
         a new article's partial match, applied to the link."""
         sim = compare_records(member.record, newcomer.record)
+        if newcomer.record.composite and sim.jaccard < policy.merge_jaccard:
+            # A composite (a roundup) matches each story it quotes; it is one
+            # story only with another edition of itself.
+            return False
         shorter, longer = newcomer.record.shingle_count, member.record.shingle_count
         if part_of(policy, sim, shorter, longer):
             return True
@@ -390,7 +517,7 @@ LINK_MATCHES = 3
 
 
 def reported(
-    matches: Sequence[Verified[K]], choice: ClusterChoice, cluster: int, limit: int
+    matches: Sequence[Verified[K]], choice: ClusterChoice[K], cluster: int, limit: int
 ) -> tuple[MatchInfo, ...]:
     """The matches to report, with the clusters they are in after the merge."""
     return tuple(
@@ -407,5 +534,6 @@ __all__ = [
     "Verified",
     "choose",
     "reported",
+    "revealed_composites",
     "verify",
 ]

@@ -112,14 +112,18 @@ class Similarity:
     # Sentences of the shorter text among the longer one's first sentences
     # (as many as the shorter has, and passages.LEAD_SLACK more).
     carried_lead: int = 0
-    # Which sentences of the new article recur in the other (similarities).
+    # Which sentences of the new article recur in the other, and which of the
+    # other's recur in the new article (similarities).
     recurring: tuple[int, ...] = ()
+    their_recurring: tuple[int, ...] = ()
     # Both are pages of one source (`similarities`).
     same_source: bool = False
     # When the shorter text's recurring sentences all lie in one entry of the
     # longer, a text of several entries: the longer one's sentences in its
     # other entries (entry_elsewhere); else 0.
     elsewhere: int = 0
+    # Either is a composite (ArticleRecord.composite).
+    composite: bool = False
 
 
 def estimate(
@@ -198,8 +202,8 @@ def with_passages(
     from the shorter text (by shingles), which of a's recur, and whether the
     shorter is one entry of the longer (`longer_segments`: the entry of each
     of the longer text's sentences, split_sketch)."""
-    recurring = r.a_recurring
-    in_longer = r.b_recurring if a_shorter else r.a_recurring
+    recurring, theirs = r.a_recurring, r.b_recurring
+    in_longer = theirs if a_shorter else recurring
     if not a_shorter:
         a_sentences, b_sentences = b_sentences, a_sentences
         r = Recurrence(r.b_in_a, r.a_in_b, r.b_in_a_lead, r.a_in_b_lead)
@@ -211,6 +215,7 @@ def with_passages(
         long_sentences=b_sentences,
         carried_lead=r.a_in_b_lead,
         recurring=recurring,
+        their_recurring=theirs,
         elsewhere=entry_elsewhere(in_longer, longer_segments),
     )
 
@@ -220,7 +225,8 @@ def similarities(probe: Probe, records: Sequence[ArticleRecord]) -> list[Similar
     compared between two pages of one source: they share its chrome
     (teasers, promos, the outlet's own prose around the story), whole
     sentences carried from page to page, which is no evidence that the
-    stories are one; such pairs are marked `same_source` (is_match)."""
+    stories are one; such pairs are marked `same_source` (is_match). A
+    composite record marks its similarity `composite`."""
     sims = [
         compare(
             probe.signature,
@@ -243,12 +249,10 @@ def similarities(probe: Probe, records: Sequence[ArticleRecord]) -> list[Similar
     own, own_segments = split_sketch(probe.passages)
     theirs = [split_sketch(records[i].passages) for i in compared]
     shorter = [probe.shingle_count <= records[i].shingle_count for i in compared]
-    recurrences = recurring_many(
-        own,
-        [sketch for sketch, _ in theirs],
-        # Where a candidate of several entries recurs, when it is the longer.
-        [k for k, (_, segments) in enumerate(theirs) if segments and shorter[k]],
-    )
+    # Which sentences of each candidate recur: where a candidate of several
+    # entries holds the new article (entry_elsewhere), and which block of a
+    # candidate the new article quotes (assign.revealed_composites).
+    recurrences = recurring_many(own, [sketch for sketch, _ in theirs], range(len(theirs)))
     sentences = len(own) // SENTENCE_VALUES
     for k, (i, recurrence) in enumerate(zip(compared, recurrences, strict=True)):
         sketch, segments = theirs[k]
@@ -314,6 +318,9 @@ def one_entry_of(policy: MatchPolicy, sim: Similarity) -> bool:
 def is_match(policy: MatchPolicy, sim: Similarity, shingles_a: int, shingles_b: int) -> bool:
     if one_entry_of(policy, sim):
         return False
+    if sim.composite:
+        # A composite is one story only with another edition of itself.
+        return sim.jaccard >= policy.merge_jaccard
     if sim.same_source:
         return (
             sim.jaccard >= policy.min_same_source_jaccard
@@ -360,7 +367,7 @@ def record_probe(record: ArticleRecord) -> Probe:
 
 
 def compare_records(a: ArticleRecord, b: ArticleRecord) -> Similarity:
-    """Similarity of two stored articles."""
+    """Similarity of two stored articles, `composite` when either is."""
     [sim] = similarities(record_probe(a), [b])
     return sim
 

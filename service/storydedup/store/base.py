@@ -73,8 +73,11 @@ class IngestItem:
     published_ms: float
     metadata: bytes
 
-    def record(self, cluster: int, now_ms: float, joined: bool) -> ArticleRecord:
-        """The record a store keeps of this article, ingested at `now_ms`."""
+    def record(
+        self, cluster: int, now_ms: float, joined: bool, composite: bool = False
+    ) -> ArticleRecord:
+        """The record a store keeps of this article, ingested at `now_ms`
+        (`composite`: Matches.composite)."""
         probe = self.probe
         return ArticleRecord(
             article_id=self.article_id,
@@ -90,6 +93,7 @@ class IngestItem:
             prefix=probe.prefix,
             passages=probe.passages,
             source_key=probe.source_key,
+            composite=composite,
         )
 
 
@@ -201,11 +205,13 @@ class ClusterEvent:
     # "<ms>-<seq>", increasing in commit order (a Redis stream entry ID).
     event_id: str
     # "created", "grew", "merged_into", "removed" (deleted, or re-ingested
-    # with other content) or "expired".
+    # with other content), "expired" or "split" (the article left for a
+    # cluster of its own, `into`: clustering/assign.py revealed_composites).
     kind: str
     cluster: int
     article_id: str
-    # Members after the change (of `into` for merged_into).
+    # Members after the change (of `into` for merged_into; of `cluster`,
+    # which the article left, for split).
     size: int
     into: int = 0
 

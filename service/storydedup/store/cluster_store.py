@@ -407,7 +407,7 @@ class RedisClusterStore:
             ),
         )
 
-    async def _choose(self, probe: Probe, matches: Matches[bytes]) -> ClusterChoice:
+    async def _choose(self, probe: Probe, matches: Matches[bytes]) -> ClusterChoice[bytes]:
         loaded: dict[bytes, ArticleRecord] = {}
 
         async def first_members(cluster: int) -> list[Member[bytes]]:
@@ -467,8 +467,12 @@ class RedisClusterStore:
             matches = await self._verified(item.probe, contents, ref)
             choice = await self._choose(item.probe, matches)
             cluster, merged = await self._assign(choice)
-            record = item.record(0, now, joined=choice.join is not None)
+            record = item.record(
+                0, now, joined=choice.join is not None, composite=matches.composite
+            )
             cluster = await self._write(ref, record, cluster)
+            for composite in choice.detach:
+                events += await self._detach(composite)
             # The root of a merge is the lowest ID, which may be any of them.
             gone = (merged | {choice.join}) - {cluster} if choice.join is not None else set()
             events += [("merged_into", m, item.article_id, cluster) for m in sorted(gone)]
@@ -507,7 +511,7 @@ class RedisClusterStore:
             unchanged=True,
         )
 
-    async def _assign(self, choice: ClusterChoice) -> tuple[int | None, set[int]]:
+    async def _assign(self, choice: ClusterChoice[bytes]) -> tuple[int | None, set[int]]:
         """Merges the clusters the choice folds together; returns the cluster
         to join (None for a new one) and the clusters merged."""
         if choice.join is None:
@@ -585,6 +589,40 @@ class RedisClusterStore:
                 self._script("expiry", [zset, strings + slot], "add", slot, slot_end, ref),
             ]
         )
+
+    async def _detach(self, ref: bytes) -> list[_Event]:
+        """A composite leaves its cluster for a new one of its own, marked
+        composite (clustering/assign.py revealed_composites): like a
+        re-ingest that keeps its bucket entries, pending while it moves. An
+        article whose own ingest, deletion or detachment holds its lock is
+        left where it is; the next article of the other story it quotes
+        finds it again."""
+        stored = (await self._records([ref])).get(ref)
+        lock = self._keys.article_lock(ref)
+        token = secrets.token_bytes(12)
+        if stored is None or not stored.committed:
+            return []
+        [taken] = await self._run([("SET", lock, token, "NX", "PX", LOCK_TTL_MS)])
+        if not taken:
+            return []
+        try:
+            old = await self._root(stored.cluster)
+            record = dataclasses.replace(stored.record, composite=True)
+            key = self._keys.record(ref)
+            await self._run([("SET", key, StoredArticle.pack(PENDING, stored.cluster, record))])
+            left = await self._cluster_op(stored.cluster, "leave", ref)
+            await self._tidy_up(stored.cluster, left)
+            while True:
+                cluster = secrets.randbits(48) or 1
+                await self._run([("SET", key, StoredArticle.pack(PENDING, cluster, record))])
+                created = await self._cluster_op(cluster, "create", ref, repr(record.published_ms))
+                if created[0] == 1:
+                    break
+            await self._run([("SET", key, StoredArticle.pack(COMMITTED, cluster, record))])
+        finally:
+            with contextlib.suppress(*_LOCK_UPKEEP_ERRORS):
+                await self._release([lock], token)
+        return [("split", old, record.article_id, cluster), ("created", cluster, record.article_id)]
 
     # -- removal ------------------------------------------------------------
 
@@ -717,7 +755,7 @@ class RedisClusterStore:
             args += [cluster.to_bytes(6, "big"), repr(first), repr(last), size]
         for kind, cluster, article_id, *into in events:
             # merged_into reports the size of the cluster it went into.
-            size = spans[into[0]][2] if into else spans[cluster][2]
+            size = spans[into[0]][2] if kind == "merged_into" else spans[cluster][2]
             args += [kind, cluster, article_id, size, into[0] if into else ""]
         await self._run([self._script("feed", self._keys.feed(), *args)])
 

@@ -143,12 +143,16 @@ class MemoryStore:
 
         matches = self._verified_matches(item.probe, exclude=None)
         choice = await self._choose(item.probe, matches)
+        for composite in choice.detach:
+            self._detach(composite, item.article_id)
         self._next_number += 1
         number = self._next_number
         cluster = number if choice.join is None else choice.join
         for other in choice.merge:
             self._merge(other, into=cluster)
-        record = item.record(cluster, now, joined=choice.join is not None)
+        record = item.record(
+            cluster, now, joined=choice.join is not None, composite=matches.composite
+        )
         self._records[number] = record
         self._numbers[item.article_id] = number
         for ref in record.bucket_refs:
@@ -186,7 +190,7 @@ class MemoryStore:
             (Candidate(n, self._records[n], self._records[n].cluster, n) for n in candidates),
         )
 
-    async def _choose(self, probe: Probe, matches: Matches[int]) -> ClusterChoice:
+    async def _choose(self, probe: Probe, matches: Matches[int]) -> ClusterChoice[int]:
         async def first_members(cluster: int) -> list[Member[int]]:
             members = sorted(
                 self._clusters[cluster], key=lambda n: (self._records[n].published_ms, n)
@@ -212,6 +216,18 @@ class MemoryStore:
             record = self._records[number]
             self._records[number] = dataclasses.replace(record, cluster=into)
             self._clusters.setdefault(into, set()).add(number)
+
+    def _detach(self, number: int, by: str) -> None:
+        """A composite leaves its cluster for one of its own (assign.choose)."""
+        record = self._records[number]
+        old = record.cluster
+        self._next_number += 1
+        cluster = self._next_number
+        self._records[number] = dataclasses.replace(record, cluster=cluster, composite=True)
+        self._clusters[old].discard(number)
+        self._clusters[cluster] = {number}
+        self._log("split", old, record.article_id, len(self._clusters[old]), into=cluster)
+        self._log("created", cluster, record.article_id, 1)
 
     def _view(self, cluster: int) -> ClusterView | None:
         members = self._clusters.get(cluster)

@@ -12,7 +12,8 @@ bucket references, ID); keep the two in step.
     5       8     published_at, ms since the epoch (f64)
     13      8     ingested_at, ms since the epoch (f64)
     21      4     distinct shingles (u32)
-    25      1     flags (bit 0: joined an existing cluster when ingested)
+    25      1     flags (bit 0: joined an existing cluster when ingested;
+                  bit 1: holds passages of two stories, clustering/assign.py)
     26      8     content digest
     34      1     number of bucket references
     35      2     signature length in bytes (u16)
@@ -42,6 +43,7 @@ LAYOUT_VERSION = 4
 _HEADER = struct.Struct("<BIddIB8sBHHBHI")
 HEADER_BYTES = _HEADER.size
 FLAG_JOINED = 1
+FLAG_COMPOSITE = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,10 @@ class ArticleRecord:
     prefix: bytes = b""
     passages: bytes = b""
     source_key: int = 0
+    # Holds passages of two stories side by side (a roundup, a digest):
+    # found so when ingested or by a later article (clustering/assign.py
+    # Matches.composite, revealed_composites).
+    composite: bool = False
 
     def pack(self) -> bytes:
         article_id = self.article_id.encode("utf-8")
@@ -70,7 +76,8 @@ class ArticleRecord:
             self.published_ms,
             self.ingested_ms,
             self.shingle_count,
-            FLAG_JOINED if self.joined_existing else 0,
+            (FLAG_JOINED if self.joined_existing else 0)
+            | (FLAG_COMPOSITE if self.composite else 0),
             self.digest,
             len(self.bucket_refs),
             len(self.signature),
@@ -132,4 +139,5 @@ class ArticleRecord:
             prefix=raw[sig_end:prefix_end],
             passages=raw[prefix_end:passages_end],
             source_key=source_key,
+            composite=bool(flags & FLAG_COMPOSITE),
         )

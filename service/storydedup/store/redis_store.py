@@ -262,7 +262,7 @@ class RedisStore:
 
     async def _decide(
         self, probe: Probe, gathered: _Gathered
-    ) -> tuple[Matches[int], ClusterChoice]:
+    ) -> tuple[Matches[int], ClusterChoice[int]]:
         matches = verify(self._policy, probe, gathered.candidates)
 
         async def first_members(cluster: int) -> list[Member[int]]:
@@ -317,7 +317,9 @@ class RedisStore:
             except _Changed:
                 gathered = None
                 continue
-            record = item.record(0, now, joined=choice.join is not None)
+            record = item.record(
+                0, now, joined=choice.join is not None, composite=decided.composite
+            )
             keys = [self.id_key(item.article_id)]
             if following is not None:
                 keys.append(self.id_key(following.article_id))
@@ -340,6 +342,7 @@ class RedisStore:
                     following.article_id if following is not None else "",
                     b"".join(following.probe.bucket_refs) if following is not None else b"",
                     self._events_max_len,
+                    b"".join(struct.pack(">I", n) for n in choice.detach),
                 ),
                 self._scripts,
             )

@@ -134,6 +134,14 @@ class _ClusterEventKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Clus
     """The article left the index at the end of its retention window; size 0
     means the cluster no longer exists.
     """
+    CLUSTER_EVENT_KIND_SPLIT: _ClusterEventKind.ValueType  # 7
+    """The article left the cluster for a new cluster of its own,
+    into_cluster_id (a CREATED event for it follows): a later article
+    showed that it holds passages of two stories side by side, a roundup
+    that had joined the one story it quotes that was in the index before
+    the others. article_id is the article that left; size counts the
+    members the cluster keeps.
+    """
 
 class ClusterEventKind(_ClusterEventKind, metaclass=_ClusterEventKindEnumTypeWrapper):
     """ClusterEventKind is what happened to a cluster."""
@@ -159,6 +167,14 @@ other content): the cluster no longer exists.
 CLUSTER_EVENT_KIND_EXPIRED: ClusterEventKind.ValueType  # 6
 """The article left the index at the end of its retention window; size 0
 means the cluster no longer exists.
+"""
+CLUSTER_EVENT_KIND_SPLIT: ClusterEventKind.ValueType  # 7
+"""The article left the cluster for a new cluster of its own,
+into_cluster_id (a CREATED event for it follows): a later article
+showed that it holds passages of two stories side by side, a roundup
+that had joined the one story it quotes that was in the index before
+the others. article_id is the article that left; size counts the
+members the cluster keeps.
 """
 Global___ClusterEventKind: _TypeAlias = ClusterEventKind  # noqa: Y015
 
@@ -1061,7 +1077,9 @@ class ClusterEvent(_message.Message):
     cluster it was merged into).
     """
     into_cluster_id: _builtins.str
-    """For MERGED_INTO: the cluster it was merged into; else empty."""
+    """For MERGED_INTO: the cluster it was merged into; for SPLIT: the
+    cluster the article now forms; else empty.
+    """
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp:
         """When the change was committed (the store's clock)."""

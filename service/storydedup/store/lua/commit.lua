@@ -11,7 +11,10 @@
 --          its cluster field to be filled in), published_ms, now_ms,
 --          expiry_slot_ms, max_candidates, confirm_members, the next
 --          article's ID and bucket refs ('' when none; KEYS[2] its ID group),
---          and the event log's length (0: no events; common.lua log_event)
+--          the event log's length (0: no events; common.lua log_event), and
+--          the articles to detach (packed 4-byte numbers: each leaves its
+--          cluster for a new one of its own, marked composite;
+--          clustering/assign.py revealed_composites)
 -- Returns  {0} when what was read changed, else {1, cluster, canonical
 --          article ID, number, then what gather.lua returns for the next
 --          article, if any}: a batch costs one call per article, not two
@@ -36,6 +39,22 @@ if replaced ~= 0 then
   remove_article(replaced, old, ids_key)
   index_cluster(old.cluster)
   cluster_event(events, 'removed', old.cluster, aid, cluster_size(old.cluster))
+end
+local detach = ARGV[16]
+for j = 1, #detach, 4 do
+  local m = number_of(string.sub(detach, j, j + 3))
+  local raw = redis.call('GET', rec_key(m))
+  local rec = parse(raw)
+  remove_member(rec.cluster, m)
+  -- A cluster ID no article has: its members are always in its zset.
+  local own = redis.call('INCR', P .. 'n')
+  redis.call('SETRANGE', rec_key(m), 1, struct.pack('<I4', own))
+  redis.call('SETRANGE', rec_key(m), FLAGS, string.char(bit.bor(string.byte(raw, FLAGS + 1), COMPOSITE)))
+  redis.call('ZADD', cluster_key(own), rec.published, member(m))
+  index_cluster(rec.cluster)
+  index_cluster(own)
+  cluster_event(events, 'split', rec.cluster, rec.aid, cluster_size(rec.cluster), own)
+  cluster_event(events, 'created', own, rec.aid, 1)
 end
 local n = redis.call('INCR', P .. 'n')
 local cluster = n

@@ -11,6 +11,7 @@ local P = ARGV[1]
 local HEADER = 46  -- store/records.py, layout 4
 local PREFIX_VALUES = 16
 local REF = 6
+local FLAGS, COMPOSITE = 25, 2  -- the flags byte's offset, its composite bit
 local ids_key = KEYS[1]
 
 local function rec_key(n) return P .. 'a:' .. n end
