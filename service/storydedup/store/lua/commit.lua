@@ -31,8 +31,8 @@ local events = tonumber(ARGV[15])
 
 local refs = parse(record).refs
 local max_cand, confirm = tonumber(ARGV[11]), tonumber(ARGV[12])
-local read = read_for_ingest(aid, ids_key, refs, max_cand, confirm)
-if digest_of(read) ~= ARGV[2] then return {0} end
+local _, digest = read_for_ingest(aid, ids_key, refs, max_cand, confirm, true)
+if digest ~= ARGV[2] then return {0} end
 
 if replaced ~= 0 then
   local old = load(replaced)

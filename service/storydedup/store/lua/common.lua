@@ -146,18 +146,35 @@ local function id_add(aid, n)
   redis.call('HSET', ids_key, field, (redis.call('HGET', ids_key, field) or '') .. member(n))
 end
 
+-- The fields of a record that change after it is written (the cluster, on
+-- a merge or a detachment; the flags) and its shingle count, read without
+-- copying the rest: bytes 0..FLAGS of the header. nil when it is gone.
+local function header_of(n)
+  local head = redis.call('GETRANGE', rec_key(n), 0, FLAGS)
+  if #head <= FLAGS then return nil end
+  local _, cluster, _, _, shingles, flags = struct.unpack('<BI4ddI4B', head)
+  return {cluster = cluster, shingles = shingles, flags = flags}
+end
+
 -- What an ingest decision reads (lua/gather.lua): the article with this ID
--- (its group is `ids`) if stored, with its cluster's canonical article ID, the candidates in the most of the refs' buckets (then the
--- lowest numbers), at most max_cand, and for each of their clusters its
--- first `confirm` members by publication time with their shingle counts.
--- commit.lua reads it again and writes only if it is unchanged.
-local function read_for_ingest(aid, ids, refs, max_cand, confirm)
+-- (its group is `ids`) if stored, with its cluster's canonical article ID,
+-- the candidates in the most of the refs' buckets (then the lowest
+-- numbers), at most max_cand, and for each of their clusters its first
+-- `confirm` members by publication time with their shingle counts. Returns
+-- that reply (records whole unless `light`) and what the decision depends
+-- on: numbers, clusters, flags and memberships (an article's number names
+-- its content: a record changes afterwards only in its cluster and flags).
+-- commit.lua reads it again, light, and writes only if it is unchanged.
+local function read_for_ingest(aid, ids, refs, max_cand, confirm, light)
   local existing, existing_raw, existing_canonical = 0, '', ''
+  local parts = {}
   if aid ~= '' then
     local n = id_number(aid, ids)
     if n then
-      existing, existing_raw = n, redis.call('GET', rec_key(n))
-      existing_canonical = canonical_of(parse(existing_raw).cluster)
+      local head = header_of(n)
+      existing, existing_canonical = n, canonical_of(head.cluster)
+      if not light then existing_raw = redis.call('GET', rec_key(n)) end
+      parts[#parts + 1] = n .. ':' .. head.cluster .. ':' .. head.flags .. ':' .. existing_canonical
     end
   end
 
@@ -184,12 +201,15 @@ local function read_for_ingest(aid, ids, refs, max_cand, confirm)
   local count = 0
   for i = 1, math.min(#order, max_cand) do
     local n = order[i]
-    local raw = redis.call('GET', rec_key(n))
-    if raw then
+    local head = header_of(n)
+    if head then
       count = count + 1
-      out[#out + 1] = n
-      out[#out + 1] = raw
-      local c = parse(raw).cluster
+      if not light then
+        out[#out + 1] = n
+        out[#out + 1] = redis.call('GET', rec_key(n))
+      end
+      parts[#parts + 1] = n .. ':' .. head.cluster .. ':' .. head.flags
+      local c = head.cluster
       if not seen[c] then seen[c] = true; clusters[#clusters + 1] = c end
     end
   end
@@ -209,28 +229,19 @@ local function read_for_ingest(aid, ids, refs, max_cand, confirm)
     end
     out[#out + 1] = c
     out[#out + 1] = #members
+    parts[#parts + 1] = 'c' .. c .. ':' .. table.concat(members, ',')
     for _, n in ipairs(members) do
       out[#out + 1] = n
-      out[#out + 1] = parse(redis.call('GET', rec_key(n))).shingles
+      out[#out + 1] = header_of(n).shingles
     end
   end
-  return out
+  return out, redis.sha1hex(table.concat(parts, ';'))
 end
 
--- A digest of what read_for_ingest read, to tell whether it changed.
-local function digest_of(out)
-  local parts = {}
-  for i, v in ipairs(out) do
-    local s = tostring(v)
-    parts[i] = #s .. ':' .. s
-  end
-  return redis.sha1hex(table.concat(parts))
-end
-
--- read_for_ingest's reply: its digest first.
+-- read_for_ingest's reply, its digest first.
 local function gathered(aid, ids, refs, max_cand, confirm)
-  local out = read_for_ingest(aid, ids, refs, max_cand, confirm)
-  table.insert(out, 1, digest_of(out))
+  local out, digest = read_for_ingest(aid, ids, refs, max_cand, confirm, false)
+  table.insert(out, 1, digest)
   return out
 end
 
