@@ -215,6 +215,9 @@ async def test_roundup_that_joined_the_one_story_it_found_leaves_when_another_ar
     assert left.cluster not in (story.cluster, other.cluster)
     record = await store.article("roundup")
     assert record is not None and record.composite and record.cluster == left.cluster
+    # The second story matches the roundup too (half of it is the story's
+    # lead), and its answer names the cluster the roundup is in now.
+    assert [(m.article_id, m.cluster) for m in other.matches] == [("roundup", left.cluster)]
     kept = await store.cluster_of_article("first")
     assert kept is not None and [m.article_id for m in kept.members] == ["first", "first-brief"]
     events = [

@@ -517,13 +517,23 @@ LINK_MATCHES = 3
 
 
 def reported(
-    matches: Sequence[Verified[K]], choice: ClusterChoice[K], cluster: int, limit: int
+    matches: Sequence[Verified[K]],
+    choice: ClusterChoice[K],
+    cluster: int,
+    limit: int,
+    detached: Sequence[int] = (),
 ) -> tuple[MatchInfo, ...]:
-    """The matches to report, with the clusters they are in after the merge."""
-    return tuple(
-        m.reported(cluster if m.candidate.cluster in choice.merge else m.candidate.cluster)
-        for m in matches[:limit]
-    )
+    """The matches to report, with the clusters they are in after the merge
+    and the detachments (`detached`: the cluster each of choice.detach now
+    forms, in its order)."""
+    moved = dict(zip(choice.detach, detached, strict=True))
+
+    def now(m: Verified[K]) -> int:
+        if m.candidate.key in moved:
+            return moved[m.candidate.key]
+        return cluster if m.candidate.cluster in choice.merge else m.candidate.cluster
+
+    return tuple(m.reported(now(m)) for m in matches[:limit])
 
 
 __all__ = [

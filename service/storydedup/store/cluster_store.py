@@ -471,8 +471,14 @@ class RedisClusterStore:
                 0, now, joined=choice.join is not None, composite=matches.composite
             )
             cluster = await self._write(ref, record, cluster)
+            # Each detached article and its new cluster (one whose lock was
+            # held elsewhere stays where it was).
+            detached: dict[bytes, int] = {}
             for composite in choice.detach:
-                events += await self._detach(composite)
+                moved = await self._detach(composite)
+                events += moved
+                if moved:
+                    detached[composite] = moved[-1][1]
             # The root of a merge is the lowest ID, which may be any of them.
             gone = (merged | {choice.join}) - {cluster} if choice.join is not None else set()
             events += [("merged_into", m, item.article_id, cluster) for m in sorted(gone)]
@@ -490,9 +496,12 @@ class RedisClusterStore:
                 # whose root may be any of them (the lowest ID).
                 matches=reported(
                     matches,
-                    ClusterChoice(cluster, tuple(merged | {choice.join or cluster})),
+                    ClusterChoice(
+                        cluster, tuple(merged | {choice.join or cluster}), tuple(detached)
+                    ),
                     cluster,
                     self._policy.max_matches,
+                    tuple(detached.values()),
                 ),
                 unchanged=False,
             )

@@ -143,8 +143,7 @@ class MemoryStore:
 
         matches = self._verified_matches(item.probe, exclude=None)
         choice = await self._choose(item.probe, matches)
-        for composite in choice.detach:
-            self._detach(composite, item.article_id)
+        detached = [self._detach(composite) for composite in choice.detach]
         self._next_number += 1
         number = self._next_number
         cluster = number if choice.join is None else choice.join
@@ -173,7 +172,7 @@ class MemoryStore:
             duplicate=choice.join is not None,
             merged=len(choice.merge),
             canonical_article_id=self._canonical(cluster).article_id,
-            matches=reported(matches, choice, cluster, self._policy.max_matches),
+            matches=reported(matches, choice, cluster, self._policy.max_matches, detached),
             unchanged=False,
         )
 
@@ -217,8 +216,9 @@ class MemoryStore:
             self._records[number] = dataclasses.replace(record, cluster=into)
             self._clusters.setdefault(into, set()).add(number)
 
-    def _detach(self, number: int, by: str) -> None:
-        """A composite leaves its cluster for one of its own (assign.choose)."""
+    def _detach(self, number: int) -> int:
+        """A composite leaves its cluster for one of its own (assign.choose);
+        returns that cluster."""
         record = self._records[number]
         old = record.cluster
         self._next_number += 1
@@ -228,6 +228,7 @@ class MemoryStore:
         self._clusters[cluster] = {number}
         self._log("split", old, record.article_id, len(self._clusters[old]), into=cluster)
         self._log("created", cluster, record.article_id, 1)
+        return cluster
 
     def _view(self, cluster: int) -> ClusterView | None:
         members = self._clusters.get(cluster)

@@ -350,15 +350,17 @@ class RedisStore:
                 gathered = None  # what it was decided from changed
                 continue
             cluster = int(reply[1])
+            detached = [int(c) for c in reply[5 : 5 + int(reply[4])]]
+            ahead = reply[5 + len(detached) :]
             return IngestOutcome(
                 article_id=item.article_id,
                 cluster=cluster,
                 duplicate=choice.join is not None,
                 merged=len(choice.merge),
                 canonical_article_id=reply[2].decode("utf-8"),
-                matches=reported(decided, choice, cluster, self._policy.max_matches),
+                matches=reported(decided, choice, cluster, self._policy.max_matches, detached),
                 unchanged=False,
-            ), (_Gathered.parse(reply[4:]) if len(reply) > 4 else None)
+            ), (_Gathered.parse(ahead) if ahead else None)
         raise StoreUnavailableError(
             f"article {item.article_id!r}: the index changed under {MAX_COMMIT_ATTEMPTS} "
             "attempts to commit it; retry"

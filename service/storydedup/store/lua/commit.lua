@@ -16,8 +16,9 @@
 --          cluster for a new one of its own, marked composite;
 --          clustering/assign.py revealed_composites)
 -- Returns  {0} when what was read changed, else {1, cluster, canonical
---          article ID, number, then what gather.lua returns for the next
---          article, if any}: a batch costs one call per article, not two
+--          article ID, number, the count of detached articles and the
+--          cluster each now forms, then what gather.lua returns for the
+--          next article, if any}: a batch costs one call per article, not two
 
 local aid = ARGV[3]
 local replaced = tonumber(ARGV[4])
@@ -41,6 +42,7 @@ if replaced ~= 0 then
   cluster_event(events, 'removed', old.cluster, aid, cluster_size(old.cluster))
 end
 local detach = ARGV[16]
+local detached = {}
 for j = 1, #detach, 4 do
   local m = number_of(string.sub(detach, j, j + 3))
   local raw = redis.call('GET', rec_key(m))
@@ -55,6 +57,7 @@ for j = 1, #detach, 4 do
   index_cluster(own)
   cluster_event(events, 'split', rec.cluster, rec.aid, cluster_size(rec.cluster), own)
   cluster_event(events, 'created', own, rec.aid, 1)
+  detached[#detached + 1] = own
 end
 local n = redis.call('INCR', P .. 'n')
 local cluster = n
@@ -103,7 +106,8 @@ for j = 1, #merges, 4 do
   cluster_event(events, 'merged_into', number_of(string.sub(merges, j, j + 3)), aid, size, cluster)
 end
 cluster_event(events, join == 0 and 'created' or 'grew', cluster, aid, size)
-local reply = {1, cluster, canonical_of(cluster), n}
+local reply = {1, cluster, canonical_of(cluster), n, #detached}
+for _, own in ipairs(detached) do reply[#reply + 1] = own end
 if ARGV[13] ~= '' then
   for _, v in ipairs(gathered(ARGV[13], KEYS[2], ARGV[14], max_cand, confirm)) do
     reply[#reply + 1] = v
