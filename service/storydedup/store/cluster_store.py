@@ -605,7 +605,8 @@ class RedisClusterStore:
         re-ingest that keeps its bucket entries, pending while it moves. An
         article whose own ingest, deletion or detachment holds its lock is
         left where it is; the next article of the other story it quotes
-        finds it again."""
+        finds it again. A process that dies while it moves leaves the record
+        pending, rolled back like a half-written ingest (docs/scaling.md)."""
         stored = (await self._records([ref])).get(ref)
         lock = self._keys.article_lock(ref)
         token = secrets.token_bytes(12)
