@@ -11,7 +11,6 @@ store with a script that refuses the write when anything it read changed).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -301,29 +300,7 @@ async def choose(
 ) -> ClusterChoice[K]:
     """The cluster the article joins, the clusters merged into it, and the
     stored articles it shows to be composites (`revealed_composites`), which
-    are left out of the choice."""
-    detach = await revealed_composites(policy, probe, matches, first_members, read_record)
-    if not detach:
-        return await _place(policy, probe, matches, first_members, read_record)
-    gone = set(detach)
-    kept: Matches[K] = Matches(m for m in matches if m.candidate.key not in gone)
-    kept.composite = matches.composite
-
-    async def members_left(cluster: int) -> Sequence[Member[K]]:
-        return [m for m in await first_members(cluster) if m.key not in gone]
-
-    choice = await _place(policy, probe, kept, members_left, read_record)
-    return dataclasses.replace(choice, detach=detach)
-
-
-async def _place(
-    policy: MatchPolicy,
-    probe: Probe,
-    matches: Matches[K],
-    first_members: FirstMembers[K],
-    read_record: ReadRecord[K],
-) -> ClusterChoice[K]:
-    """The cluster the article joins and the clusters merged into it.
+    leave their clusters and are left out of the choice.
 
     Clusters are merged when the article is a near-full copy (resemblance
     >= merge_jaccard) of a member of each, or when it joins one and a member
@@ -341,8 +318,19 @@ async def _place(
     live blog that holds a brief whole but not the longer versions of the
     brief's story.
     """
+    detach = await revealed_composites(policy, probe, matches, first_members, read_record)
+    if detach:
+        gone = set(detach)
+        kept: Matches[K] = Matches(m for m in matches if m.candidate.key not in gone)
+        kept.composite = matches.composite
+        matches, read_members = kept, first_members
+
+        async def members_left(cluster: int) -> Sequence[Member[K]]:
+            return [m for m in await read_members(cluster) if m.key not in gone]
+
+        first_members = members_left
     if not matches:
-        return ClusterChoice(None, ())
+        return ClusterChoice(None, (), detach)
     best: dict[int, Verified[K]] = {}
     in_cluster: dict[int, list[Verified[K]]] = {}
     for match in matches:
@@ -354,9 +342,9 @@ async def _place(
     if len(strong) >= 2:
         # The oldest cluster keeps its ID so that IDs handed out stay valid
         # for as many members as possible.
-        return ClusterChoice(strong[0], tuple(strong[1:]))
+        return ClusterChoice(strong[0], tuple(strong[1:]), detach)
     if matches.composite:
-        return ClusterChoice(strong[0] if strong else None, ())
+        return ClusterChoice(strong[0] if strong else None, (), detach)
     matched = {m.candidate.key for m in matches}
     # A cluster's first members are read once per decision (on Redis
     # Cluster each read is a few round trips).
@@ -508,8 +496,8 @@ async def _place(
             merged = [
                 c for c in best if c != cluster and (c in fragments or await linked(cluster, c))
             ]
-            return ClusterChoice(cluster, tuple(merged))
-    return ClusterChoice(None, ())
+            return ClusterChoice(cluster, tuple(merged), detach)
+    return ClusterChoice(None, (), detach)
 
 
 # Matches per cluster compared with each other when looking for a link.
