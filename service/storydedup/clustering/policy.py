@@ -122,8 +122,6 @@ class Similarity:
     # longer, a text of several entries: the longer one's sentences in its
     # other entries (entry_elsewhere); else 0.
     elsewhere: int = 0
-    # Either is a composite (ArticleRecord.composite).
-    composite: bool = False
 
 
 def estimate(
@@ -225,8 +223,7 @@ def similarities(probe: Probe, records: Sequence[ArticleRecord]) -> list[Similar
     compared between two pages of one source: they share its chrome
     (teasers, promos, the outlet's own prose around the story), whole
     sentences carried from page to page, which is no evidence that the
-    stories are one; such pairs are marked `same_source` (is_match). A
-    composite record marks its similarity `composite`."""
+    stories are one; such pairs are marked `same_source` (is_match)."""
     sims = [
         compare(
             probe.signature,
@@ -318,9 +315,6 @@ def one_entry_of(policy: MatchPolicy, sim: Similarity) -> bool:
 def is_match(policy: MatchPolicy, sim: Similarity, shingles_a: int, shingles_b: int) -> bool:
     if one_entry_of(policy, sim):
         return False
-    if sim.composite:
-        # A composite is one story only with another edition of itself.
-        return sim.jaccard >= policy.merge_jaccard
     if sim.same_source:
         return (
             sim.jaccard >= policy.min_same_source_jaccard
@@ -367,7 +361,7 @@ def record_probe(record: ArticleRecord) -> Probe:
 
 
 def compare_records(a: ArticleRecord, b: ArticleRecord) -> Similarity:
-    """Similarity of two stored articles, `composite` when either is."""
+    """Similarity of two stored articles."""
     [sim] = similarities(record_probe(a), [b])
     return sim
 
