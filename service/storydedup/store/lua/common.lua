@@ -148,9 +148,10 @@ end
 
 -- The fields of a record that change after it is written (the cluster, on
 -- a merge or a detachment; the flags) and its shingle count, read without
--- copying the rest: bytes 0..FLAGS of the header. nil when it is gone.
-local function header_of(n)
-  local head = redis.call('GETRANGE', rec_key(n), 0, FLAGS)
+-- copying the rest: bytes 0..FLAGS of the header (or of `raw`, the record
+-- when it was read whole). nil when it is gone.
+local function header_of(n, raw)
+  local head = raw or redis.call('GETRANGE', rec_key(n), 0, FLAGS)
   if #head <= FLAGS then return nil end
   local _, cluster, _, _, shingles, flags = struct.unpack('<BI4ddI4B', head)
   return {cluster = cluster, shingles = shingles, flags = flags}
@@ -171,9 +172,9 @@ local function read_for_ingest(aid, ids, refs, max_cand, confirm, light)
   if aid ~= '' then
     local n = id_number(aid, ids)
     if n then
-      local head = header_of(n)
-      existing, existing_canonical = n, canonical_of(head.cluster)
       if not light then existing_raw = redis.call('GET', rec_key(n)) end
+      local head = header_of(n, not light and existing_raw or nil)
+      existing, existing_canonical = n, canonical_of(head.cluster)
       parts[#parts + 1] = n .. ':' .. head.cluster .. ':' .. head.flags .. ':' .. existing_canonical
     end
   end
@@ -201,12 +202,14 @@ local function read_for_ingest(aid, ids, refs, max_cand, confirm, light)
   local count = 0
   for i = 1, math.min(#order, max_cand) do
     local n = order[i]
-    local head = header_of(n)
+    -- Python gets the record whole (gather.lua); the check reads its header.
+    local raw = not light and redis.call('GET', rec_key(n)) or nil
+    local head = header_of(n, raw)
     if head then
       count = count + 1
-      if not light then
+      if raw then
         out[#out + 1] = n
-        out[#out + 1] = redis.call('GET', rec_key(n))
+        out[#out + 1] = raw
       end
       parts[#parts + 1] = n .. ':' .. head.cluster .. ':' .. head.flags
       local c = head.cluster
