@@ -300,8 +300,14 @@ def recurring_many(
     if not a or not others:
         return [Recurrence(0, 0, 0, 0) for _ in others]
     x = np.frombuffer(a, dtype=np.uint8).reshape(-1, SENTENCE_VALUES)
-    y = np.frombuffer(b"".join(others), dtype=np.uint8).reshape(-1, SENTENCE_VALUES)
-    agree = (x[:, None, :] == y[None, :, :]).sum(axis=2, dtype=np.uint8) >= SENTENCE_AGREE
+    # One row per value, so that each comparison below is of a column of x
+    # against a contiguous row (a reduction over a (len(x), len(y), 4) array's
+    # last axis took 70 times as long).
+    y = np.frombuffer(b"".join(others), dtype=np.uint8).reshape(-1, SENTENCE_VALUES).T.copy()
+    votes = (x[:, 0, None] == y[0]).view(np.uint8)
+    for k in range(1, SENTENCE_VALUES):
+        votes += (x[:, k, None] == y[k]).view(np.uint8)
+    agree = votes >= SENTENCE_AGREE
     # Each of `others` is a block of columns; every block has a sentence.
     sizes = np.array([len(other) // SENTENCE_VALUES for other in others])
     starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
