@@ -7,6 +7,7 @@ import itertools
 import random
 import re
 from dataclasses import replace
+from typing import Any
 
 import pytest
 import xxhash
@@ -18,6 +19,7 @@ from storydedup.store.base import (
     IndexStore,
     IngestItem,
     IngestOutcome,
+    Probe,
     StoreLayoutError,
 )
 from storydedup.store.cluster_store import RedisClusterStore
@@ -471,6 +473,55 @@ async def test_redis_stores_work_on_after_the_script_cache_is_emptied(
     await store.close()
 
 
+async def test_redis_commit_refuses_a_decision_from_reads_since_changed(
+    redis_server: RedisServer, namespace: str, fingerprinter: Fingerprinter
+) -> None:
+    """A commit whose reads changed before it (another article committed, or
+    one deleted) writes nothing, and the article is decided again from what
+    is there now; one whose namespace changed elsewhere commits at once."""
+    store = RedisStore.from_url(redis_server.url, namespace, MatchPolicy())
+    await store.open(fingerprinter.settings.store_settings())
+    now = 0.0
+
+    # Read into an empty index, then a copy of the story commits first: the
+    # stale decision (a new story) is refused and the article joins it.
+    early = item(fingerprinter, "a-late", articles.text(STORY_A))
+    stale = await store._gather(early.article_id, early.probe)
+    assert stale.candidates == []
+    first = await ingest(store, fingerprinter, "a-first", articles.text(STORY_A))
+    outcome, _ = await store._ingest_one(early, now, stale, None)
+    assert outcome.duplicate and outcome.cluster == first.cluster
+
+    # Read with its only copy as a candidate, which is then deleted: the join
+    # is refused and the article starts a story of its own.
+    b1 = await ingest(store, fingerprinter, "b-1", articles.text(STORY_B))
+    b2 = item(fingerprinter, "b-2", articles.text(STORY_B))
+    stale = await store._gather(b2.article_id, b2.probe)
+    assert [c.key for c in stale.candidates] == [b1.cluster]
+    assert await store.delete("b-1") is not None
+    outcome, _ = await store._ingest_one(b2, now, stale, None)
+    assert not outcome.duplicate and outcome.cluster != b1.cluster
+
+    # Read, then an article of another story commits: the namespace changed,
+    # not what was read, and the commit goes through without reading again.
+    c = item(fingerprinter, "c-1", articles.text(STORY_C))
+    read = await store._gather(c.article_id, c.probe)
+    await ingest(store, fingerprinter, "a-third", articles.text(STORY_A))
+    gathers = 0
+    original = store._gather
+
+    async def counting(article_id: str, probe: Probe) -> Any:
+        nonlocal gathers
+        gathers += 1
+        return await original(article_id, probe)
+
+    store._gather = counting  # type: ignore[method-assign]
+    outcome, _ = await store._ingest_one(c, now, read, None)
+    assert gathers == 0 and not outcome.duplicate
+    assert await store.check() == []
+    await store.close()
+
+
 async def test_redis_leaves_no_keys_after_everything_expired(
     redis_server: RedisServer, namespace: str, fingerprinter: Fingerprinter
 ) -> None:
@@ -484,9 +535,10 @@ async def test_redis_leaves_no_keys_after_everything_expired(
     clock.now += 48 * HOUR_MS
     assert await store.expire(clock.now, budget=100) == 3
     keys = sorted([k async for k in store.client.scan_iter(match=f"sd:{{{namespace}}}:*")])
-    # And the event log, which tells of the expiry.
+    # And the event log, which tells of the expiry, and the counters of
+    # article numbers and of the namespace's changes (lua/common.lua version).
     prefix = f"sd:{{{namespace}}}:"
-    assert keys == [f"{prefix}{kind}".encode() for kind in ("meta", "n", "x")]
+    assert keys == [f"{prefix}{kind}".encode() for kind in ("meta", "n", "v", "x")]
     assert await store.check() == []
     await store.close()
 

@@ -114,7 +114,7 @@ class _Changed(Exception):
 class _Gathered:
     """What lua/gather.lua read for one article."""
 
-    # What commit.lua checks: a digest of everything read.
+    # What commit.lua checks: the namespace's version and a digest of everything read.
     digest: bytes
     existing: tuple[int, ArticleRecord] | None
     # The canonical article of the existing article's cluster ("" if none).
@@ -343,6 +343,7 @@ class RedisStore:
                     b"".join(following.probe.bucket_refs) if following is not None else b"",
                     self._events_max_len,
                     b"".join(struct.pack(">I", n) for n in choice.detach),
+                    b"".join(struct.pack(">I", c.key) for c in gathered.candidates),
                 ),
                 self._scripts,
             )

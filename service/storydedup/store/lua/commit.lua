@@ -1,11 +1,12 @@
 -- Writes one ingested article as decided in Python from what gather.lua
--- read, provided that is unchanged (the same reads give the same digest);
--- otherwise writes nothing, and the caller reads and decides again. Two
+-- read, provided that is unchanged (no script changed the namespace since,
+-- or the same reads give the same digest); otherwise writes nothing, and the caller reads and decides again. Two
 -- articles that could be each other's candidates share a bucket, so the
 -- second to commit sees the first's bucket entry and decides again;
 -- articles that share nothing commit side by side. common.lua is prepended.
 --
--- ARGV     prefix, digest of the reads, article_id, replaced number (0:
+-- ARGV     prefix, what the reads saw (the namespace's version and their
+--          digest: common.lua gathered), article_id, replaced number (0:
 --          none), cluster to join (0: a new one), clusters to merge into it
 --          (packed 4-byte numbers), the article record (store/records.py,
 --          its cluster field to be filled in), published_ms, now_ms,
@@ -14,7 +15,8 @@
 --          the event log's length (0: no events; common.lua log_event), and
 --          the articles to detach (packed 4-byte numbers: each leaves its
 --          cluster for a new one of its own, marked composite;
---          clustering/assign.py revealed_composites)
+--          clustering/assign.py revealed_composites), the candidates
+--          gather.lua named (packed 4-byte numbers, in its order)
 -- Returns  {0} when what was read changed, else {1, cluster, canonical
 --          article ID, number, the count of detached articles and the
 --          cluster each now forms, then what gather.lua returns for the
@@ -32,8 +34,16 @@ local events = tonumber(ARGV[15])
 
 local refs = parse(record).refs
 local max_cand, confirm = tonumber(ARGV[11]), tonumber(ARGV[12])
-local _, digest = read_for_ingest(aid, ids_key, refs, max_cand, confirm, true)
-if digest ~= ARGV[2] then return {0} end
+-- Unchanged when no script has changed the namespace since the read (one
+-- writer, or writers taking turns); else when the same reads give the same
+-- digest.
+local read_at, read_digest = string.match(ARGV[2], '^(%d*):(.*)$')
+local buckets = {}
+if read_at == '' or version() ~= read_at then
+  local _, digest
+  _, digest, buckets = read_for_ingest(aid, ids_key, refs, max_cand, confirm, ARGV[17])
+  if digest ~= read_digest then return {0} end
+end
 
 if replaced ~= 0 then
   local old = load(replaced)
@@ -75,9 +85,15 @@ end
 redis.call('SET', rec_key(n), record)
 redis.call('SETRANGE', rec_key(n), 1, struct.pack('<I4', cluster))
 id_add(aid, n)
+-- The buckets as the check read them, unless removing the replaced version
+-- changed them; a ref that comes twice sees its first append.
+local appended = {}
 for i = 1, #refs, REF do
-  local key, field = bucket_of(string.sub(refs, i, i + REF - 1))
-  bucket_add(key, field, member(n))
+  local ref = string.sub(refs, i, i + REF - 1)
+  local key, field = bucket_of(ref)
+  local was = appended[ref]
+  if not was and replaced == 0 then was = buckets[(i - 1) / REF + 1] end
+  appended[ref] = bucket_add(key, field, member(n), was)
 end
 add_member(cluster, n, published)
 -- Expiry: the article's number goes into the string of its ingest-time slot;
@@ -106,6 +122,7 @@ for j = 1, #merges, 4 do
   cluster_event(events, 'merged_into', number_of(string.sub(merges, j, j + 3)), aid, size, cluster)
 end
 cluster_event(events, join == 0 and 'created' or 'grew', cluster, aid, size)
+changed()
 local reply = {1, cluster, canonical_of(cluster), n, #detached}
 for _, own in ipairs(detached) do reply[#reply + 1] = own end
 if ARGV[13] ~= '' then

@@ -66,10 +66,13 @@ local function id_key_of(aid, group_bits)
   return P .. 'i:' .. (tonumber(string.sub(redis.sha1hex(aid), 1, 6), 16) % 2 ^ group_bits)
 end
 
-local function bucket_add(key, field, m)
-  local packed = (redis.call('HGET', key, field) or '') .. m
+-- `was`: the field's value if the caller has read it (nil: read here).
+-- Returns the new value.
+local function bucket_add(key, field, m, was)
+  local packed = (was or redis.call('HGET', key, field) or '') .. m
   if #packed > 4 * BUCKET_MEMBERS then packed = string.sub(packed, -4 * BUCKET_MEMBERS) end
   redis.call('HSET', key, field, packed)
+  return packed
 end
 
 -- Clusters: a sorted set of members (scored by publication time) exists
@@ -113,8 +116,15 @@ local function canonical_of(c)
   return load(first).aid
 end
 
+-- The namespace's version: every script that changes what an ingest
+-- decision reads (records, buckets, clusters, article IDs) moves it, so
+-- that commit.lua can skip reading again what nothing has changed since.
+local function version() return redis.call('GET', P .. 'v') or '' end
+local function changed() redis.call('INCR', P .. 'v') end
+
 -- id_key: the group of the article's ID.
 local function remove_article(n, rec, id_key)
+  changed()
   for i = 1, #rec.refs, REF do
     local key, field = bucket_of(string.sub(rec.refs, i, i + REF - 1))
     local packed = redis.call('HGET', key, field)
@@ -162,11 +172,17 @@ end
 -- the candidates in the most of the refs' buckets (then the lowest
 -- numbers), at most max_cand, and for each of their clusters its first
 -- `confirm` members by publication time with their shingle counts. Returns
--- that reply (records whole unless `light`) and what the decision depends
--- on: numbers, clusters, flags and memberships (an article's number names
--- its content: a record changes afterwards only in its cluster and flags).
--- commit.lua reads it again, light, and writes only if it is unchanged.
-local function read_for_ingest(aid, ids, refs, max_cand, confirm, light)
+-- that reply, what the decision depends on (a digest of the buckets'
+-- contents and of the numbers, clusters, flags and memberships read: an
+-- article's number names its content, and a record changes afterwards only
+-- in its cluster and flags) and the buckets' contents, in the refs' order.
+--
+-- commit.lua checks that digest again with `chosen`, the candidates the
+-- reply named (packed numbers): unchanged buckets give the same candidates,
+-- so it reads their headers instead of counting bucket hits again, and
+-- nothing but the digest.
+local function read_for_ingest(aid, ids, refs, max_cand, confirm, chosen)
+  local light = chosen ~= nil
   local existing, existing_raw, existing_canonical = 0, '', ''
   local parts = {}
   if aid ~= '' then
@@ -179,29 +195,45 @@ local function read_for_ingest(aid, ids, refs, max_cand, confirm, light)
     end
   end
 
-  local hits, order = {}, {}
+  local buckets, sizes = {}, {}
   for i = 1, #refs, REF do
     local key, field = bucket_of(string.sub(refs, i, i + REF - 1))
-    local packed = redis.call('HGET', key, field)
-    if packed then
-      for j = 1, #packed, 4 do
-        local n = number_of(string.sub(packed, j, j + 3))
-        if n ~= existing then
-          if hits[n] then hits[n] = hits[n] + 1 else hits[n] = 1; order[#order + 1] = n end
+    local members = redis.call('HGET', key, field) or ''
+    buckets[#buckets + 1] = members
+    sizes[#sizes + 1] = #members
+  end
+  -- The sizes first: they say where each bucket's bytes end.
+  parts[#parts + 1] = table.concat(sizes, ',')
+  parts[#parts + 1] = table.concat(buckets)
+
+  local order = {}
+  if light then
+    for j = 1, #chosen, 4 do order[#order + 1] = number_of(string.sub(chosen, j, j + 3)) end
+  else
+    -- Counted by the packed member, converted for the chosen ones only; the
+    -- packing is big-endian, so comparing members compares numbers.
+    local hits, packed = {}, {}
+    local skip = existing ~= 0 and member(existing) or nil
+    for _, members in ipairs(buckets) do
+      for j = 1, #members, 4 do
+        local m = string.sub(members, j, j + 3)
+        if m ~= skip then
+          local h = hits[m]
+          if h then hits[m] = h + 1 else hits[m] = 1; packed[#packed + 1] = m end
         end
       end
     end
+    table.sort(packed, function(a, b)
+      if hits[a] ~= hits[b] then return hits[a] > hits[b] end
+      return a < b
+    end)
+    for i = 1, math.min(#packed, max_cand) do order[i] = number_of(packed[i]) end
   end
-  table.sort(order, function(a, b)
-    if hits[a] ~= hits[b] then return hits[a] > hits[b] end
-    return a < b
-  end)
 
   local out = {existing, existing_raw, existing_canonical, 0}
   local clusters, seen = {}, {}
   local count = 0
-  for i = 1, math.min(#order, max_cand) do
-    local n = order[i]
+  for _, n in ipairs(order) do
     -- Python gets the record whole (gather.lua); the check reads its header.
     local raw = not light and redis.call('GET', rec_key(n)) or nil
     local head = header_of(n, raw)
@@ -230,21 +262,24 @@ local function read_for_ingest(aid, ids, refs, max_cand, confirm, light)
     elseif c ~= existing then
       members[1] = c
     end
-    out[#out + 1] = c
-    out[#out + 1] = #members
     parts[#parts + 1] = 'c' .. c .. ':' .. table.concat(members, ',')
-    for _, n in ipairs(members) do
-      out[#out + 1] = n
-      out[#out + 1] = header_of(n).shingles
+    if not light then
+      out[#out + 1] = c
+      out[#out + 1] = #members
+      for _, n in ipairs(members) do
+        out[#out + 1] = n
+        out[#out + 1] = header_of(n).shingles
+      end
     end
   end
-  return out, redis.sha1hex(table.concat(parts, ';'))
+  return out, redis.sha1hex(table.concat(parts, ';')), buckets
 end
 
--- read_for_ingest's reply, its digest first.
+-- read_for_ingest's reply, first what commit.lua checks: the namespace's
+-- version and the digest.
 local function gathered(aid, ids, refs, max_cand, confirm)
-  local out, digest = read_for_ingest(aid, ids, refs, max_cand, confirm, false)
-  table.insert(out, 1, digest)
+  local out, digest = read_for_ingest(aid, ids, refs, max_cand, confirm, nil)
+  table.insert(out, 1, version() .. ':' .. digest)
   return out
 end
 

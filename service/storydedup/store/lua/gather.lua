@@ -4,12 +4,13 @@
 --
 -- ARGV     prefix, article_id ('' for none), bucket refs, max_candidates,
 --          confirm_members
--- Returns  {digest, existing_number, existing_record, its cluster's
+-- Returns  {what was read, existing_number, existing_record, its cluster's
 --           canonical article ID, candidate_count,
 --           [number, record]..., cluster_count,
 --           [cluster, member_count, [number, shingles]...]...}
---          (read_for_ingest in common.lua says what is read; the digest
---          is what commit.lua checks). The article with this ID, if stored,
+--          (read_for_ingest in common.lua says what is read; what was
+--          read, the namespace's version and a digest of the reads, is
+--          what commit.lua checks). The article with this ID, if stored,
 --          is no candidate and no member.
 
 return gathered(ARGV[2], KEYS[1], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]))
