@@ -248,9 +248,15 @@ async def revealed_composites(
     found: list[K] = []
     for quoted in matches.quoted:
         candidate, sim = quoted.candidate, quoted.sim
-        if candidate.record.composite or any(
-            m.candidate.cluster == candidate.cluster and m.candidate.key != candidate.key
-            for m in matches
+        # What the new article alone decides first: the cluster's members
+        # are read only for a block that is the new article's lead.
+        if (
+            not is_lead(sim.recurring)
+            or candidate.record.composite
+            or any(
+                m.candidate.cluster == candidate.cluster and m.candidate.key != candidate.key
+                for m in matches
+            )
         ):
             continue
         in_new = set(sim.their_recurring)
@@ -276,7 +282,6 @@ async def revealed_composites(
             # sentences with the latest too. A roundup's blocks do not.
             and len(in_new & in_mate) < QUOTED_SENTENCES
             and len(mate.their_recurring) >= QUOTED_SENTENCES
-            and is_lead(sim.recurring)
             and is_lead(mate.their_recurring)
         ):
             found.append(candidate.key)
