@@ -116,6 +116,8 @@ class _Gathered:
 
     # What commit.lua checks: the namespace's version and a digest of everything read.
     digest: bytes
+    # The contents of the article's buckets, which commit.lua appends to.
+    buckets: bytes
     existing: tuple[int, ArticleRecord] | None
     # The canonical article of the existing article's cluster ("" if none).
     existing_canonical: str
@@ -124,14 +126,14 @@ class _Gathered:
 
     @classmethod
     def parse(cls, reply: list[Any]) -> _Gathered:
-        digest, existing_number, existing_raw, canonical, count = reply[:5]
+        digest, buckets, existing_number, existing_raw, canonical, count = reply[:6]
         existing = (
             (int(existing_number), ArticleRecord.unpack(existing_raw))
             if int(existing_number)
             else None
         )
         candidates = []
-        at = 5
+        at = 6
         for _ in range(int(count)):
             number, raw = int(reply[at]), reply[at + 1]
             record = ArticleRecord.unpack(raw)
@@ -148,7 +150,14 @@ class _Gathered:
                 for k in range(size)
             ]
             at += 2 * size
-        return cls(bytes(digest), existing, bytes(canonical).decode("utf-8"), candidates, members)
+        return cls(
+            bytes(digest),
+            bytes(buckets),
+            existing,
+            bytes(canonical).decode("utf-8"),
+            candidates,
+            members,
+        )
 
 
 class RedisStore:
@@ -344,6 +353,7 @@ class RedisStore:
                     self._events_max_len,
                     b"".join(struct.pack(">I", n) for n in choice.detach),
                     b"".join(struct.pack(">I", c.key) for c in gathered.candidates),
+                    gathered.buckets,
                 ),
                 self._scripts,
             )

@@ -16,7 +16,8 @@
 --          the articles to detach (packed 4-byte numbers: each leaves its
 --          cluster for a new one of its own, marked composite;
 --          clustering/assign.py revealed_composites), the candidates
---          gather.lua named (packed 4-byte numbers, in its order)
+--          gather.lua named (packed 4-byte numbers, in its order) and the
+--          buckets' contents it returned
 -- Returns  {0} when what was read changed, else {1, cluster, canonical
 --          article ID, number, the count of detached articles and the
 --          cluster each now forms, then what gather.lua returns for the
@@ -38,11 +39,13 @@ local max_cand, confirm = tonumber(ARGV[11]), tonumber(ARGV[12])
 -- writer, or writers taking turns); else when the same reads give the same
 -- digest.
 local read_at, read_digest = string.match(ARGV[2], '^(%d*):(.*)$')
-local buckets = {}
+local buckets
 if read_at == '' or version() ~= read_at then
   local _, digest
   _, digest, buckets = read_for_ingest(aid, ids_key, refs, max_cand, confirm, ARGV[17])
   if digest ~= read_digest then return {0} end
+else
+  buckets = unpacked_buckets(ARGV[18])
 end
 
 if replaced ~= 0 then

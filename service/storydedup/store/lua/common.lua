@@ -275,10 +275,30 @@ local function read_for_ingest(aid, ids, refs, max_cand, confirm, chosen)
   return out, redis.sha1hex(table.concat(parts, ';')), buckets
 end
 
--- read_for_ingest's reply, first what commit.lua checks: the namespace's
--- version and the digest.
+-- The buckets' contents as gathered() returns them, one string: each
+-- bucket's length (2 bytes), then its members.
+local function packed_buckets(buckets)
+  local out = {}
+  for i, members in ipairs(buckets) do out[i] = struct.pack('>I2', #members) .. members end
+  return table.concat(out)
+end
+
+local function unpacked_buckets(packed)
+  local out, at = {}, 1
+  while at < #packed do
+    local size = struct.unpack('>I2', packed, at)
+    out[#out + 1] = string.sub(packed, at + 2, at + 1 + size)
+    at = at + 2 + size
+  end
+  return out
+end
+
+-- read_for_ingest's reply, first what commit.lua checks (the namespace's
+-- version and the digest) and the buckets' contents, which the commit
+-- appends to without reading them again while the version holds.
 local function gathered(aid, ids, refs, max_cand, confirm)
-  local out, digest = read_for_ingest(aid, ids, refs, max_cand, confirm, nil)
+  local out, digest, buckets = read_for_ingest(aid, ids, refs, max_cand, confirm, nil)
+  table.insert(out, 1, packed_buckets(buckets))
   table.insert(out, 1, version() .. ':' .. digest)
   return out
 end
