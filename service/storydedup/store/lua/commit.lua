@@ -1,9 +1,10 @@
 -- Writes one ingested article as decided in Python from what gather.lua
 -- read, provided that is unchanged (no script changed the namespace since,
--- or the same reads give the same digest); otherwise writes nothing, and the caller reads and decides again. Two
--- articles that could be each other's candidates share a bucket, so the
--- second to commit sees the first's bucket entry and decides again;
--- articles that share nothing commit side by side. common.lua is prepended.
+-- or the same reads give the same digest); otherwise writes nothing, and
+-- the caller reads and decides again. Two articles that could be each
+-- other's candidates share a bucket, so the second to commit sees the
+-- first's bucket entry and decides again; articles that share nothing
+-- commit side by side. common.lua is prepended.
 --
 -- ARGV     prefix, what the reads saw (the namespace's version and their
 --          digest: common.lua gathered), article_id, replaced number (0:

@@ -4,8 +4,9 @@
 --
 -- ARGV     prefix, article_id ('' for none), bucket refs, max_candidates,
 --          confirm_members
--- Returns  {what was read, the buckets' contents, existing_number, existing_record, its cluster's
---           canonical article ID, candidate_count,
+-- Returns  {what was read, the buckets' contents, existing_number,
+--           existing_record, its cluster's canonical article ID,
+--           candidate_count,
 --           [number, record]..., cluster_count,
 --           [cluster, member_count, [number, shingles]...]...}
 --          (read_for_ingest in common.lua says what is read; what was
