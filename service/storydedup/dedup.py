@@ -211,6 +211,10 @@ class Deduplicator:
         # article goes with its source's chrome lines as known now.
         self._processes = processes
         self._cleaner = self._new_cleaner()
+        # Single articles (IngestArticle, streams) waiting to be indexed
+        # together, and the task indexing the group before them (ingest_one).
+        self._waiting: list[tuple[PreparedArticle, asyncio.Future[IngestOutcome]]] = []
+        self._grouping: asyncio.Task[None] | None = None
 
     def _new_cleaner(self) -> Executor:
         if not self._processes:
@@ -379,6 +383,55 @@ class Deduplicator:
         for i, p in zip(stale, again, strict=True):
             result[i] = p
         return result
+
+    async def ingest_one(self, prepared: PreparedArticle) -> IngestOutcome:
+        """One article's ingest, in a group with the single articles of
+        other calls that arrive while the group before it is being indexed
+        (group commit): each group is one ingest() in arrival order, so
+        concurrent calls share its round trips to the store and the chrome
+        state, and on one Redis the commit's check finds nothing changed
+        since the read. An article arriving alone is indexed at once.
+
+        When a group's ingest fails, each of its articles is tried alone,
+        so that a failure is the failing article's: an article the group
+        indexed before the failure then comes back as already indexed."""
+        future: asyncio.Future[IngestOutcome] = asyncio.get_running_loop().create_future()
+        self._waiting.append((prepared, future))
+        if self._grouping is None:
+            # A task of its own: a caller that gives up (its future is
+            # cancelled) does not stop the group its article is in.
+            self._grouping = asyncio.create_task(self._index_groups())
+        return await future
+
+    async def _index_groups(self) -> None:
+        group: list[tuple[PreparedArticle, asyncio.Future[IngestOutcome]]] = []
+        try:
+            while self._waiting:
+                group, self._waiting = self._waiting, []
+                try:
+                    outcomes = await self.ingest([item for item, _ in group])
+                except Exception:
+                    for item, future in group:
+                        try:
+                            [outcome] = await self.ingest([item])
+                        except Exception as error:
+                            if not future.done():
+                                future.set_exception(error)
+                        else:
+                            if not future.done():
+                                future.set_result(outcome)
+                    continue
+                for (_, future), outcome in zip(group, outcomes, strict=True):
+                    if not future.done():
+                        future.set_result(outcome)
+        except BaseException:
+            # Stopped (the server shutting down): no caller waits for ever.
+            for _, future in group + self._waiting:
+                future.cancel()
+            self._waiting = []
+            raise
+        finally:
+            self._grouping = None
 
     async def ingest(self, prepared: Sequence[PreparedArticle]) -> list[IngestOutcome]:
         prepared = await self.with_current_chrome(prepared)

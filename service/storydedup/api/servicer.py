@@ -148,7 +148,7 @@ class StoryDedupServicer:
             request = parse(pb.IngestArticleRequest, raw)
             check_article(request.article, "article", self._limits)
             item = await self._dedup.prepare_async(request.article, "article")
-            [outcome] = await self._dedup.ingest([item])
+            outcome = await self._dedup.ingest_one(item)
             return convert.ingest_response(outcome)
 
         return await self._run(context, call, lambda: 1)
@@ -187,7 +187,7 @@ class StoryDedupServicer:
                 request = parse(pb.StreamIngestArticlesRequest, raw)
                 check_article(request.article, field, self._limits)
                 item = await self._dedup.prepare_async(request.article, field)
-                [outcome] = await self._dedup.ingest([item])
+                outcome = await self._dedup.ingest_one(item)
                 return pb.StreamIngestArticlesResponse(result=convert.ingest_response(outcome))
 
             try:
