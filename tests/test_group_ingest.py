@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 
 import pytest
+import redis.asyncio as aioredis
 from storydedup.clustering.policy import MatchPolicy
 from storydedup.dedup import Deduplicator, PreparedArticle
 from storydedup.fingerprints.fingerprint import Fingerprinter
@@ -25,9 +26,11 @@ class CountingStore(RedisStore):
     """The Redis store, with the batches it was given recorded, and
     articles of IDs in `failing` refused as if Redis had gone away."""
 
-    calls: list[list[str]]
-    failing: set[str]
-    called: asyncio.Event
+    def __init__(self, url: str, namespace: str) -> None:
+        super().__init__(aioredis.Redis.from_url(url), namespace, MatchPolicy())
+        self.calls: list[list[str]] = []
+        self.failing: set[str] = set()
+        self.called = asyncio.Event()
 
     async def ingest(self, items: Sequence[IngestItem]) -> list[IngestOutcome]:
         ids = [item.article_id for item in items]
@@ -42,8 +45,7 @@ class CountingStore(RedisStore):
 async def dedup(
     redis_server: RedisServer, namespace: str, fingerprinter: Fingerprinter
 ) -> AsyncIterator[tuple[Deduplicator, CountingStore]]:
-    store = CountingStore.from_url(redis_server.url, namespace, MatchPolicy())
-    store.calls, store.failing, store.called = [], set(), asyncio.Event()
+    store = CountingStore(redis_server.url, namespace)
     await store.open(fingerprinter.settings.store_settings())
     dedup = Deduplicator(store, fingerprinter)
     yield dedup, store
