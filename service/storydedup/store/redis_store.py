@@ -3,9 +3,10 @@
 An ingest is two script calls (store/lua/): gather.lua reads the candidates
 and their clusters' first members, Python decides (clustering/assign.py, the
 same code as every store), and commit.lua writes the article and its cluster
-atomically, provided the same reads give the same result; otherwise the
-article is read and decided again. A batch
-runs its articles one after the other, so later articles see earlier ones. All keys of a
+atomically, provided nothing changed the namespace since the read or the
+same reads give the same result; otherwise the article is read and decided
+again. A batch runs its articles one after the other, so later articles see
+earlier ones. All keys of a
 namespace carry its hash tag (`sd:{news}:...`), so a Redis Cluster keeps a
 namespace on one slot and the scripts stay legal there.
 
@@ -15,6 +16,9 @@ Key layout (P = `sd:{<namespace>}:`):
                            share those bits: the records tell them apart);
                            the group is 24 further bits mod 2**id_group_bits
     P n             string last article number handed out
+    P v             string the namespace's version, moved by every script
+                           that changes what an ingest decision reads
+                           (lua/common.lua changed)
     P a:<number>    string the article record (store/records.py)
     P b:<3 bytes>   hash   3-byte bucket field -> packed u32 numbers of the
                            newest BUCKET_MEMBERS articles in the bucket
@@ -40,6 +44,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -74,7 +79,7 @@ from storydedup.store.base import (
 )
 from storydedup.store.consistency import check_redis_namespace
 from storydedup.store.memory import DEFAULT_EXPIRY_SLOT_MS, wall_clock_ms
-from storydedup.store.records import ArticleRecord
+from storydedup.store.records import COUNTED_BYTES, ArticleRecord, shingle_count_of
 from storydedup.store.scripts import LuaScript, bind_namespace, call
 from storydedup.store.unavailable import REDIS_UNAVAILABLE, unavailable_on
 
@@ -100,6 +105,9 @@ def id_group_bits(bucket_group_bits: int) -> int:
     return max(bucket_group_bits - 4, 0)
 
 
+# Shingle counts kept (_shingle_counts): about 100 bytes each.
+KNOWN_SHINGLE_COUNTS = 100_000
+
 # An ingest reads, decides in Python and commits only if what it read did
 # not change in between (lua/commit.lua); with other writers busy on the
 # same buckets it tries again, this many times at most.
@@ -122,7 +130,8 @@ class _Gathered:
     # The canonical article of the existing article's cluster ("" if none).
     existing_canonical: str
     candidates: list[Candidate[int]]
-    members: dict[int, list[Member[int]]]
+    # Each candidate cluster's first members (numbers, earliest first).
+    members: dict[int, list[int]]
 
     @classmethod
     def parse(cls, reply: list[Any]) -> _Gathered:
@@ -139,17 +148,14 @@ class _Gathered:
             record = ArticleRecord.unpack(raw)
             candidates.append(Candidate(number, record, record.cluster, number))
             at += 2
-        members: dict[int, list[Member[int]]] = {}
+        members: dict[int, list[int]] = {}
         clusters = int(reply[at])
         at += 1
         for _ in range(clusters):
             cluster, size = int(reply[at]), int(reply[at + 1])
             at += 2
-            members[cluster] = [
-                Member(int(reply[at + 2 * k]), int(reply[at + 2 * k + 1]), int(reply[at + 2 * k]))
-                for k in range(size)
-            ]
-            at += 2 * size
+            members[cluster] = [int(n) for n in reply[at : at + size]]
+            at += size
         return cls(
             bytes(digest),
             bytes(buckets),
@@ -180,6 +186,9 @@ class RedisStore:
         self._policy = policy
         self._clock_ms = clock_ms
         self._num_perm = 0
+        # Shingle counts of the articles whose counts were read, by number
+        # (_shingle_counts), the oldest read going first.
+        self._shingles: OrderedDict[int, int] = OrderedDict()
         self._gather_script = _script("gather")
         self._commit_script = _script("commit")
         self._delete = _script("delete")
@@ -269,13 +278,34 @@ class RedisStore:
             raise _Changed
         return ArticleRecord.unpack(raw)
 
+    async def _shingle_counts(self, numbers: Sequence[int]) -> list[int]:
+        """The shingle counts of these articles, read (their records' first
+        bytes, in one round trip) only for those not known yet: an article's
+        number names its content, so a count once read holds."""
+        known = self._shingles
+        missing = [n for n in numbers if n not in known]
+        if missing:
+            pipe = self._client.pipeline(transaction=False)
+            for n in missing:
+                pipe.getrange(f"{self._prefix}a:{n}", 0, COUNTED_BYTES - 1)
+            starts: list[Any] = await pipe.execute()
+            for n, start in zip(missing, starts, strict=True):
+                if len(start) < COUNTED_BYTES:
+                    raise _Changed  # deleted since it was read: read again
+                known[n] = shingle_count_of(start)
+            while len(known) > KNOWN_SHINGLE_COUNTS:
+                known.popitem(last=False)
+        return [known[n] for n in numbers]
+
     async def _decide(
         self, probe: Probe, gathered: _Gathered
     ) -> tuple[Matches[int], ClusterChoice[int]]:
         matches = verify(self._policy, probe, gathered.candidates)
 
         async def first_members(cluster: int) -> list[Member[int]]:
-            return gathered.members.get(cluster, [])
+            numbers = gathered.members.get(cluster, [])
+            counts = await self._shingle_counts(numbers)
+            return [Member(n, count, n) for n, count in zip(numbers, counts, strict=True)]
 
         async def read_record(number: int) -> ArticleRecord:
             return await self._record(number)

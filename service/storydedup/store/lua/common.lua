@@ -171,7 +171,7 @@ end
 -- (its group is `ids`) if stored, with its cluster's canonical article ID,
 -- the candidates in the most of the refs' buckets (then the lowest
 -- numbers), at most max_cand, and for each of their clusters its first
--- `confirm` members by publication time with their shingle counts. Returns
+-- `confirm` members by publication time. Returns
 -- that reply, what the decision depends on (a digest of the buckets'
 -- contents and of the numbers, clusters, flags and memberships read: an
 -- article's number names its content, and a record changes afterwards only
@@ -264,12 +264,11 @@ local function read_for_ingest(aid, ids, refs, max_cand, confirm, chosen)
     end
     parts[#parts + 1] = 'c' .. c .. ':' .. table.concat(members, ',')
     if not light then
+      -- Numbers only: Python reads the shingle counts of the few clusters
+      -- whose longest member it needs (store/redis_store.py).
       out[#out + 1] = c
       out[#out + 1] = #members
-      for _, n in ipairs(members) do
-        out[#out + 1] = n
-        out[#out + 1] = header_of(n).shingles
-      end
+      for _, n in ipairs(members) do out[#out + 1] = n end
     end
   end
   return out, redis.sha1hex(table.concat(parts, ';')), buckets

@@ -8,7 +8,7 @@
 --           existing_record, its cluster's canonical article ID,
 --           candidate_count,
 --           [number, record]..., cluster_count,
---           [cluster, member_count, [number, shingles]...]...}
+--           [cluster, member_count, number...]...}
 --          (read_for_ingest in common.lua says what is read; what was
 --          read, the namespace's version and a digest of the reads, is
 --          what commit.lua checks). The article with this ID, if stored,
