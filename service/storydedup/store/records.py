@@ -42,20 +42,14 @@ from storydedup.fingerprints.lsh import BUCKET_REF_BYTES
 LAYOUT_VERSION = 4
 _HEADER = struct.Struct("<BIddIB8sBHHBHI")
 HEADER_BYTES = _HEADER.size
-# The header up to and including the shingle count (lua/common.lua header_of
-# reads the same bytes and the flags after them).
-_COUNTED = struct.Struct("<BIddI")
-COUNTED_BYTES = _COUNTED.size
-
-
-def shingle_count_of(start: bytes) -> int:
-    """The shingle count of the record that starts with these bytes (at least
-    COUNTED_BYTES of them)."""
-    return int(_COUNTED.unpack_from(start)[4])
-
-
 FLAG_JOINED = 1
 FLAG_COMPOSITE = 2
+
+
+def shingle_count_of(header: bytes) -> int:
+    """The shingle count of the record that starts with this header (its
+    first HEADER_BYTES bytes)."""
+    return int(_HEADER.unpack_from(header)[4])
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,7 +79,7 @@ from storydedup.store.base import (
 )
 from storydedup.store.consistency import check_redis_namespace
 from storydedup.store.memory import DEFAULT_EXPIRY_SLOT_MS, wall_clock_ms
-from storydedup.store.records import COUNTED_BYTES, ArticleRecord, shingle_count_of
+from storydedup.store.records import HEADER_BYTES, ArticleRecord, shingle_count_of
 from storydedup.store.scripts import LuaScript, bind_namespace, call
 from storydedup.store.unavailable import REDIS_UNAVAILABLE, unavailable_on
 
@@ -278,33 +278,35 @@ class RedisStore:
             raise _Changed
         return ArticleRecord.unpack(raw)
 
-    async def _shingle_counts(self, numbers: Sequence[int]) -> list[int]:
-        """The shingle counts of these articles, read (their records' first
-        bytes, in one round trip) only for those not known yet: an article's
-        number names its content, so a count once read holds."""
+    async def _shingle_counts(self, numbers: Sequence[int], in_hand: dict[int, int]) -> list[int]:
+        """The shingle counts of these articles: from `in_hand` (records the
+        read returned), else read (their records' headers, in one round trip)
+        only for those not known yet: an article's number names its content,
+        so a count once read holds."""
         known = self._shingles
-        missing = [n for n in numbers if n not in known]
+        missing = [n for n in numbers if n not in in_hand and n not in known]
         if missing:
             pipe = self._client.pipeline(transaction=False)
             for n in missing:
-                pipe.getrange(f"{self._prefix}a:{n}", 0, COUNTED_BYTES - 1)
-            starts: list[Any] = await pipe.execute()
-            for n, start in zip(missing, starts, strict=True):
-                if len(start) < COUNTED_BYTES:
+                pipe.getrange(f"{self._prefix}a:{n}", 0, HEADER_BYTES - 1)
+            headers: list[Any] = await pipe.execute()
+            for n, header in zip(missing, headers, strict=True):
+                if len(header) < HEADER_BYTES:
                     raise _Changed  # deleted since it was read: read again
-                known[n] = shingle_count_of(start)
+                known[n] = shingle_count_of(header)
             while len(known) > KNOWN_SHINGLE_COUNTS:
                 known.popitem(last=False)
-        return [known[n] for n in numbers]
+        return [in_hand[n] if n in in_hand else known[n] for n in numbers]
 
     async def _decide(
         self, probe: Probe, gathered: _Gathered
     ) -> tuple[Matches[int], ClusterChoice[int]]:
         matches = verify(self._policy, probe, gathered.candidates)
+        in_hand = {c.key: c.record.shingle_count for c in gathered.candidates}
 
         async def first_members(cluster: int) -> list[Member[int]]:
             numbers = gathered.members.get(cluster, [])
-            counts = await self._shingle_counts(numbers)
+            counts = await self._shingle_counts(numbers, in_hand)
             return [Member(n, count, n) for n, count in zip(numbers, counts, strict=True)]
 
         async def read_record(number: int) -> ArticleRecord:

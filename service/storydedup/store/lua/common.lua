@@ -19,12 +19,12 @@ local function member(n) return struct.pack('>I4', n) end
 local function number_of(m) return (struct.unpack('>I4', m)) end
 
 local function parse(raw)
-  local _, cluster, pub, ing, shingles, _, _, nrefs, siglen, idlen, prefixlen, passageslen =
+  local _, cluster, pub, ing, _, _, _, nrefs, siglen, idlen, prefixlen, passageslen =
     struct.unpack('<BI4ddI4Bc8BHHBHI4', raw)
   local refs_end = HEADER + nrefs * REF
   local id_start = refs_end + siglen + prefixlen + passageslen
   return {
-    cluster = cluster, published = pub, ingested = ing, shingles = shingles,
+    cluster = cluster, published = pub, ingested = ing,
     refs = string.sub(raw, HEADER + 1, refs_end),
     aid = string.sub(raw, id_start + 1, id_start + idlen),
   }
@@ -157,14 +157,32 @@ local function id_add(aid, n)
 end
 
 -- The fields of a record that change after it is written (the cluster, on
--- a merge or a detachment; the flags) and its shingle count, read without
--- copying the rest: bytes 0..FLAGS of the header (or of `raw`, the record
--- when it was read whole). nil when it is gone.
+-- a merge or a detachment; the flags), read without copying the rest: bytes
+-- 0..FLAGS of the header (or of `raw`, the record when it was read whole).
+-- nil when it is gone.
 local function header_of(n, raw)
   local head = raw or redis.call('GETRANGE', rec_key(n), 0, FLAGS)
   if #head <= FLAGS then return nil end
-  local _, cluster, _, _, shingles, flags = struct.unpack('<BI4ddI4B', head)
-  return {cluster = cluster, shingles = shingles, flags = flags}
+  local _, cluster, _, _, _, flags = struct.unpack('<BI4ddI4B', head)
+  return {cluster = cluster, flags = flags}
+end
+
+-- The buckets' contents as one string: each bucket's length (2 bytes),
+-- then its members (what gathered() returns, and the digest covers).
+local function packed_buckets(buckets)
+  local out = {}
+  for i, members in ipairs(buckets) do out[i] = struct.pack('>I2', #members) .. members end
+  return table.concat(out)
+end
+
+local function unpacked_buckets(packed)
+  local out, at = {}, 1
+  while at < #packed do
+    local size = struct.unpack('>I2', packed, at)
+    out[#out + 1] = string.sub(packed, at + 2, at + 1 + size)
+    at = at + 2 + size
+  end
+  return out
 end
 
 -- What an ingest decision reads (lua/gather.lua): the article with this ID
@@ -175,7 +193,8 @@ end
 -- that reply, what the decision depends on (a digest of the buckets'
 -- contents and of the numbers, clusters, flags and memberships read: an
 -- article's number names its content, and a record changes afterwards only
--- in its cluster and flags) and the buckets' contents, in the refs' order.
+-- in its cluster and flags) and the buckets' contents, in the refs' order,
+-- as a table and packed (packed_buckets).
 --
 -- commit.lua checks that digest again with `chosen`, the candidates the
 -- reply named (packed numbers): unchanged buckets give the same candidates,
@@ -195,16 +214,13 @@ local function read_for_ingest(aid, ids, refs, max_cand, confirm, chosen)
     end
   end
 
-  local buckets, sizes = {}, {}
+  local buckets = {}
   for i = 1, #refs, REF do
     local key, field = bucket_of(string.sub(refs, i, i + REF - 1))
-    local members = redis.call('HGET', key, field) or ''
-    buckets[#buckets + 1] = members
-    sizes[#sizes + 1] = #members
+    buckets[#buckets + 1] = redis.call('HGET', key, field) or ''
   end
-  -- The sizes first: they say where each bucket's bytes end.
-  parts[#parts + 1] = table.concat(sizes, ',')
-  parts[#parts + 1] = table.concat(buckets)
+  local packed_read = packed_buckets(buckets)
+  parts[#parts + 1] = packed_read
 
   local order = {}
   if light then
@@ -271,33 +287,15 @@ local function read_for_ingest(aid, ids, refs, max_cand, confirm, chosen)
       for _, n in ipairs(members) do out[#out + 1] = n end
     end
   end
-  return out, redis.sha1hex(table.concat(parts, ';')), buckets
-end
-
--- The buckets' contents as gathered() returns them, one string: each
--- bucket's length (2 bytes), then its members.
-local function packed_buckets(buckets)
-  local out = {}
-  for i, members in ipairs(buckets) do out[i] = struct.pack('>I2', #members) .. members end
-  return table.concat(out)
-end
-
-local function unpacked_buckets(packed)
-  local out, at = {}, 1
-  while at < #packed do
-    local size = struct.unpack('>I2', packed, at)
-    out[#out + 1] = string.sub(packed, at + 2, at + 1 + size)
-    at = at + 2 + size
-  end
-  return out
+  return out, redis.sha1hex(table.concat(parts, ';')), buckets, packed_read
 end
 
 -- read_for_ingest's reply, first what commit.lua checks (the namespace's
 -- version and the digest) and the buckets' contents, which the commit
 -- appends to without reading them again while the version holds.
 local function gathered(aid, ids, refs, max_cand, confirm)
-  local out, digest, buckets = read_for_ingest(aid, ids, refs, max_cand, confirm, nil)
-  table.insert(out, 1, packed_buckets(buckets))
+  local out, digest, _, packed = read_for_ingest(aid, ids, refs, max_cand, confirm, nil)
+  table.insert(out, 1, packed)
   table.insert(out, 1, version() .. ':' .. digest)
   return out
 end
