@@ -408,22 +408,22 @@ class Deduplicator:
         try:
             while self._waiting:
                 group, self._waiting = self._waiting, []
+                results: list[IngestOutcome | Exception]
                 try:
-                    outcomes = await self.ingest([item for item, _ in group])
-                except Exception:
-                    for item, future in group:
-                        try:
-                            [outcome] = await self.ingest([item])
-                        except Exception as error:
-                            if not future.done():
-                                future.set_exception(error)
-                        else:
-                            if not future.done():
-                                future.set_result(outcome)
-                    continue
-                for (_, future), outcome in zip(group, outcomes, strict=True):
-                    if not future.done():
-                        future.set_result(outcome)
+                    results = list(await self.ingest([item for item, _ in group]))
+                except Exception as error:
+                    # A group of one has been tried alone already.
+                    if len(group) == 1:
+                        results = [error]
+                    else:
+                        results = [await self._ingest_alone(item) for item, _ in group]
+                for (_, future), result in zip(group, results, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(result, Exception):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
         except BaseException:
             # Stopped (the server shutting down): no caller waits for ever.
             for _, future in group + self._waiting:
@@ -432,6 +432,13 @@ class Deduplicator:
             raise
         finally:
             self._grouping = None
+
+    async def _ingest_alone(self, prepared: PreparedArticle) -> IngestOutcome | Exception:
+        try:
+            [outcome] = await self.ingest([prepared])
+        except Exception as error:
+            return error
+        return outcome
 
     async def ingest(self, prepared: Sequence[PreparedArticle]) -> list[IngestOutcome]:
         prepared = await self.with_current_chrome(prepared)
