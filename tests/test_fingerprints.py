@@ -10,7 +10,12 @@ import pytest
 from datasketch import MinHash
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from storydedup.fingerprints.fingerprint import EmptyTextError, Fingerprinter, FingerprintSettings
+from storydedup.fingerprints.fingerprint import (
+    EmptyTextError,
+    Fingerprinter,
+    FingerprintSettings,
+    headline_key,
+)
 from storydedup.fingerprints.minhash import MinHasher
 from storydedup.fingerprints.passages import MAX_PASSAGE_REFS, SENTENCE_VALUES, sentence_count
 from storydedup.fingerprints.shingles import shingle_hash, shingle_hashes, shingle_texts
@@ -112,12 +117,41 @@ def test_probe_layout() -> None:
     settings_ = FingerprintSettings()
     probe = Fingerprinter(settings_).probe(articles.text(articles.story(5, paragraphs=4)))
     assert len(probe.signature) == settings_.num_perm
-    # The bands' buckets, then those of the sampled sentences.
+    # The bands' buckets, then those of the sampled sentences (and of the
+    # headline, when there is one).
     bands = settings_.banding.bucket_count
     assert bands < len(probe.bucket_refs) <= bands + MAX_PASSAGE_REFS
     assert all(len(ref) == 6 for ref in probe.bucket_refs)
     assert len(probe.passages) == SENTENCE_VALUES * sentence_count(probe.passages) > 0
     assert len(probe.prefix) % 16 == 0 and len(probe.prefix) // 16 >= 4
+
+
+def test_a_headline_is_named_without_its_sites_name_case_or_typography() -> None:
+    key = headline_key("Trump sets expectations low for Helsinki summit with Putin")
+    assert key != 0
+    for title in (
+        "Trump sets expectations low for Helsinki summit with Putin | Charlotte Observer",
+        "WTOP News - TRUMP SETS EXPECTATIONS LOW FOR HELSINKI SUMMIT WITH PUTIN",
+        "Trump sets expectations low for Helsinki summit with Putin \u2014 Politics \u2014 Ｋ5",
+    ):
+        assert headline_key(title) == key, title
+    assert headline_key("Trump sets expectations high for Helsinki summit with Putin") != key
+    # Labels are no headlines.
+    assert headline_key("Print") == headline_key("Live updates | CNN") == headline_key("") == 0
+    # Headlines in scripts without spaces count their character n-grams.
+    chinese = "特朗普与普京在赫尔辛基会晤"
+    assert headline_key(f"{chinese} - 新华网") == headline_key(chinese) != 0
+
+
+def test_a_headline_is_a_bucket_of_its_own() -> None:
+    fingerprinter = Fingerprinter(FingerprintSettings())
+    text = articles.text(articles.story(5, paragraphs=4))
+    plain = fingerprinter.probe(text)
+    titled = fingerprinter.probe(text, title="A headline of a few words | Site")
+    other = fingerprinter.probe(text[: len(text) // 2], title="A headline of a few words")
+    assert plain.headline_key == 0 and titled.headline_key == other.headline_key != 0
+    [extra] = set(titled.bucket_refs) - set(plain.bucket_refs)
+    assert extra in other.bucket_refs
 
 
 def test_banding_catches_copies_and_rarely_strangers() -> None:

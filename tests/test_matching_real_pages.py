@@ -348,3 +348,39 @@ async def test_a_brief_joins_versions_it_mostly_is_though_the_latest_moved_on() 
         await pipeline.ingest(*page)
     ids = [name for name, _, _ in pages]
     assert len(set(await final_clusters(pipeline, ids))) == 1
+
+
+WEWORK_HEADLINE = "New York attorney general investigating WeWork: sources"
+
+
+@pytest.mark.parametrize("excerpt_first", [True, False])
+async def test_a_paragraph_under_the_storys_headline_is_its_excerpt(excerpt_first: bool) -> None:
+    """Another outlet prints two paragraphs from the middle of the story under
+    the story's own headline in its chrome: the story's excerpt (the rubric),
+    though a 2-sentence text is far too small a part of the story for the
+    passage rule and does not start like it. It joins the story whichever
+    arrives first; the same paragraphs under another headline are not
+    evidence enough, and neither is the headline with text of its own."""
+    story = story_of(WEWORK)
+    excerpt = republished(story[9:11], KOREAN)
+
+    async def clusters(title: str, text: str = excerpt) -> tuple[int, int]:
+        pipeline = Pipeline()
+        pages = [
+            ("story", republished(story, BANKING), "wired.com", f"{WEWORK_HEADLINE} | WIRED"),
+            ("excerpt", text, "entermedia.co.kr", title),
+        ]
+        if excerpt_first:
+            pages.reverse()
+        await pipeline.ingest(*pages[0])
+        await pipeline.ingest(*pages[1])
+        full, part = await final_clusters(pipeline, ["story", "excerpt"])
+        return full, part
+
+    full, part = await clusters(f"EM - {WEWORK_HEADLINE.upper()}")
+    assert part == full
+    full, part = await clusters("WeWork founder's property deals under scrutiny")
+    assert part != full
+    other = republished(story_of(BANKING)[3:5], KOREAN)
+    full, part = await clusters(WEWORK_HEADLINE, other)
+    assert part != full

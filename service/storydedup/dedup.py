@@ -129,7 +129,7 @@ def clean(
         else:
             story = story_from_html(article.html, article.title, article.source, chrome)
         cleaned = time.perf_counter()
-        probe = fingerprinter.probe(story.text, article.source)
+        probe = fingerprinter.probe(story.text, article.source, story.title)
         return Cleaned(probe, story, cleaned - started, time.perf_counter() - cleaned)
     except (NoStoryTextError, EmptyTextError) as error:
         raise NoStoryText(f"{body_field}: no story text to fingerprint ({error})") from None

@@ -118,6 +118,8 @@ class Similarity:
     their_recurring: tuple[int, ...] = ()
     # Both are pages of one source (`similarities`).
     same_source: bool = False
+    # Pages of two sources under one headline (`similarities`).
+    same_headline: bool = False
     # When the shorter text's recurring sentences all lie in one entry of the
     # longer, a text of several entries: the longer one's sentences in its
     # other entries (entry_elsewhere); else 0.
@@ -237,8 +239,12 @@ def similarities(probe: Probe, records: Sequence[ArticleRecord]) -> list[Similar
     ]
     same_source = [bool(probe.source_key) and probe.source_key == r.source_key for r in records]
     sims = [
-        dataclasses.replace(sim, same_source=True) if same else sim
-        for sim, same in zip(sims, same_source, strict=True)
+        dataclasses.replace(sim, same_source=True)
+        if same
+        else dataclasses.replace(sim, same_headline=True)
+        if probe.headline_key and probe.headline_key == r.headline_key
+        else sim
+        for sim, same, r in zip(sims, same_source, records, strict=True)
     ]
     compared = [i for i, r in enumerate(records) if r.passages and not same_source[i]]
     if not probe.passages or not compared:
@@ -277,6 +283,21 @@ def carries_passages(policy: MatchPolicy, sim: Similarity) -> bool:
         sim.carried >= policy.min_carried * sim.short_sentences
         and sim.carried_back >= policy.min_carried_back * sim.long_sentences
     ) or sim.carried_lead >= policy.min_carried_lead * sim.short_sentences
+
+
+def excerpt_under_headline(policy: MatchPolicy, sim: Similarity) -> bool:
+    """An excerpt under the story's headline: two outlets' pages under one
+    headline, nearly all of the shorter one's sentences (at least one)
+    recurring in the longer. A paragraph or two of a long story is too small
+    a part of it for the passage rule, and a shared first sentence is no
+    evidence on its own; under the headline the wire gave it, it is the
+    story's excerpt. A gallery or a sidebar under the story's headline
+    carries few of its own sentences over."""
+    return (
+        sim.same_headline
+        and sim.short_sentences >= 1
+        and sim.carried >= policy.min_carried_lead * sim.short_sentences
+    )
 
 
 def mostly_each_other(policy: MatchPolicy, sim: Similarity) -> bool:
@@ -338,7 +359,7 @@ def is_match(policy: MatchPolicy, sim: Similarity, shingles_a: int, shingles_b: 
         and smaller >= policy.min_containment_shingles
     ):
         return True
-    return carries_passages(policy, sim)
+    return carries_passages(policy, sim) or excerpt_under_headline(policy, sim)
 
 
 def judge(policy: MatchPolicy, probe: Probe, record: ArticleRecord) -> tuple[Similarity, bool]:
@@ -396,6 +417,7 @@ def part_of(policy: MatchPolicy, sim: Similarity, shingles: int, member_shingles
     return member_shingles >= shingles and (
         (sim.containment >= policy.min_containment and sim.jaccard >= policy.min_jaccard)
         or starts_alike(policy, sim, shingles, member_shingles)
+        or excerpt_under_headline(policy, sim)
     )
 
 

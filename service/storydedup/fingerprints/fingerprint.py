@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xxhash
 
-from storydedup.fingerprints.lsh import MAX_GROUP_BITS, Banding, bucket_refs
+from storydedup.fingerprints.lsh import MAX_GROUP_BITS, Banding, bucket_ref, bucket_refs
 from storydedup.fingerprints.minhash import MinHasher
 from storydedup.fingerprints.passages import passage_refs, sketch_sentences, text_words
 from storydedup.fingerprints.shingles import distinct_count, shingle_hashes_of, word_hashes
@@ -132,10 +132,10 @@ class Fingerprinter:
         self._hasher = MinHasher(settings.num_perm, settings.seed)
         self._tokenize = tokenizer(settings.tokenizer)
 
-    def probe(self, text: str, source: str = "") -> Probe:
+    def probe(self, text: str, source: str = "", title: str = "") -> Probe:
         """The fingerprint of cleaned story text published by `source` (an
-        outlet's domain, "" when unknown); raises EmptyTextError when it has
-        no words."""
+        outlet's domain, "" when unknown) under `title`; raises EmptyTextError
+        when it has no words."""
         # The text is tokenised once, sentence by sentence: the passages' tokens and the
         # shingles' are the same words.
         split = text_words(text, self.settings.tokenizer)
@@ -157,6 +157,7 @@ class Fingerprinter:
             rows[start : start + PREFIX_LEVELS[-1], :PREFIX_VALUES], axis=0
         )
         levels = [length for length in PREFIX_LEVELS if length <= len(ordered) - start]
+        headline = headline_key(title, self._tokenize)
         passages = sketch_sentences(
             split.sentences, None if split.starts is None else (per_word, split.starts)
         )
@@ -170,6 +171,7 @@ class Fingerprinter:
             bucket_refs=tuple(
                 bucket_refs(s.banding, body, lead, s.bucket_group_bits)
                 + passage_refs(passages.first_values, s.bucket_group_bits)
+                + headline_refs(headline, s.bucket_group_bits)
             ),
             # 8-bit slices suffice: prefixes are compared for near-equality.
             prefix=b"".join(
@@ -177,6 +179,7 @@ class Fingerprinter:
             ),
             passages=passages.values,
             source_key=source_key(source),
+            headline_key=headline,
             sentence_paragraphs=passages.paragraphs,
         )
 
@@ -187,3 +190,36 @@ def source_key(source: str) -> int:
     0 for an unknown source."""
     normalized = source.strip().casefold()
     return xxhash.xxh32_intdigest(normalized.encode("utf-8")) | 1 if normalized else 0
+
+
+# Separators between a page title's headline and the site's name
+# ("Headline | Site", "Site - Headline", "Headline — Section — Site").
+_TITLE_PARTS = re.compile(r"\s+[|\u2013\u2014\u00b7-]\s+|\s+::\s+")
+# A headline of fewer words (or character n-grams) is a label ("Print",
+# "Live updates", "Home").
+MIN_HEADLINE_WORDS = 4
+
+
+def headline_key(title: str, tokenize: Tokenize = words_and_ngrams) -> int:
+    """32 bits naming a page's headline: the longest part of its title
+    between site-name separators, as the namespace's tokenizer cuts it (NFKC,
+    case-folded, without punctuation). Wire copies keep the wire's headline
+    more often than not, and an excerpt under a story's headline is that
+    story (clustering/policy.py). 0 when the title has no headline of
+    MIN_HEADLINE_WORDS units."""
+    words = max((tokenize(part) for part in _TITLE_PARTS.split(title)), key=len, default=[])
+    if len(words) < MIN_HEADLINE_WORDS:
+        return 0
+    return xxhash.xxh32_intdigest(b" ".join(words)) | 1
+
+
+def headline_refs(key: int, group_bits: int) -> list[bytes]:
+    """The bucket of a headline (none without one), in the same ref space as
+    the LSH bands: an excerpt of a long story shares no band with it and may
+    have no sampled sentence, but under the story's headline the two are
+    candidates."""
+    if not key:
+        return []
+    return [
+        bucket_ref(xxhash.xxh64_intdigest(key.to_bytes(4, "little"), seed=4 * 4096), group_bits)
+    ]

@@ -59,6 +59,8 @@ class Probe:
     passages: bytes = b""
     # The publishing source (fingerprint.source_key); 0 when unknown.
     source_key: int = 0
+    # The page's headline (fingerprint.headline_key); 0 when it has none.
+    headline_key: int = 0
     # The paragraph of each sketched sentence (not stored: for Match
     # passages of the new article).
     sentence_paragraphs: tuple[int, ...] = ()
@@ -93,6 +95,7 @@ class IngestItem:
             prefix=probe.prefix,
             passages=probe.passages,
             source_key=probe.source_key,
+            headline_key=probe.headline_key,
             composite=composite,
         )
 

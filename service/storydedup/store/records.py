@@ -21,7 +21,8 @@ bucket references, ID); keep the two in step.
     39      1     prefix sketch length in bytes
     40      2     passage sketch length in bytes (u16)
     42      4     source key (u32; fingerprint.source_key)
-    46      ...   bucket references, signature, prefix sketch, passage
+    46      4     headline key (u32; fingerprint.headline_key)
+    50      ...   bucket references, signature, prefix sketch, passage
                   sketch, article ID, metadata
 All integers little-endian.
 """
@@ -33,14 +34,15 @@ from dataclasses import dataclass
 
 from storydedup.fingerprints.lsh import BUCKET_REF_BYTES
 
+# 5: the header names the headline.
 # 4: a passage sketch (fingerprints/passages.py) follows the prefix sketch,
 # and the header names the source.
 # 3: on one Redis, article IDs are kept in hash groups by their SHA1
 # (store/redis_store.py id_key), not in one hash. 2: signature values are
 # 8-bit slices (1: 16-bit); bucket references are a 3-byte group and a
 # 3-byte field (1: 2 and 4).
-LAYOUT_VERSION = 4
-_HEADER = struct.Struct("<BIddIB8sBHHBHI")
+LAYOUT_VERSION = 5
+_HEADER = struct.Struct("<BIddIB8sBHHBHII")
 HEADER_BYTES = _HEADER.size
 FLAG_JOINED = 1
 FLAG_COMPOSITE = 2
@@ -69,6 +71,7 @@ class ArticleRecord:
     prefix: bytes = b""
     passages: bytes = b""
     source_key: int = 0
+    headline_key: int = 0
     # Holds passages of two stories side by side (a roundup, a digest):
     # found so when ingested or by a later article (clustering/assign.py
     # Matches.composite, revealed_composites).
@@ -91,6 +94,7 @@ class ArticleRecord:
             len(self.prefix),
             len(self.passages),
             self.source_key,
+            self.headline_key,
         )
         return b"".join(
             (
@@ -120,6 +124,7 @@ class ArticleRecord:
             prefixlen,
             passageslen,
             source_key,
+            headline_key,
         ) = _HEADER.unpack_from(raw)
         if version != LAYOUT_VERSION:
             raise ValueError(f"unknown article record layout {version}")
@@ -145,5 +150,6 @@ class ArticleRecord:
             prefix=raw[sig_end:prefix_end],
             passages=raw[prefix_end:passages_end],
             source_key=source_key,
+            headline_key=headline_key,
             composite=bool(flags & FLAG_COMPOSITE),
         )

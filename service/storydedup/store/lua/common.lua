@@ -8,7 +8,7 @@
 -- ARGV[1]  the namespace's key prefix
 
 local P = ARGV[1]
-local HEADER = 46  -- store/records.py, layout 4
+local HEADER = 50  -- store/records.py, layout 5
 local PREFIX_VALUES = 16
 local REF = 6
 local FLAGS, COMPOSITE = 25, 2  -- the flags byte's offset, its composite bit
@@ -20,7 +20,7 @@ local function number_of(m) return (struct.unpack('>I4', m)) end
 
 local function parse(raw)
   local _, cluster, pub, ing, _, _, _, nrefs, siglen, idlen, prefixlen, passageslen =
-    struct.unpack('<BI4ddI4Bc8BHHBHI4', raw)
+    struct.unpack('<BI4ddI4Bc8BHHBHI4I4', raw)
   local refs_end = HEADER + nrefs * REF
   local id_start = refs_end + siglen + prefixlen + passageslen
   return {
