@@ -763,3 +763,31 @@ def test_the_scripts_read_the_record_layout_of_records_py() -> None:
     assert int(header[1]) == HEADER_BYTES
     assert raw[flags] == FLAG_JOINED | composite == FLAG_JOINED | FLAG_COMPOSITE
     assert ArticleRecord.unpack(raw) == record
+
+
+async def test_a_version_alone_by_arrival_order_is_linked_when_two_versions_vouch(
+    store: IndexStore, fingerprinter: Fingerprinter
+) -> None:
+    """A lightly edited brief with a caption on top arrives when its story's
+    cluster holds the full story (too long to confirm it) and two identical
+    copies of a 5-paragraph version (one version, not two): it starts a
+    cluster of its own. A 2-paragraph cut of the story joins the story;
+    then another copy of the 5-paragraph version, which matches the brief
+    too, links it: the 5-paragraph version (not shorter than the brief, and
+    mostly each other's sentences) and the cut (another version the brief
+    matches) consent, as they would had the brief arrived now."""
+    story = articles.story(43, paragraphs=20)
+    five = articles.text(story[:5])
+    full = await ingest(store, fingerprinter, "full", articles.text(story), 1000.0)
+    for n, name in enumerate(("five", "five-again")):
+        joined = await ingest(store, fingerprinter, name, five, 2000.0 + n)
+        assert joined.cluster == full.cluster
+    caption = "Officials stand outside the venue on Sunday in a photo taken by the agency."
+    brief_text = articles.text([caption, *articles.edited(story[:4], seed=9, share=0.06)])
+    brief = await ingest(store, fingerprinter, "brief", brief_text, 3000.0)
+    assert brief.cluster != full.cluster
+    cut = await ingest(store, fingerprinter, "cut", articles.text(story[:2]), 4000.0)
+    assert cut.cluster == full.cluster
+    await ingest(store, fingerprinter, "five-third", five, 5000.0)
+    record = await store.article("brief")
+    assert record is not None and record.cluster == full.cluster

@@ -385,23 +385,9 @@ async def choose(
         for m in here:
             if part_of(policy, m.sim, probe.shingle_count, m.candidate.record.shingle_count):
                 return True
-        if any(
-            m.candidate.record.shingle_count >= probe.shingle_count
-            and mostly_each_other(policy, m.sim)
-            and any(
-                o is not m
-                and compare_records(m.candidate.record, o.candidate.record).jaccard
-                < policy.merge_jaccard
-                for o in here[:LINK_MATCHES]
-            )
-            for m in here[:LINK_MATCHES]
+        if versions_consent(
+            policy, probe.shingle_count, [(m.sim, m.candidate.record) for m in here]
         ):
-            # Two versions of the story, one of them longer and mostly the new
-            # article's sentences as the new article is mostly its: a version
-            # between them. Versions drift: the longest member, the latest,
-            # may share little with an early brief. A roundup made mostly of
-            # one story's lead is mostly that lead's truncated copy, but
-            # matches no other version of the story.
             return True
         return await longest_confirms(
             cluster, lambda record: judge(policy, probe, record)[0], probe.shingle_count, matched
@@ -418,6 +404,20 @@ async def choose(
             return False
         shorter, longer = newcomer.record.shingle_count, member.record.shingle_count
         if part_of(policy, sim, shorter, longer):
+            return True
+        # The members the new article matched there are the versions that
+        # may consent, as they would to the newcomer arriving now.
+        versions = [m.candidate.record for m in in_cluster[cluster]]
+        sims = [(compare_records(newcomer.record, r), r) for r in versions]
+        if versions_consent(
+            policy,
+            shorter,
+            [
+                (s, r)
+                for s, r in sims
+                if is_match(policy, s, newcomer.record.shingle_count, r.shingle_count)
+            ],
+        ):
             return True
         return await longest_confirms(
             cluster,
@@ -507,6 +507,29 @@ async def choose(
 
 # Matches per cluster compared with each other when looking for a link.
 LINK_MATCHES = 3
+
+
+def versions_consent(
+    policy: MatchPolicy, shingles: int, matched: Sequence[tuple[Similarity, ArticleRecord]]
+) -> bool:
+    """Whether two versions of a story consent to an article (`shingles`)
+    joining it, from the article's matches among the story's members (its
+    similarity to each, best first): one of them, not shorter than it, is
+    mostly its sentences as it is mostly the member's (a version between
+    them), and another of its LINK_MATCHES best is no near-full copy of that
+    one. Versions drift: the longest member, the latest, may share little
+    with an early brief. A roundup made mostly of one story's lead is mostly
+    that lead's truncated copy, but matches no other version of the story."""
+    firsts = [record for _, record in matched[:LINK_MATCHES]]
+    return any(
+        record.shingle_count >= shingles
+        and mostly_each_other(policy, sim)
+        and any(
+            other is not record and compare_records(record, other).jaccard < policy.merge_jaccard
+            for other in firsts
+        )
+        for sim, record in matched
+    )
 
 
 def reported(
