@@ -425,7 +425,10 @@ def build_articles(source: TextSource, count: int, seed: int) -> list[BenchArtic
             else:
                 kind, paragraphs = "edited copy", maker.edited(body)
         else:
-            story, title, paragraphs = len(originals), rng.choice(source.titles), maker.body()
+            # Real headlines name one story each: the pool's titles are reused, so each
+            # story's carries its number (headlines are candidates of each other).
+            story, paragraphs = len(originals), maker.body()
+            title = f"{rng.choice(source.titles)} ({story})"
             outlet = rng.choice(outlets)
             originals.append((story, title, paragraphs, outlet))
             kind = "original"
