@@ -88,6 +88,29 @@ async def test_find_similar_is_read_only(client: AsyncStoryDedupClient) -> None:
     assert nothing.cluster_id is None and nothing.matches == ()
 
 
+async def test_a_match_says_when_it_was_made_under_one_headline(
+    client: AsyncStoryDedupClient,
+) -> None:
+    headline = "Regional council approves the new harbour budget"
+    story = await client.ingest_article(
+        article("a1", STORY_A, source="wire.example", title=f"{headline} | Wire")
+    )
+    # One paragraph from the middle of the story: too small a part of it to
+    # match but as its excerpt under its headline (another outlet's page).
+    excerpt = [STORY_A[6]]
+    under = await client.find_similar(
+        Article(text=articles.text(excerpt), source="outlet.example", title=headline)
+    )
+    assert under.cluster_id == story.cluster_id
+    [match] = under.matches
+    assert match.same_headline and match.passages == ((0, 0),)
+    elsewhere = await client.find_similar(
+        Article(text=articles.text(excerpt), source="outlet.example", title="Another headline here")
+    )
+    assert elsewhere.cluster_id is None
+    assert all(not m.same_headline for m in elsewhere.matches)
+
+
 async def test_delete_and_not_found(client: AsyncStoryDedupClient) -> None:
     a = await client.ingest_article(article("a1", STORY_A))
     await client.ingest_article(article("a2", STORY_A, 5))

@@ -97,9 +97,18 @@ def test_cli_ingests_files_and_shows_the_cluster(tmp_path: Path) -> None:
         # Where the match is: the file's paragraphs that recur, with their first words.
         opening = " ".join(STORY[0].split()[:12])
         assert f"paragraphs 1-{len(STORY)}: {opening}..." in similar.stdout, similar.stdout
-        jsonl = json.dumps({"id": "j1", "text": articles.text(OTHER), "source": "x.example"})
+        headline = "Council votes on the harbour budget"
+        jsonl = json.dumps(
+            {"id": "j1", "text": articles.text(OTHER), "source": "x.example", "title": headline}
+        )
         piped = cli(server.target, "ingest", stdin=jsonl + "\n")
         assert piped.returncode == 0 and "duplicate" in piped.stdout
+        # A paragraph of it under its headline, from another outlet: its excerpt.
+        (tmp_path / "excerpt.txt").write_text(OTHER[5])
+        excerpt = str(tmp_path / "excerpt.txt")
+        under = cli(server.target, "similar", excerpt, "--source", "y.example", "--title", headline)
+        assert "same headline" in under.stdout and "paragraph 1:" in under.stdout, under.stdout
+        assert "new story" in cli(server.target, "similar", excerpt, "--source", "y.example").stdout
         assert cli(server.target, "delete", "j1").returncode == 0
         missing = cli(server.target, "article", "j1")
         assert missing.returncode == 3 and "NOT_FOUND" in missing.stderr

@@ -205,7 +205,8 @@ def cmd_article(client: StoryDedupClient, args: argparse.Namespace, out: TextIO)
 
 
 def cmd_similar(client: StoryDedupClient, args: argparse.Namespace, out: TextIO) -> int:
-    article = dataclasses.replace(article_from_file(Path(args.file), args.source), id="")
+    article = article_from_file(Path(args.file), args.source)
+    article = dataclasses.replace(article, id="", title=args.title or article.title)
     result = client.find_similar(article, limit=args.limit)
     if args.json:
         _print_json(result, out)
@@ -214,7 +215,7 @@ def cmd_similar(client: StoryDedupClient, args: argparse.Namespace, out: TextIO)
     for m in result.matches:
         print(
             f"  {m.article_id}  cluster {m.cluster_id}  jaccard {m.jaccard:.2f}  "
-            f"containment {m.containment:.2f}",
+            f"containment {m.containment:.2f}" + ("  same headline" if m.same_headline else ""),
             file=out,
         )
         # Where the match is: the file's paragraphs (as cleaned) that recur there.
@@ -337,6 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     similar.add_argument("file")
     similar.add_argument("--limit", type=int, default=10)
     similar.add_argument("--source", default="")
+    similar.add_argument("--title", default="", help="the page's title (a text file has none)")
     similar.set_defaults(run=cmd_similar)
     delete = commands.add_parser("delete", help="delete an article")
     delete.add_argument("id")

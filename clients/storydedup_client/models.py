@@ -62,6 +62,8 @@ class Match:
     # Runs of paragraphs (first, last; counted from 0) of the article's
     # cleaned text whose sentences recur in the matching article.
     passages: tuple[tuple[int, int], ...] = ()
+    # The two are pages of different sources under one headline.
+    same_headline: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +139,7 @@ def match_from(m: pb.Match) -> Match:
         m.jaccard,
         m.containment,
         tuple((p.first_paragraph, p.last_paragraph) for p in m.passages),
+        m.same_headline,
     )
 
 

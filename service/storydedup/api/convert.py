@@ -113,6 +113,7 @@ def match(info: MatchInfo) -> pb.Match:
             pb.PassageRange(first_paragraph=first, last_paragraph=last)
             for first, last in info.passages
         ],
+        same_headline=info.same_headline,
     )
 
 

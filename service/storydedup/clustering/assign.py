@@ -66,6 +66,7 @@ class Verified(Generic[K]):
             self.sim.jaccard,
             self.sim.containment,
             self.passages,
+            self.sim.same_headline,
         )
 
 

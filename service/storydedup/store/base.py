@@ -109,6 +109,8 @@ class MatchInfo:
     # Paragraphs of the new article whose sentences recur in this one, as
     # runs (first, last); see passages.paragraph_runs.
     passages: tuple[tuple[int, int], ...] = ()
+    # The two are pages of different sources under one headline.
+    same_headline: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -278,6 +278,7 @@ class Match(_message.Message):
     JACCARD_FIELD_NUMBER: _builtins.int
     CONTAINMENT_FIELD_NUMBER: _builtins.int
     PASSAGES_FIELD_NUMBER: _builtins.int
+    SAME_HEADLINE_FIELD_NUMBER: _builtins.int
     article_id: _builtins.str
     """ID of the matching article."""
     cluster_id: _builtins.str
@@ -287,6 +288,12 @@ class Match(_message.Message):
     containment: _builtins.float
     """Estimated containment of the smaller shingle set in the larger one;
     near 1 when one article is a truncated copy of the other.
+    """
+    same_headline: _builtins.bool
+    """True when the two articles come from different sources under one
+    headline (the longest part of each title between site-name separators,
+    case and punctuation aside): an excerpt under a story's headline is
+    that story even when it is too small a part of it for the other rules.
     """
     @_builtins.property
     def passages(self) -> _containers.RepeatedCompositeFieldContainer[Global___PassageRange]:
@@ -305,10 +312,11 @@ class Match(_message.Message):
         jaccard: _builtins.float = ...,
         containment: _builtins.float = ...,
         passages: _abc.Iterable[Global___PassageRange] | None = ...,
+        same_headline: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["article_id", b"article_id", "cluster_id", b"cluster_id", "containment", b"containment", "jaccard", b"jaccard", "passages", b"passages"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["article_id", b"article_id", "cluster_id", b"cluster_id", "containment", b"containment", "jaccard", b"jaccard", "passages", b"passages", "same_headline", b"same_headline"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
