@@ -721,6 +721,18 @@ def test_a_host_line_above_the_story_is_dropped_when_the_story_names_the_title()
     assert clean_page_text("\n".join(BODY[:3]), HEADLINE).paragraphs == cleaned.paragraphs
 
 
+def test_a_sharing_bar_between_a_promo_and_the_story_does_not_keep_the_promo() -> None:
+    # The bar's labels sit between the host's promo and the lead; they are not host lines of
+    # their own, and the promo still goes.
+    bar = [
+        "AddThis Sharing Buttons",
+        "Share to LinkedIn Share to Facebook Share to Twitter Share to Email Share to More",
+        "Email",
+    ]
+    page = "\n".join(["Home", "Sport", HEADLINE, HOST_PROMO, *bar, *BODY[:3], "About us"])
+    assert clean_page_text(page, HEADLINE).paragraphs[0] == BODY[0]
+
+
 def test_a_lead_without_the_headline_words_stays_when_it_shares_the_story_words() -> None:
     # Re-headlined: the lead names none of these words, the second paragraph does.
     title = "Strike threat to island crossings"

@@ -791,6 +791,9 @@ _MIN_TITLE_REGION_SCORE = 20.0
 # _MAX_HOST_LEAD_LINES: 3 takes a quote, its verdict and a note; 4 let a page-text story lose
 # its lead and join another cluster (bench/quality.py).
 _MAX_HOST_LEAD_LINES = 3
+# Short labels among them (at most _HOST_LABEL_WORDS words) do not count, up to this many.
+_MAX_HOST_LEAD_LABELS = 4
+_HOST_LABEL_WORDS = 3
 _LEAD_CONTEXT_LINES = 4
 _COMMON_WORDS = frozenset(
     (
@@ -895,12 +898,19 @@ def _title_lead(lines: list[_Line], start: int, end: int, title_words: frozenset
     none, and the story's first paragraph right after it names the headline.
     """
     head: set[str] = set()
-    for skip in range(1, _MAX_HOST_LEAD_LINES + 1):
+    counted = 0
+    for skip in range(1, _MAX_HOST_LEAD_LINES + _MAX_HOST_LEAD_LABELS + 1):
         if start + skip >= end - 1:
             break
         line = lines[start + skip - 1]
         if _title_hits(line, title_words):
             break
+        # A sharing bar's or a byline box's labels ("Email", "AddThis Sharing Buttons")
+        # between a promo and the lead are passed over, not counted as host lines.
+        if line.kind is not _Kind.LABEL or line.words > _HOST_LABEL_WORDS:
+            counted += 1
+            if counted > _MAX_HOST_LEAD_LINES:
+                break
         head |= _distinctive_words(line.text)
         if _title_hits(lines[start + skip], title_words) < _MIN_TITLE_HITS:
             continue
