@@ -79,6 +79,9 @@ class MatchPolicy:
     min_carried_back: float = 0.3
     min_carried_lead: float = 0.8
     min_passage_sentences: int = 4
+    # Pages of two sources under one headline: at least this share of the
+    # shorter one's sentences recur in the longer (excerpt_under_headline).
+    min_headline_carried: float = 0.8
     # Two pages of one source share its chrome, and the cleaner learns a
     # source's chrome only from pages in three clusters: before that, and
     # for good once the pages sharing it were joined into one cluster by it,
@@ -296,7 +299,7 @@ def excerpt_under_headline(policy: MatchPolicy, sim: Similarity) -> bool:
     return (
         sim.same_headline
         and sim.short_sentences >= 1
-        and sim.carried >= policy.min_carried_lead * sim.short_sentences
+        and sim.carried >= policy.min_headline_carried * sim.short_sentences
     )
 
 
