@@ -413,11 +413,7 @@ async def choose(
         if versions_consent(
             policy,
             shorter,
-            [
-                (s, r)
-                for s, r in sims
-                if is_match(policy, s, newcomer.record.shingle_count, r.shingle_count)
-            ],
+            [(s, r) for s, r in sims if is_match(policy, s, shorter, r.shingle_count)],
         ):
             return True
         return await longest_confirms(

@@ -9,7 +9,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import xxhash
 
-from storydedup.fingerprints.lsh import MAX_GROUP_BITS, Banding, bucket_ref, bucket_refs
+from storydedup.fingerprints.lsh import (
+    HEADLINE_SEEDS,
+    MAX_GROUP_BITS,
+    Banding,
+    bucket_refs,
+    value_ref,
+)
 from storydedup.fingerprints.minhash import MinHasher
 from storydedup.fingerprints.passages import passage_refs, sketch_sentences, text_words
 from storydedup.fingerprints.shingles import distinct_count, shingle_hashes_of, word_hashes
@@ -218,8 +224,4 @@ def headline_refs(key: int, group_bits: int) -> list[bytes]:
     the LSH bands: an excerpt of a long story shares no band with it and may
     have no sampled sentence, but under the story's headline the two are
     candidates."""
-    if not key:
-        return []
-    return [
-        bucket_ref(xxhash.xxh64_intdigest(key.to_bytes(4, "little"), seed=4 * 4096), group_bits)
-    ]
+    return [value_ref(key, HEADLINE_SEEDS, group_bits)] if key else []

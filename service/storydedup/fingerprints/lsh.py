@@ -60,6 +60,21 @@ def bucket_ref(value: int, group_bits: int) -> bytes:
     return ((group << 24) | (value & 0xFFFFFF)).to_bytes(BUCKET_REF_BYTES, "big")
 
 
+# Each kind of bucket hashes its values with seeds of its own (4,096 a kind),
+# so that equal values of two kinds are different buckets: body bands 0, lead
+# bands 1 (bucket_refs), sampled sentences 3, the headline 4 (value_ref).
+_SEED_SPACE = 4096
+SENTENCE_SEEDS = 3
+HEADLINE_SEEDS = 4
+
+
+def value_ref(value: int, kind: int, group_bits: int) -> bytes:
+    """The bucket of one 32-bit value (a sentence's, a headline's) among the
+    buckets of its `kind`."""
+    seed = kind * _SEED_SPACE
+    return bucket_ref(xxhash.xxh64_intdigest(value.to_bytes(4, "little"), seed=seed), group_bits)
+
+
 def bucket_refs(
     banding: Banding,
     body: npt.NDArray[np.uint32],
@@ -80,7 +95,7 @@ def bucket_refs(
         width = rows * 4
         for band in range(bands):
             value = xxhash.xxh64_intdigest(
-                raw[band * width : (band + 1) * width], seed=sketch * 4096 + band
+                raw[band * width : (band + 1) * width], seed=sketch * _SEED_SPACE + band
             )
             refs.append(bucket_ref(value, group_bits))
     return refs

@@ -41,7 +41,7 @@ import numpy as np
 import numpy.typing as npt
 import xxhash
 
-from storydedup.fingerprints.lsh import bucket_ref
+from storydedup.fingerprints.lsh import SENTENCE_SEEDS, value_ref
 from storydedup.fingerprints.minhash import fmix32
 from storydedup.fingerprints.shingles import shingle_hashes_of, word_hashes
 from storydedup.fingerprints.text import (
@@ -264,10 +264,7 @@ def passage_refs(first_values: list[int], group_bits: int) -> list[bytes]:
     """Bucket refs of the sampled sentences (lowest values first, at most
     MAX_PASSAGE_REFS), in the same ref space as the LSH bands."""
     sampled = sorted({v for v in first_values if (v >> 8) & _SAMPLE_MASK == 0})
-    return [
-        bucket_ref(xxhash.xxh64_intdigest(value.to_bytes(4, "little"), seed=3 * 4096), group_bits)
-        for value in sampled[:MAX_PASSAGE_REFS]
-    ]
+    return [value_ref(value, SENTENCE_SEEDS, group_bits) for value in sampled[:MAX_PASSAGE_REFS]]
 
 
 # A text's start may be another's start below a new top of this many
