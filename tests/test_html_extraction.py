@@ -511,6 +511,33 @@ def test_html_pages_teach_chrome_from_their_whole_visible_text() -> None:
     assert story.chrome_keys == chrome.chrome_keys("example.com", story.line_keys)
 
 
+@pytest.mark.parametrize("as_html", [False, True])
+def test_a_page_whose_every_line_is_learned_chrome_is_still_a_story(as_html: bool) -> None:
+    # A story re-posted by one source into clusters that never joined has its lines learned
+    # as the source's chrome; a later re-post is still a story, not "no story text".
+    from storydedup.cleaning.chrome import ChromeModel, line_keys
+    from storydedup.dedup import clean
+    from storydedup.fingerprints.fingerprint import Fingerprinter, FingerprintSettings
+    from storydedup.v1 import storydedup_pb2 as pb
+
+    paragraphs = _STORIES[1]
+    if as_html:
+        page = "<html><body><article>" + "".join(f"<p>{p}</p>" for p in paragraphs)
+        article = pb.Article(id="a", html=page + "</article></body></html>", source="example.com")
+    else:
+        article = pb.Article(id="a", text="\n".join(paragraphs), source="example.com")
+    chrome = ChromeModel(min_clusters=1)
+    chrome.learn("example.com", line_keys(paragraphs), 1)
+    fingerprinter = Fingerprinter(FingerprintSettings())
+
+    cleaned = clean(article, "article", fingerprinter, chrome)
+
+    assert cleaned.story.text == "\n\n".join(paragraphs)
+    assert not cleaned.story.chrome_keys
+    unlearned = clean(article, "article", fingerprinter, ChromeModel(min_clusters=1))
+    assert cleaned.probe == unlearned.probe
+
+
 @pytest.mark.parametrize("fast", [False, True])
 def test_a_failed_extraction_leaves_no_parse_tree_in_its_traceback(fast: bool) -> None:
     # resiliparse frees a parse tree only on the thread that made it; a saved

@@ -124,15 +124,29 @@ def clean(
     body_field = f"{field}.text" if article.text else f"{field}.html"
     try:
         started = time.perf_counter()
-        if article.text:
-            story = story_from_text(article.text, article.title, article.source, chrome)
-        else:
-            story = story_from_html(article.html, article.title, article.source, chrome)
+        story = _story_of(article, chrome)
         cleaned = time.perf_counter()
-        probe = fingerprinter.probe(story.text, article.source, story.title)
+        try:
+            probe = fingerprinter.probe(story.text, article.source, story.title)
+        except EmptyTextError:
+            if not story.chrome_keys:
+                raise
+            # Every word the page had is in the source's learned chrome: its pages of
+            # this story stayed in three clusters or more (re-posts that did not join),
+            # so their lines read as chrome. The page is no less a story; it is cleaned
+            # as a page of a source not yet learned, and joins its re-posts by their text.
+            story = _story_of(article, None)
+            cleaned = time.perf_counter()
+            probe = fingerprinter.probe(story.text, article.source, story.title)
         return Cleaned(probe, story, cleaned - started, time.perf_counter() - cleaned)
     except (NoStoryTextError, EmptyTextError) as error:
         raise NoStoryText(f"{body_field}: no story text to fingerprint ({error})") from None
+
+
+def _story_of(article: pb.Article, chrome: ChromeLines | None) -> StoryText:
+    if article.text:
+        return story_from_text(article.text, article.title, article.source, chrome)
+    return story_from_html(article.html, article.title, article.source, chrome)
 
 
 # A cleaning process's fingerprinter, made once by its initializer.
