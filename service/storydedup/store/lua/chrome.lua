@@ -9,10 +9,10 @@
 -- The lines come from each server's own model (ChromeModel.learn_shared):
 -- a line once that server saw it in a second cluster, with the clusters
 -- seen, and at every sighting after; most lines of a page, its story's, are
--- never sent. Why one hash and no recency zset: a told line costs one HGET
--- and one HSET here, where a zset kept in recency order cost a skiplist
--- update per line and twice the memory; eviction scans the hash once per
--- max_lines / 4 new lines instead.
+-- never sent. Why one hash and no recency zset: the told lines cost one
+-- HMGET and one HSET here, where a zset kept in recency order cost a
+-- skiplist update per line and twice the memory; eviction scans the hash
+-- once per max_lines / 4 new lines instead.
 --
 -- KEYS     lines hash (8-byte line key -> 4-byte article number when last
 --          seen, then the 6-byte IDs of up to min_clusters clusters; field
@@ -73,28 +73,45 @@ redis.call('HSETNX', lines, '$', struct.pack('>I4>I4', NEVER, 0))
 local now = struct.pack('>I4', n)
 local full = 6 * min_clusters
 local changed = false
+-- The told lines (each once per call: the server sends a line's latest
+-- clusters) are read with one HMGET and written with one HSET, in slices:
+-- a command per line from Lua cost the script more than the lines' work.
+local keys, starts, ends = {}, {}, {}
 local i = 1
 while i <= #entries do
-  local key = string.sub(entries, i, i + 7)
-  local told_end = i + 8 + 6 * string.byte(entries, i + 8)
-  local value = redis.call('HGET', lines, key)
-  local clusters = value and string.sub(value, 5) or ''
-  local had = #clusters
-  for j = i + 9, told_end, 6 do
-    if #clusters >= full then break end
-    local c = string.sub(entries, j, j + 5)
-    local known = false
-    for k = 1, #clusters, 6 do
-      if string.sub(clusters, k, k + 5) == c then known = true; break end
+  keys[#keys + 1] = string.sub(entries, i, i + 7)
+  starts[#keys] = i + 9
+  ends[#keys] = i + 8 + 6 * string.byte(entries, i + 8)
+  i = ends[#keys] + 1
+end
+-- unpack() is bounded by the Lua C stack (8,000 values).
+local SLICE = 1000
+for first = 1, #keys, SLICE do
+  local last = math.min(first + SLICE - 1, #keys)
+  local values = redis.call('HMGET', lines, unpack(keys, first, last))
+  local writes, chromed = {}, {}
+  for k = first, last do
+    local key, value = keys[k], values[k - first + 1]
+    local clusters = value and string.sub(value, 5) or ''
+    local had = #clusters
+    for j = starts[k], ends[k], 6 do
+      if #clusters >= full then break end
+      local c = string.sub(entries, j, j + 5)
+      local known = false
+      for m = 1, #clusters, 6 do
+        if string.sub(clusters, m, m + 5) == c then known = true; break end
+      end
+      if not known then clusters = clusters .. c end
     end
-    if not known then clusters = clusters .. c end
+    if had < full and #clusters == full then chromed[#chromed + 1] = key end
+    writes[#writes + 1] = key
+    writes[#writes + 1] = now .. clusters
   end
-  if had < full and #clusters == full then
-    redis.call('SADD', chrome, key)
+  redis.call('HSET', lines, unpack(writes))
+  if #chromed > 0 then
+    redis.call('SADD', chrome, unpack(chromed))
     changed = true
   end
-  redis.call('HSET', lines, key, now .. clusters)
-  i = told_end + 1
 end
 local held = redis.call('HLEN', lines) - COUNTERS
 if held > max_lines + math.floor(max_lines / 4) then
