@@ -239,6 +239,17 @@ def test_list_introduced_by_the_story_is_kept() -> None:
     assert clean_page_text(page).paragraphs == (*BODY[:3], intro, *items)
 
 
+@pytest.mark.parametrize("trailing", [False, True])
+def test_separators_between_entries_are_kept(trailing: bool) -> None:
+    # A live file or a digest splits its entries with "___" lines; one after the last entry is
+    # outside the story's run, which does not make the ones between entries chrome.
+    entries = [BODY[:2], BODY[2:4], BODY[4:]]
+    lines = [line for entry in entries for line in [*entry, "___"]]
+    page = "\n".join(["Home", "News", *(lines if trailing else lines[:-1]), "Share", "Home"])
+
+    assert clean_page_text(page).paragraphs == (*BODY[:2], "___", *BODY[2:4], "___", *BODY[4:])
+
+
 # --- duplicates ------------------------------------------------------------------------------
 
 

@@ -155,6 +155,10 @@ def _with_punctuation_variants(*words: str) -> frozenset[str]:
 
 # Characters that str.split() does not treat as space but that must not reach the fingerprints:
 # C0/C1 controls become spaces, zero-width and soft-hyphen characters vanish (they hide words).
+# A paragraph of punctuation only ("___", "* * *", "•••", "---"): where the entries of a live
+# file, a digest or a newsletter are split (fingerprints/passages.py marks them between the
+# entries' sentences). Kept wherever it stands in the story, whatever the page shows around it.
+SEPARATOR = re.compile(r"^[^\w\s]{2,}$|^_{2,}$|^(?:[^\w\s] ){1,}[^\w\s]$")
 _CONTROL_RE = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
 _INVISIBLE_RE = re.compile("[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]")
 # Bullets some scrapers put before list items carry no story text (numbers do: "1. Eat early").
@@ -830,8 +834,12 @@ def _story_region(
         start, end = _extend_over_lists(lines, start, end)
         if _is_clean_tail(lines, end):
             end = len(lines)
-    outside = {line.text for line in lines[:start] if line.kind is _Kind.LABEL}
-    outside.update(line.text for line in lines[end:] if line.kind is _Kind.LABEL)
+    # A separator the page also shows outside the run (one after the last entry) is no chrome.
+    outside = {
+        line.text
+        for line in (*lines[:start], *lines[end:])
+        if line.kind is _Kind.LABEL and not SEPARATOR.match(line.text)
+    }
     kept: list[_Line] = []
     for position, line in enumerate(lines):
         if not start <= position < end or line.kind not in (_Kind.PROSE, _Kind.LABEL):

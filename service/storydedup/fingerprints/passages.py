@@ -41,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 import xxhash
 
+from storydedup.cleaning.page_text import SEPARATOR
 from storydedup.fingerprints.lsh import SENTENCE_SEEDS, value_ref
 from storydedup.fingerprints.minhash import fmix32
 from storydedup.fingerprints.shingles import shingle_hashes_of, word_hashes
@@ -74,9 +75,6 @@ _ENDS_LIKE_A_SENTENCE = re.compile(r"[.!?。！？…][\"'”’)\]]*\s*$")
 # Unended lines of at least this many words are prose all the same (text
 # without sentence punctuation).
 MIN_UNENDED_WORDS = 12
-# A paragraph of punctuation only ("___", "* * *", "•••", "---"): where
-# entries of a live file, a digest or a newsletter are split.
-_SEPARATOR = re.compile(r"^[^\w\s]{2,}$|^_{2,}$|^(?:[^\w\s] ){1,}[^\w\s]$")
 # In a sentence sketch, in the place of a sentence's values, the mark of a
 # separator between two entries; read apart by split_sketch. (A sentence
 # whose four values are all 0xFF is read as a mark: one in 2**32.)
@@ -114,7 +112,7 @@ def _pieces(text: str) -> list[tuple[int, str, bool]]:
     between them in `text` is only space, or nothing after a "。", "！" or "？"."""
     out: list[tuple[int, str, bool]] = []
     for number, paragraph in enumerate(text.split("\n\n")):
-        if _SEPARATOR.match(paragraph.strip()):
+        if SEPARATOR.match(paragraph.strip()):
             out.append((number, paragraph, True))
         else:
             out.extend((number, piece, False) for piece in _split_sentences(paragraph))
