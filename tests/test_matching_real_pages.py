@@ -384,3 +384,39 @@ async def test_a_paragraph_under_the_storys_headline_is_its_excerpt(excerpt_firs
     other = republished(story_of(BANKING)[3:5], KOREAN)
     full, part = await clusters(WEWORK_HEADLINE, other)
     assert part != full
+
+
+@pytest.mark.parametrize("earlier_first", [True, False])
+async def test_two_snapshots_of_a_live_file_are_one_story(earlier_first: bool) -> None:
+    """A live file puts each new entry on top and drops the oldest at the
+    bottom, and its entries are also wire stories printed standalone, so
+    each snapshot holds two stories side by side (a composite) and two
+    snapshots resemble each other less than copies do. Two snapshots that
+    share most of the shorter one's entries are one story, in either order;
+    the standalone stories their entries print stay stories of their own."""
+    wework, banking, korean = story_of(WEWORK), story_of(BANKING), story_of(KOREAN)
+    entries = [wework[:4], banking[:4], korean[:4], wework[8:12], banking[10:14]]
+
+    def live_file(parts: list[list[str]]) -> str:
+        return "\n\n".join(line for part in parts for line in [*part, "___"])
+
+    pipeline = Pipeline()
+    standalone = {
+        name: await pipeline.ingest(name, "\n\n".join(entry), source)
+        for name, entry, source in [
+            ("wework", entries[0], "wired.com"),
+            ("banking", entries[1], "venturebeat.com"),
+            ("korean", entries[2], "entermedia.co.kr"),
+        ]
+    }
+    assert len(set(standalone.values())) == 3
+    earlier = ("earlier", live_file(entries[2::-1]), "apnews.com")
+    later = ("later", live_file(entries[:0:-1]), "abcnews.go.com")
+    snapshots = [earlier, later] if earlier_first else [later, earlier]
+    clusters = [await pipeline.ingest(name, text, source) for name, text, source in snapshots]
+    for name, _, _ in snapshots:
+        record = await pipeline.store.article(name)
+        assert record is not None and record.composite, name
+    assert clusters[0] == clusters[1]
+    assert clusters[0] not in standalone.values()
+    assert await final_clusters(pipeline, list(standalone)) == list(standalone.values())

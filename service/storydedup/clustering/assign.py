@@ -27,6 +27,7 @@ from storydedup.clustering.policy import (
     mostly_each_other,
     part_of,
     similarities,
+    snapshots_of_one_file,
     starts_alike,
 )
 from storydedup.fingerprints.passages import LEAD_SLACK, paragraph_runs
@@ -97,7 +98,8 @@ class Matches(list[Verified[K]]):
     articles of two stories that are not one (their articles do not match
     each other), as a digest, a live file or a roundup holds the briefs it
     collects. A composite joins a cluster only as a near-full copy of a
-    member (another edition of itself): otherwise the brief that heads a
+    member or another snapshot of the live file it is (another edition of
+    itself, policy.snapshots_of_one_file): otherwise the brief that heads a
     digest would pass for the start of the digest's story, and the digest
     would glue the brief's story to its own."""
 
@@ -245,7 +247,8 @@ async def revealed_composites(
     besides: it stays). Such an article leaves its cluster for one of its
     own and is marked composite, as an article found composite when it is
     ingested is: no cluster takes it on one member's word again (`accepts`)
-    unless it is a near-full copy of that member."""
+    unless it is a near-full copy of that member or another snapshot of the
+    live file it is."""
     found: list[K] = []
     for quoted in matches.quoted:
         candidate, sim = quoted.candidate, quoted.sim
@@ -350,7 +353,11 @@ async def choose(
         # for as many members as possible.
         return ClusterChoice(strong[0], tuple(strong[1:]), detach)
     if matches.composite:
-        return ClusterChoice(strong[0] if strong else None, (), detach)
+        # A composite is one story only with another edition of itself: a
+        # near-full copy, or another snapshot of the live file it is.
+        files = [m.candidate.cluster for m in matches if snapshots_of_one_file(policy, m.sim)]
+        joins = strong or files
+        return ClusterChoice(joins[0] if joins else None, (), detach)
     matched = {m.candidate.key for m in matches}
     # A cluster's first members are read once per decision (on Redis
     # Cluster each read is a few round trips).
@@ -399,9 +406,13 @@ async def choose(
         cluster) through its member `member`, which matches it: the rule for
         a new article's partial match, applied to the link."""
         sim = compare_records(member.record, newcomer.record)
-        if newcomer.record.composite and sim.jaccard < policy.merge_jaccard:
-            # A composite (a roundup) matches each story it quotes; it is one
-            # story only with another edition of itself.
+        if (
+            newcomer.record.composite
+            and sim.jaccard < policy.merge_jaccard
+            and not snapshots_of_one_file(policy, sim)
+        ):
+            # A composite (a roundup, a live file) matches each story it
+            # quotes; it is one story only with another edition of itself.
             return False
         shorter, longer = newcomer.record.shingle_count, member.record.shingle_count
         if part_of(policy, sim, shorter, longer):

@@ -127,6 +127,11 @@ class Similarity:
     # longer, a text of several entries: the longer one's sentences in its
     # other entries (entry_elsewhere); else 0.
     elsewhere: int = 0
+    # Entries of each text (0 for a text of one entry) and the entries of the
+    # longer that hold the shorter one's recurring sentences.
+    short_entries: int = 0
+    long_entries: int = 0
+    entries_spanned: int = 0
 
 
 def estimate(
@@ -178,13 +183,18 @@ def compare(
     )
 
 
+# Entries (separated by "___" lines and the like: passages.split_sketch) from
+# which a text is a live file, a digest or a newsletter rather than a story.
+FILE_ENTRIES = 3
+
+
 def entry_elsewhere(recurring_in_longer: tuple[int, ...], segments: tuple[int, ...]) -> int:
     """When the sentences of a shorter text that recur in a longer one (their
     positions in it) all lie in one entry of it, the longer being a text of
     three or more entries (a live file, a digest, a newsletter;
     `segments`: the entry of each of its sentences), the longer one's
     sentences in its other entries; else 0."""
-    if not segments or not recurring_in_longer or len(set(segments)) < 3:
+    if not segments or not recurring_in_longer or len(set(segments)) < FILE_ENTRIES:
         return 0
     held = {segments[i] for i in recurring_in_longer if i < len(segments)}
     if len(held) != 1:
@@ -200,6 +210,7 @@ def with_passages(
     b_sentences: int,
     r: Recurrence,
     longer_segments: tuple[int, ...] = (),
+    shorter_segments: tuple[int, ...] = (),
 ) -> Similarity:
     """`sim` with the sentences of a and b that recur in each other, seen
     from the shorter text (by shingles), which of a's recur, and whether the
@@ -220,6 +231,9 @@ def with_passages(
         recurring=recurring,
         their_recurring=theirs,
         elsewhere=entry_elsewhere(in_longer, longer_segments),
+        short_entries=len(set(shorter_segments)),
+        long_entries=len(set(longer_segments)),
+        entries_spanned=len({longer_segments[i] for i in in_longer if i < len(longer_segments)}),
     )
 
 
@@ -269,6 +283,7 @@ def similarities(probe: Probe, records: Sequence[ArticleRecord]) -> list[Similar
             len(sketch) // SENTENCE_VALUES,
             recurrence,
             segments if shorter[k] else own_segments,
+            own_segments if shorter[k] else segments,
         )
     return sims
 
@@ -334,6 +349,22 @@ def one_entry_of(policy: MatchPolicy, sim: Similarity) -> bool:
     whose trailer follows a separator ("___", a contributor line) has too
     few sentences after it. Only a near-full copy is one story with it."""
     return sim.elsewhere >= policy.min_passage_sentences and sim.jaccard < policy.merge_jaccard
+
+
+def snapshots_of_one_file(policy: MatchPolicy, sim: Similarity) -> bool:
+    """Two snapshots of one live file: both texts of several entries, most
+    of the shorter one's sentences recurring in the longer, across two of
+    its entries or more. A live file's entries come and go (new ones on top,
+    old ones dropped at the bottom), so its snapshots resemble each other
+    less than copies do; a story one of its entries quotes, or a digest that
+    holds one of them, shares one entry with it."""
+    return (
+        sim.short_entries >= FILE_ENTRIES
+        and sim.long_entries >= FILE_ENTRIES
+        and sim.entries_spanned >= 2
+        and sim.short_sentences >= policy.min_passage_sentences
+        and sim.carried >= policy.min_carried * sim.short_sentences
+    )
 
 
 def is_match(policy: MatchPolicy, sim: Similarity, shingles_a: int, shingles_b: int) -> bool:
