@@ -153,12 +153,12 @@ def _with_punctuation_variants(*words: str) -> frozenset[str]:
 
 # --- text normalisation -----------------------------------------------------------------------
 
-# Characters that str.split() does not treat as space but that must not reach the fingerprints:
-# C0/C1 controls become spaces, zero-width and soft-hyphen characters vanish (they hide words).
 # A paragraph of punctuation only ("___", "* * *", "•••", "---"): where the entries of a live
 # file, a digest or a newsletter are split (fingerprints/passages.py marks them between the
 # entries' sentences). Kept wherever it stands in the story, whatever the page shows around it.
 SEPARATOR = re.compile(r"^[^\w\s]{2,}$|^_{2,}$|^(?:[^\w\s] ){1,}[^\w\s]$")
+# Characters that str.split() does not treat as space but that must not reach the fingerprints:
+# C0/C1 controls become spaces, zero-width and soft-hyphen characters vanish (they hide words).
 _CONTROL_RE = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
 _INVISIBLE_RE = re.compile("[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]")
 # Bullets some scrapers put before list items carry no story text (numbers do: "1. Eat early").
