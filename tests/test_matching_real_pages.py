@@ -420,3 +420,21 @@ async def test_two_snapshots_of_a_live_file_are_one_story(earlier_first: bool) -
     assert clusters[0] == clusters[1]
     assert clusters[0] not in standalone.values()
     assert await final_clusters(pipeline, list(standalone)) == list(standalone.values())
+
+
+async def test_pages_of_one_source_under_two_headlines_are_not_joined_by_a_shared_start() -> None:
+    """Before the cleaner has learned a source's chrome, its pages may all
+    start with the same block of the host's own prose (a pinned piece, a
+    print header), over half of a short story's page: two of them start
+    alike. Under two headlines they are two stories; a truncated copy of one
+    on the same source, under its headline, still joins it by its start."""
+    wework, korean, host = story_of(WEWORK), story_of(KOREAN), story_of(BANKING)[:4]
+    headline = "NY attorney general investigates WeWork"
+    pipeline = Pipeline()
+    source = "example-outlet.com"
+    story = await pipeline.ingest("wework", "\n\n".join([*host, *wework[:10]]), source, headline)
+    other_headline = "엘제이의 리벤지인가, 류화영의 코스프레인가"
+    other = await pipeline.ingest("korean", "\n\n".join([*host, korean[1]]), source, other_headline)
+    assert other != story
+    cut = await pipeline.ingest("wework-cut", "\n\n".join([*host, *wework[:2]]), source, headline)
+    assert cut == story

@@ -86,9 +86,10 @@ class MatchPolicy:
     # source's chrome only from pages in three clusters: before that, and
     # for good once the pages sharing it were joined into one cluster by it,
     # resemblance, containment and shared sentences between them may all be
-    # chrome. So they are one story only when they start alike or resemble
-    # each other at least this much (a re-post, a corrected version). 0.6,
-    # 0.7 and 0.8 were measured (docs/matching.md).
+    # chrome. So they are one story only when they start alike (under one
+    # headline, or where either has none: a truncated copy) or resemble each
+    # other at least this much (a re-post, a corrected version). 0.6, 0.7
+    # and 0.8 were measured (docs/matching.md).
     min_same_source_jaccard: float = 0.7
     # Candidates verified per article, most bucket hits first.
     max_candidates: int = 64
@@ -123,6 +124,8 @@ class Similarity:
     same_source: bool = False
     # Pages of two sources under one headline (`similarities`).
     same_headline: bool = False
+    # Both pages have a headline, and they differ (`similarities`).
+    headlines_differ: bool = False
     # When the shorter text's recurring sentences all lie in one entry of the
     # longer, a text of several entries: the longer one's sentences in its
     # other entries (entry_elsewhere); else 0.
@@ -256,11 +259,15 @@ def similarities(probe: Probe, records: Sequence[ArticleRecord]) -> list[Similar
     ]
     same_source = [bool(probe.source_key) and probe.source_key == r.source_key for r in records]
     sims = [
-        dataclasses.replace(sim, same_source=True)
-        if same
-        else dataclasses.replace(sim, same_headline=True)
-        if probe.headline_key and probe.headline_key == r.headline_key
-        else sim
+        dataclasses.replace(
+            sim,
+            same_source=same,
+            same_headline=not same
+            and bool(probe.headline_key)
+            and probe.headline_key == r.headline_key,
+            headlines_differ=bool(probe.headline_key and r.headline_key)
+            and probe.headline_key != r.headline_key,
+        )
         for sim, same, r in zip(sims, same_source, records, strict=True)
     ]
     compared = [i for i, r in enumerate(records) if r.passages and not same_source[i]]
@@ -371,6 +378,11 @@ def is_match(policy: MatchPolicy, sim: Similarity, shingles_a: int, shingles_b: 
     if one_entry_of(policy, sim):
         return False
     if sim.same_source:
+        if sim.headlines_differ:
+            # Two of its pages under different headlines that start alike
+            # share the host's chrome above two stories (a block of its own
+            # prose, a print header), not a story.
+            return sim.jaccard >= policy.min_same_source_jaccard
         return (
             sim.jaccard >= policy.min_same_source_jaccard
             or starts_alike(policy, sim, shingles_a, shingles_b)
@@ -412,6 +424,7 @@ def record_probe(record: ArticleRecord) -> Probe:
         record.prefix,
         record.passages,
         record.source_key,
+        record.headline_key,
     )
 
 
