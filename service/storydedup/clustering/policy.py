@@ -124,7 +124,7 @@ class Similarity:
     same_source: bool = False
     # Pages of two sources under one headline (`similarities`).
     same_headline: bool = False
-    # Both pages have a headline, and they differ (`similarities`).
+    # Pages of one source, each with a headline, under two (`similarities`).
     headlines_differ: bool = False
     # When the shorter text's recurring sentences all lie in one entry of the
     # longer, a text of several entries: the longer one's sentences in its
@@ -191,16 +191,13 @@ def compare(
 FILE_ENTRIES = 3
 
 
-def entry_elsewhere(recurring_in_longer: tuple[int, ...], segments: tuple[int, ...]) -> int:
-    """When the sentences of a shorter text that recur in a longer one (their
-    positions in it) all lie in one entry of it, the longer being a text of
-    three or more entries (a live file, a digest, a newsletter;
-    `segments`: the entry of each of its sentences), the longer one's
-    sentences in its other entries; else 0."""
-    if not segments or not recurring_in_longer or len(set(segments)) < FILE_ENTRIES:
-        return 0
-    held = {segments[i] for i in recurring_in_longer if i < len(segments)}
-    if len(held) != 1:
+def entry_elsewhere(held: set[int], segments: tuple[int, ...], entries: int) -> int:
+    """When the sentences of a shorter text that recur in a longer one all
+    lie in one entry of it (`held`: the entries holding them), the longer
+    being a text of FILE_ENTRIES or more `entries` (a live file, a digest, a
+    newsletter; `segments`: the entry of each of its sentences), the longer
+    one's sentences in its other entries; else 0."""
+    if entries < FILE_ENTRIES or len(held) != 1:
         return 0
     [entry] = held
     return sum(1 for s in segments if s != entry)
@@ -221,6 +218,9 @@ def with_passages(
     of the longer text's sentences, split_sketch)."""
     recurring, theirs = r.a_recurring, r.b_recurring
     in_longer = theirs if a_shorter else recurring
+    # The longer text's entries that hold the shorter one's recurring sentences.
+    held = {longer_segments[i] for i in in_longer if i < len(longer_segments)}
+    long_entries = len(set(longer_segments))
     if not a_shorter:
         a_sentences, b_sentences = b_sentences, a_sentences
         r = Recurrence(r.b_in_a, r.a_in_b, r.b_in_a_lead, r.a_in_b_lead)
@@ -233,10 +233,10 @@ def with_passages(
         carried_lead=r.a_in_b_lead,
         recurring=recurring,
         their_recurring=theirs,
-        elsewhere=entry_elsewhere(in_longer, longer_segments),
+        elsewhere=entry_elsewhere(held, longer_segments, long_entries),
         short_entries=len(set(shorter_segments)),
-        long_entries=len(set(longer_segments)),
-        entries_spanned=len({longer_segments[i] for i in in_longer if i < len(longer_segments)}),
+        long_entries=long_entries,
+        entries_spanned=len(held),
     )
 
 
@@ -258,18 +258,16 @@ def similarities(probe: Probe, records: Sequence[ArticleRecord]) -> list[Similar
         for r in records
     ]
     same_source = [bool(probe.source_key) and probe.source_key == r.source_key for r in records]
-    sims = [
-        dataclasses.replace(
-            sim,
-            same_source=same,
-            same_headline=not same
-            and bool(probe.headline_key)
-            and probe.headline_key == r.headline_key,
-            headlines_differ=bool(probe.headline_key and r.headline_key)
-            and probe.headline_key != r.headline_key,
-        )
-        for sim, same, r in zip(sims, same_source, records, strict=True)
-    ]
+    for i, r in enumerate(records):
+        both = bool(probe.headline_key and r.headline_key)
+        one_headline = both and probe.headline_key == r.headline_key
+        # Most pairs are of two sources under two headlines: nothing to mark.
+        if same_source[i]:
+            sims[i] = dataclasses.replace(
+                sims[i], same_source=True, headlines_differ=both and not one_headline
+            )
+        elif one_headline:
+            sims[i] = dataclasses.replace(sims[i], same_headline=True)
     compared = [i for i, r in enumerate(records) if r.passages and not same_source[i]]
     if not probe.passages or not compared:
         return sims
