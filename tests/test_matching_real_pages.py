@@ -438,3 +438,29 @@ async def test_pages_of_one_source_under_two_headlines_are_not_joined_by_a_share
     assert other != story
     cut = await pipeline.ingest("wework-cut", "\n\n".join([*host, *wework[:2]]), source, headline)
     assert cut == story
+
+
+@pytest.mark.parametrize("clip_first", [True, False])
+async def test_a_clip_of_the_latest_version_joins_whichever_arrives_first(
+    clip_first: bool,
+) -> None:
+    """A video page carries the latest write-thru's second half under a caption
+    paragraph of its own; it shares nothing with the story's earlier versions,
+    only with the write-thru. Had it come after the write-thru it would join
+    the story through it, the story's longest member; arriving before, it sits
+    alone until the write-thru arrives, joins the story by its earlier
+    versions, and takes it along. One story whichever comes first."""
+    story = story_of(BANKING)
+    caption = story_of(KOREAN)[:3]
+    clip = ("clip", republished([*caption, *story[8:14]], WEWORK), "venturebeat.com")
+    pages = [
+        ("brief", republished(story[:6], KOREAN), "entermedia.co.kr"),
+        ("middle", "\n\n".join(story[:9]), "reuters.com"),
+        ("latest", "\n\n".join(story[:14]), "apnews.com"),
+    ]
+    pages = [clip, *pages] if clip_first else [*pages, clip]
+    pipeline = Pipeline()
+    for page in pages:
+        await pipeline.ingest(*page)
+    ids = [name for name, _, _ in pages]
+    assert len(set(await final_clusters(pipeline, ids))) == 1

@@ -486,6 +486,25 @@ async def choose(
             and len(await members(cluster)) == 1
         )
 
+    async def outgrown(joined: int, other: int) -> bool:
+        """Whether the other cluster is one article that would join `joined`
+        had it arrived now, after the new article: it matched the new article,
+        which becomes the joined cluster's longest member, and the longest
+        member's match confirms a join (`longest_confirms`). Arrival order
+        alone kept it out: it came before the version that carries it. Not a
+        page of the new article's source, as for `fragment`."""
+        [match, *_] = in_cluster[other]
+        if (
+            match.sim.same_source
+            or match.candidate.record.composite
+            or len(await members(other)) != 1
+        ):
+            return False
+        first = await members(joined)
+        return len(first) < CONFIRM_MEMBERS and all(
+            m.shingle_count < probe.shingle_count for m in first
+        )
+
     # Fragments of the new article do not compete for it: it joins the
     # story it is a version of, and takes its fragments along. With one
     # cluster matched there is nothing to compete with or take along.
@@ -507,7 +526,10 @@ async def choose(
             # The joined cluster keeps its ID: which of the others is older
             # is not known from IDs on every store.
             merged = [
-                c for c in best if c != cluster and (c in fragments or await linked(cluster, c))
+                c
+                for c in best
+                if c != cluster
+                and (c in fragments or await linked(cluster, c) or await outgrown(cluster, c))
             ]
             return ClusterChoice(cluster, tuple(merged), detach)
     return ClusterChoice(None, (), detach)
