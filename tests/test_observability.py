@@ -25,7 +25,7 @@ from storydedup_client import Article, AsyncStoryDedupClient, StoryDedupClient, 
 
 from tests.conftest import running_server
 from tests.support import articles
-from tests.support.prometheus import PrometheusServer, scrape, value
+from tests.support.prometheus import PrometheusServer, scrape, scrape_settled, value
 from tests.support.redis_server import RedisServer, free_port
 from tests.support.server_process import ServerProcess
 
@@ -92,7 +92,7 @@ def test_counts_after_ingests(metrics_server: ServerProcess) -> None:
         with pytest.raises(StoryDedupError):
             client.get_article("missing")
 
-    samples = scrape(metrics_url(metrics_server))
+    samples = scrape_settled(metrics_url(metrics_server))
     ingest = {"grpc_service": SERVICE, "grpc_method": "IngestArticle", "grpc_type": "unary"}
     assert value(samples, "grpc_server_started_total", **ingest) == 12
     assert value(samples, "grpc_server_handled_total", grpc_code="OK", **ingest) == 11
@@ -129,7 +129,7 @@ def test_batch_handled_once_with_every_article_counted(metrics_server: ServerPro
     with StoryDedupClient(metrics_server.target, timeout=30) as client:
         client.ingest_articles([story(seed, f"b{seed}") for seed in range(5)])
         client.ingest_articles([story(seed, f"b{seed}-copy") for seed in range(5)])
-    samples = scrape(metrics_url(metrics_server))
+    samples = scrape_settled(metrics_url(metrics_server))
     batch = {"grpc_method": "IngestArticles", "grpc_code": "OK"}
     assert value(samples, "grpc_server_handled_total", **batch) == 2
     assert value(samples, "storydedup_articles_ingested_total", outcome="new_story") == 5
@@ -155,7 +155,7 @@ def test_workers_share_one_scrape(redis_server: RedisServer, namespace: str) -> 
         for n in range(calls):
             with StoryDedupClient(process.target, timeout=30) as client:
                 client.ingest_article(story(n % 6, f"w{n}"))
-        samples = scrape(url)
+        samples = scrape_settled(url)
         assert (
             value(samples, "grpc_server_handled_total", grpc_method="IngestArticle", grpc_code="OK")
             == calls

@@ -35,6 +35,20 @@ def scrape(url: str) -> Samples:
     return samples
 
 
+def scrape_settled(url: str, timeout: float = 10.0) -> Samples:
+    """A /metrics page once every call the server started is counted as
+    handled. The server counts a call's end as its handler returns, which
+    can be just after the client has read the status: a scrape right after
+    the last call may come first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        samples = scrape(url)
+        started = value(samples, "grpc_server_started_total")
+        if value(samples, "grpc_server_handled_total") >= started or time.monotonic() > deadline:
+            return samples
+        time.sleep(0.05)
+
+
 def value(samples: Samples, name: str, **labels: str) -> float:
     """The sum of the samples of `name` whose labels include `labels`."""
     wanted = set(labels.items())
