@@ -115,6 +115,34 @@ async def test_roundup_made_mostly_of_one_stories_lead_joins_no_story() -> None:
     await assert_alone(pipeline, clusters, cluster)
 
 
+async def test_a_story_after_a_roundup_of_its_lead_joins_its_copy_not_the_roundup() -> None:
+    """A story's copy and another story are in; a roundup quoting both
+    leads comes (a composite, alone); then the story's original, of which the
+    copy is a cut. The roundup matches the original by the lead it quotes,
+    and is its own cluster's longest member, but a composite vouches for no
+    article it is not an edition of, as it would not have joined the
+    original arriving after it: the original joins its copy."""
+    stories = {page: story_of(page) for page in (WEWORK, BANKING)}
+    roundup = [
+        "Technology news roundup: the day's stories",
+        *stories[WEWORK][:5],
+        "Also today",
+        *stories[BANKING][:2],
+    ]
+    pipeline = Pipeline()
+    pages = [
+        ("other", "\n\n".join(stories[BANKING][:8]), "wire"),
+        ("copy", republished(stories[WEWORK][:8], BANKING), "wired.com"),
+        ("roundup", republished(roundup, KOREAN), "entermedia.co.kr"),
+        ("original", "\n\n".join(stories[WEWORK][:9]), "reuters.com"),
+    ]
+    for page in pages:
+        await pipeline.ingest(*page)
+    other, copy, alone, original = await final_clusters(pipeline, [n for n, _, _ in pages])
+    assert original == copy
+    assert len({other, copy, alone}) == 3
+
+
 async def test_truncated_copy_joins_the_story_it_starts_not_an_earlier_roundup() -> None:
     """A roundup quoting three stories' leads arrives first, then one of the
     stories in full, then that story's truncated copy: the copy is held

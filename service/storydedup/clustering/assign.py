@@ -355,10 +355,17 @@ async def choose(
     if matches.composite:
         # A composite is one story only with another edition of itself: a
         # near-full copy, or another snapshot of the live file it is.
-        files = [m.candidate.cluster for m in matches if snapshots_of_one_file(policy, m.sim)]
-        joins = strong or files
+        joins = strong or [m.candidate.cluster for m in matches if editions(policy, m.sim)]
         return ClusterChoice(joins[0] if joins else None, (), detach)
-    matched = {m.candidate.key for m in matches}
+    # The matches that let the cluster's longest member consent by matching:
+    # a stored composite matches each story it quotes, and consents to none
+    # (a roundup that came first would otherwise take in the story's first
+    # article, which arriving before it would have kept it out).
+    matched = {
+        m.candidate.key
+        for m in matches
+        if not m.candidate.record.composite or editions(policy, m.sim)
+    }
     # A cluster's first members are read once per decision (on Redis
     # Cluster each read is a few round trips).
     members_of: dict[int, Sequence[Member[K]]] = {}
@@ -386,7 +393,10 @@ async def choose(
         if longest.key in matched_keys:
             return True
         record = await read_record(longest.key)
-        return confirms(policy, similarity(record), shingles, record.shingle_count)
+        sim = similarity(record)
+        if record.composite:
+            return editions(policy, sim)
+        return confirms(policy, sim, shingles, record.shingle_count)
 
     async def confirmed(cluster: int) -> bool:
         here = in_cluster[cluster]
@@ -406,11 +416,7 @@ async def choose(
         cluster) through its member `member`, which matches it: the rule for
         a new article's partial match, applied to the link."""
         sim = compare_records(member.record, newcomer.record)
-        if (
-            newcomer.record.composite
-            and sim.jaccard < policy.merge_jaccard
-            and not snapshots_of_one_file(policy, sim)
-        ):
+        if newcomer.record.composite and not editions(policy, sim):
             # A composite (a roundup, a live file) matches each story it
             # quotes; it is one story only with another edition of itself.
             return False
@@ -476,12 +482,14 @@ async def choose(
         the new one (its truncated copy, an excerpt under its start): had
         the new article come first, that one would have joined it without
         confirmation, whatever cluster the new article is in. Not a page of
-        the new article's source: two of its pages start alike by its chrome."""
+        the new article's source: two of its pages start alike by its chrome.
+        Not a composite, unless the new article is another edition of it."""
         [match, *_] = in_cluster[cluster]
         record = match.candidate.record
         # The members last: on Redis Cluster reading them is round trips.
         return (
             not match.sim.same_source
+            and (not record.composite or editions(policy, match.sim))
             and part_of(policy, match.sim, record.shingle_count, probe.shingle_count)
             and len(await members(cluster)) == 1
         )
@@ -533,6 +541,14 @@ async def choose(
             ]
             return ClusterChoice(cluster, tuple(merged), detach)
     return ClusterChoice(None, (), detach)
+
+
+def editions(policy: MatchPolicy, sim: Similarity) -> bool:
+    """Whether a composite (a roundup, a digest, a live file) and an article
+    with this similarity are one story: another edition of the composite, a
+    near-full copy or another snapshot of the live file it is. It matches
+    each story it quotes, and is none of them."""
+    return sim.jaccard >= policy.merge_jaccard or snapshots_of_one_file(policy, sim)
 
 
 # Matches per cluster compared with each other when looking for a link.
