@@ -492,3 +492,37 @@ async def test_a_clip_of_the_latest_version_joins_whichever_arrives_first(
         await pipeline.ingest(*page)
     ids = [name for name, _, _ in pages]
     assert len(set(await final_clusters(pipeline, ids))) == 1
+
+
+async def test_a_story_holding_two_pages_of_one_source_that_print_its_lead_is_no_digest() -> None:
+    """Two pages of one blog print the story's first paragraphs, each under a
+    long line of its own (a photo caption, a reading tip) and a headline of
+    its own: by the rule for one source's pages they are not one story, so
+    they sit in two clusters. The wire story then holds both whole, which is
+    what a digest does with two stories' briefs; but both are the same part
+    of it, its lead, not two stories side by side. It joins them."""
+    story = story_of(WEWORK)
+    caption = (
+        "The company's founder arrives at a hearing in Manhattan on Tuesday morning, surrounded "
+        "by reporters and photographers who had waited outside the courthouse since dawn, "
+        "standing in the rain along the avenue and in the lobby of the building across the "
+        "street where the lawyers of both sides had rented rooms for the week, for a glimpse of "
+        "the executive whose office-sharing empire has drawn the scrutiny of investigators in "
+        "two states and of its own largest shareholder."
+    )
+    tip = (
+        "Read more of our coverage of the office-sharing company, its founder and the investors "
+        "who backed it, including our reporting on the offices it leased in dozens of cities "
+        "around the world, the buildings its founder owned and rented back to it, the failed "
+        "listing, the rescue package and the lawsuits that followed the collapse of its "
+        "valuation this autumn in New York."
+    )
+    pages = [
+        ("captioned", "\n\n".join([caption, *story[:4]]), "blog.example.com", "Live: the hearing"),
+        ("tip", "\n\n".join([tip, *story[:4]]), "blog.example.com", "Watch: the founder arrives"),
+        ("wire", "\n\n".join(story[:8]), "reuters.com", ""),
+    ]
+    pipeline = Pipeline()
+    captioned, tipped, _ = [await pipeline.ingest(*page) for page in pages]
+    assert captioned != tipped
+    assert len(set(await final_clusters(pipeline, [page[0] for page in pages]))) == 1

@@ -123,7 +123,7 @@ def verify(policy: MatchPolicy, probe: Probe, candidates: Iterable[Candidate[K]]
     """The candidates that match, best first, and whether the new article
     is a composite (`Matches`)."""
     found: Matches[K] = Matches()
-    held: list[tuple[Candidate[K], bool]] = []
+    held: list[tuple[Candidate[K], bool, frozenset[int]]] = []
     listed = list(candidates)
     sims = similarities(probe, [c.record for c in listed])
     for candidate, sim in zip(listed, sims, strict=True):
@@ -147,19 +147,24 @@ def verify(policy: MatchPolicy, probe: Probe, candidates: Iterable[Candidate[K]]
             and sim.short_sentences >= HELD_SENTENCES
             and sim.carried >= HELD_SHARE * sim.short_sentences
         ):
-            held.append((candidate, starts_alike(policy, sim, shorter, probe.shingle_count)))
+            start = starts_alike(policy, sim, shorter, probe.shingle_count)
+            held.append((candidate, start, frozenset(sim.recurring)))
     found.sort(key=lambda v: (-v.sim.containment, -v.sim.jaccard, v.candidate.order))
     # Two articles held whole, of clusters that are not one story (they do
-    # not match each other), one of them not the new article's start: the
-    # new article holds another story besides its own. (A full story holds
-    # all its truncated copies, and each is its start, even when arrival
-    # order left two of them in two clusters.)
+    # not match each other), one of them not the new article's start, in
+    # different sentences of it: the new article holds another story besides
+    # its own. (A full story holds all its truncated copies, and each is its
+    # start, even when arrival order left two of them in two clusters; two
+    # pages of one source that print the same passage in their chrome do not
+    # match each other by the rule for one source's pages, and are the same
+    # part of the new article.)
     found.composite = any(
         a.cluster != b.cluster
         and not (a_start and b_start)
+        and 2 * len(a_in & b_in) < min(len(a_in), len(b_in))
         and not match_records(policy, a.record, b.record)
-        for i, (a, a_start) in enumerate(held)
-        for b, b_start in held[i + 1 :]
+        for i, (a, a_start, a_in) in enumerate(held)
+        for b, b_start, b_in in held[i + 1 :]
     ) or quotes_two_stories(policy, probe, listed, sims, (m.candidate.cluster for m in found))
     return found
 
