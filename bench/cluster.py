@@ -17,7 +17,10 @@ interleaved: the hot keys a naive layout would have. Clients send batches of
 
 Per master it prints keys (DBSIZE), memory (used_memory after minus before)
 and commands processed (INFO commandstats after CONFIG RESETSTAT), with the
-max/min ratio of each; then the totals per article.
+max/min ratio of each; then the totals per article. Then, unless
+--no-single-redis, the same pages through as many server processes on one
+redis-server (the single-Redis store), and both runs' articles/s per server
+process and server CPU per article side by side.
 """
 
 from __future__ import annotations
@@ -38,8 +41,15 @@ import redis
 from storydedup_client import Article, AsyncStoryDedupClient
 
 from bench.machine import format_machine, machine_description
-from bench.throughput import BenchArticle, bbc_source, build_articles, synthetic_source
+from bench.throughput import (
+    BenchArticle,
+    bbc_source,
+    build_articles,
+    synthetic_source,
+    tree_cpu_seconds,
+)
 from tests.support.redis_cluster import LocalRedisCluster
+from tests.support.redis_server import RedisServer
 from tests.support.server_process import ServerProcess
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -135,6 +145,37 @@ async def send(targets: Sequence[str], pages: Sequence[Article], clients: int) -
     return time.perf_counter() - started
 
 
+@dataclasses.dataclass(frozen=True)
+class Ingested:
+    """One store's run: wall seconds and its server processes' CPU seconds."""
+
+    seconds: float
+    server_cpu: float
+
+
+def ingest(
+    redis_env: dict[str, str], pages: Sequence[Article], args: argparse.Namespace
+) -> Ingested:
+    """The pages through args.replicas fresh server processes on one store, args.clients
+    clients sending batches; the processes' CPU over the sending (start-up excluded)."""
+    servers = [
+        ServerProcess(
+            {**redis_env, "STORYDEDUP_NAMESPACE": "bench", "STORYDEDUP_LOG_LEVEL": "WARNING"}
+        )
+        for _ in range(args.replicas)
+    ]
+    try:
+        for server in servers:
+            server.start()
+        cpu_before = sum(tree_cpu_seconds(server.pid) for server in servers)
+        seconds = asyncio.run(send([s.target for s in servers], pages, args.clients))
+        cpu = sum(tree_cpu_seconds(server.pid) for server in servers) - cpu_before
+    finally:
+        for server in servers:
+            server.stop()
+    return Ingested(seconds, cpu)
+
+
 def ratio(values: Sequence[float]) -> str:
     return f"{max(values) / min(values):.2f}" if min(values) > 0 else "inf"
 
@@ -150,33 +191,33 @@ def main() -> None:
     parser.add_argument(
         "--editions", type=int, default=1, help="source names per outlet (12 outlets)"
     )
+    parser.add_argument(
+        "--no-single-redis",
+        action="store_true",
+        help="skip the same pages on one redis-server (the single-Redis store)",
+    )
     args = parser.parse_args()
 
     hot = min(args.hot_copies, args.articles // (2 * args.hot_stories))
     pages = stream(args.articles, args.hot_stories, hot, args.seed, args.editions)
     cluster = LocalRedisCluster().start()
-    servers = [
-        ServerProcess(
-            {
-                "STORYDEDUP_REDIS_URL": cluster.url,
-                "STORYDEDUP_REDIS_CLUSTER": "true",
-                "STORYDEDUP_NAMESPACE": "bench",
-                "STORYDEDUP_LOG_LEVEL": "WARNING",
-            }
-        )
-        for _ in range(args.replicas)
-    ]
     try:
-        for server in servers:
-            server.start()
         before = shard_stats(cluster)
         reset_stats(cluster)
-        seconds = asyncio.run(send([s.target for s in servers], pages, args.clients))
+        on_cluster = ingest(
+            {"STORYDEDUP_REDIS_URL": cluster.url, "STORYDEDUP_REDIS_CLUSTER": "true"}, pages, args
+        )
         after = shard_stats(cluster)
     finally:
-        for server in servers:
-            server.stop()
         cluster.cleanup()
+    seconds = on_cluster.seconds
+    on_single = None
+    if not args.no_single_redis:
+        single = RedisServer().start()
+        try:
+            on_single = ingest({"STORYDEDUP_REDIS_URL": single.url}, pages, args)
+        finally:
+            single.cleanup()
 
     print(format_machine(machine_description(redis_version=None)))
     print(
@@ -214,6 +255,23 @@ def main() -> None:
         f"replication), {total_commands / len(pages):.1f} Redis commands, "
         f"{sum(columns['keys']) / len(pages):.2f} keys"
     )
+    if on_single is not None:
+        print(
+            f"\nthe same pages, {args.replicas} server processes, {args.clients} clients:\n\n"
+            "| store | articles/s | per server process | server CPU ms per article |\n"
+            "| --- | ---: | ---: | ---: |"
+        )
+        for name, run in (("Redis Cluster", on_cluster), ("one redis-server", on_single)):
+            rate = len(pages) / run.seconds
+            print(
+                f"| {name} | {rate:,.0f} | {rate / args.replicas:,.0f} "
+                f"| {1000 * run.server_cpu / len(pages):.2f} |"
+            )
+        print(
+            f"\nRedis Cluster against one redis-server: articles/s "
+            f"{on_single.seconds / on_cluster.seconds:.2f}, server CPU per article "
+            f"{on_cluster.server_cpu / on_single.server_cpu:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -474,7 +474,7 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _tree_cpu_seconds(pid: int) -> float:
+def tree_cpu_seconds(pid: int) -> float:
     """CPU of a process and its descendants (a --workers supervisor and its workers)."""
     total = 0.0
     for member in [pid, *_descendants(pid)]:
@@ -746,7 +746,7 @@ class Meter:
         self._t0 = 0.0
 
     def _cpu(self) -> dict[str, float]:
-        cpu = {name: _tree_cpu_seconds(pid) for name, pid in self._pids.items()}
+        cpu = {name: tree_cpu_seconds(pid) for name, pid in self._pids.items()}
         # process_time counts every thread of this process (gRPC's own threads included).
         cpu["client"] = time.process_time()
         cpu["machine"] = machine_busy_seconds()
