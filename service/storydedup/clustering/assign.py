@@ -99,7 +99,7 @@ class Matches(list[Verified[K]]):
     each other), as a digest, a live file or a roundup holds the briefs it
     collects. A composite joins a cluster only as a near-full copy of a
     member or another snapshot of the live file it is (another edition of
-    itself, policy.snapshots_of_one_file): otherwise the brief that heads a
+    itself, `editions`): otherwise the brief that heads a
     digest would pass for the start of the digest's story, and the digest
     would glue the brief's story to its own."""
 
@@ -325,12 +325,15 @@ async def choose(
     match only if confirmed: the new article is `part_of` a member it matched
     there (any of them: the best match by containment may be a copy that
     starts differently while another member holds the new article as its
-    start), or the cluster's longest member (among its first
-    CONFIRM_MEMBERS) matched it or `confirms` it now, whether longer or
-    shorter than the new article. A roundup that quotes a story's brief
-    matches the brief but not the full story, and so stays out; so does a
-    live blog that holds a brief whole but not the longer versions of the
-    brief's story.
+    start), two versions there consent (`versions_consent`), or the
+    cluster's longest member (among its first CONFIRM_MEMBERS) matched it or
+    `confirms` it now, whether longer or shorter than the new article; a
+    stored composite does so only for another edition of itself
+    (`editions`). A roundup that quotes a story's brief matches the brief but
+    not the full story, and so stays out; so does a live blog that holds a
+    brief whole but not the longer versions of the brief's story. The
+    clusters of one article that are part of the new article (`fragment`),
+    or that it matched and outgrows (`outgrown`), go along with it.
     """
     detach = await revealed_composites(policy, probe, matches, first_members, read_record)
     if detach:
@@ -389,8 +392,8 @@ async def choose(
         """Whether the cluster's longest member (of equally long ones, the
         oldest) among its first members matched the newcomer (its key is in
         `matched_keys`) or `confirms` it now (`similarity` of the member to
-        it; `shingles` its size); a cluster without members objects to
-        nothing."""
+        it; `shingles` its size), a composite only as another edition of
+        itself; a cluster without members objects to nothing."""
         first = await members(cluster)
         if not first:
             return True
@@ -499,23 +502,28 @@ async def choose(
             and len(await members(cluster)) == 1
         )
 
-    async def outgrown(joined: int, other: int) -> bool:
-        """Whether the other cluster is one article that would join `joined`
-        had it arrived now, after the new article: it matched the new article,
-        which becomes the joined cluster's longest member, and the longest
-        member's match confirms a join (`longest_confirms`). Arrival order
-        alone kept it out: it came before the version that carries it. Not a
-        page of the new article's source, as for `fragment`."""
+    async def longest_of(clusters: Sequence[int]) -> bool:
+        """Whether the new article is longer than each of these clusters'
+        first members: the longest member of the cluster they make with it."""
+        for cluster in clusters:
+            if any(m.shingle_count >= probe.shingle_count for m in await members(cluster)):
+                return False
+        return True
+
+    async def outgrown(other: int) -> bool:
+        """Whether the other cluster is one article that would join the
+        cluster the new article makes had it arrived now, after it: it matched
+        the new article, which is that cluster's longest member
+        (`longest_of`, checked by the caller), and the longest member's match
+        confirms a join (`longest_confirms`). Arrival order alone kept it
+        out: it came before the version that carries it. Not a composite,
+        which takes no article in on its own match, and not a page of the new
+        article's source, as for `fragment`."""
         [match, *_] = in_cluster[other]
-        if (
-            match.sim.same_source
-            or match.candidate.record.composite
-            or len(await members(other)) != 1
-        ):
-            return False
-        first = await members(joined)
-        return len(first) < CONFIRM_MEMBERS and all(
-            m.shingle_count < probe.shingle_count for m in first
+        return (
+            not match.sim.same_source
+            and not match.candidate.record.composite
+            and len(await members(other)) == 1
         )
 
     # Fragments of the new article do not compete for it: it joins the
@@ -539,11 +547,12 @@ async def choose(
             # The joined cluster keeps its ID: which of the others is older
             # is not known from IDs on every store.
             merged = [
-                c
-                for c in best
-                if c != cluster
-                and (c in fragments or await linked(cluster, c) or await outgrown(cluster, c))
+                c for c in best if c != cluster and (c in fragments or await linked(cluster, c))
             ]
+            others = [c for c in best if c != cluster and c not in merged]
+            lone = [c for c in others if await outgrown(c)]
+            if lone and await longest_of([cluster, *merged]):
+                merged += lone
             return ClusterChoice(cluster, tuple(merged), detach)
     return ClusterChoice(None, (), detach)
 
