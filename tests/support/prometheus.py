@@ -37,15 +37,31 @@ def scrape(url: str) -> Samples:
 
 def scrape_settled(url: str, timeout: float = 10.0) -> Samples:
     """A /metrics page once every call the server started is counted as
-    handled. The server counts a call's end as its handler returns, which
-    can be just after the client has read the status: a scrape right after
-    the last call may come first."""
+    handled, method by method. The server counts a call's end as its handler
+    returns, which can be just after the client has read the status: a
+    scrape right after the last call may come first."""
     deadline = time.monotonic() + timeout
     while True:
         samples = scrape(url)
-        started = value(samples, "grpc_server_started_total")
-        if value(samples, "grpc_server_handled_total") >= started or time.monotonic() > deadline:
+        unsettled = {
+            method: (started, handled)
+            for method in {
+                dict(labels).get("grpc_method", "")
+                for name, labels in samples
+                if name == "grpc_server_started_total"
+            }
+            for started, handled in [
+                (
+                    value(samples, "grpc_server_started_total", grpc_method=method),
+                    value(samples, "grpc_server_handled_total", grpc_method=method),
+                )
+            ]
+            if handled < started
+        }
+        if not unsettled:
             return samples
+        if time.monotonic() > deadline:
+            raise AssertionError(f"calls started but not counted as handled: {unsettled}")
         time.sleep(0.05)
 
 
