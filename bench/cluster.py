@@ -4,7 +4,7 @@ the capacity note (docs/scaling.md).
 
 Run by hand from the repository root (a benchmark, not a test):
 
-    uv run python bench/cluster.py                 # 6,000 articles, 3 replicas (~5 min)
+    uv run python bench/cluster.py                 # 6,000 articles, 3 replicas (~3 min)
     uv run python bench/cluster.py --articles 1500 # a quick look
 
 It starts a local Redis Cluster of its own (3 masters + 3 replicas on free
@@ -20,7 +20,8 @@ and commands processed (INFO commandstats after CONFIG RESETSTAT), with the
 max/min ratio of each; then the totals per article. Then, unless
 --no-single-redis, the same pages through as many server processes on one
 redis-server (the single-Redis store), and both runs' articles/s per server
-process and server CPU per article side by side.
+process and server and Redis CPU per article side by side (a cluster's Redis CPU
+counts every node, replicas included).
 """
 
 from __future__ import annotations
@@ -147,14 +148,19 @@ async def send(targets: Sequence[str], pages: Sequence[Article], clients: int) -
 
 @dataclasses.dataclass(frozen=True)
 class Ingested:
-    """One store's run: wall seconds and its server processes' CPU seconds."""
+    """One store's run: wall seconds, its server processes' CPU seconds and its Redis
+    processes' (every node of a cluster, replicas included)."""
 
     seconds: float
     server_cpu: float
+    redis_cpu: float
 
 
 def ingest(
-    redis_env: dict[str, str], pages: Sequence[Article], args: argparse.Namespace
+    redis_env: dict[str, str],
+    redis_pids: Sequence[int],
+    pages: Sequence[Article],
+    args: argparse.Namespace,
 ) -> Ingested:
     """The pages through args.replicas fresh server processes on one store, args.clients
     clients sending batches; the processes' CPU over the sending (start-up excluded)."""
@@ -167,13 +173,15 @@ def ingest(
     try:
         for server in servers:
             server.start()
-        cpu_before = sum(tree_cpu_seconds(server.pid) for server in servers)
+        server_before = sum(tree_cpu_seconds(server.pid) for server in servers)
+        redis_before = sum(tree_cpu_seconds(pid) for pid in redis_pids)
         seconds = asyncio.run(send([s.target for s in servers], pages, args.clients))
-        cpu = sum(tree_cpu_seconds(server.pid) for server in servers) - cpu_before
+        server_cpu = sum(tree_cpu_seconds(server.pid) for server in servers) - server_before
+        redis_cpu = sum(tree_cpu_seconds(pid) for pid in redis_pids) - redis_before
     finally:
         for server in servers:
             server.stop()
-    return Ingested(seconds, cpu)
+    return Ingested(seconds, server_cpu, redis_cpu)
 
 
 def ratio(values: Sequence[float]) -> str:
@@ -205,7 +213,10 @@ def main() -> None:
         before = shard_stats(cluster)
         reset_stats(cluster)
         on_cluster = ingest(
-            {"STORYDEDUP_REDIS_URL": cluster.url, "STORYDEDUP_REDIS_CLUSTER": "true"}, pages, args
+            {"STORYDEDUP_REDIS_URL": cluster.url, "STORYDEDUP_REDIS_CLUSTER": "true"},
+            [node.process.pid for node in cluster.running() if node.process is not None],
+            pages,
+            args,
         )
         after = shard_stats(cluster)
     finally:
@@ -215,7 +226,10 @@ def main() -> None:
     if not args.no_single_redis:
         single = RedisServer().start()
         try:
-            on_single = ingest({"STORYDEDUP_REDIS_URL": single.url}, pages, args)
+            assert single.process is not None
+            on_single = ingest(
+                {"STORYDEDUP_REDIS_URL": single.url}, [single.process.pid], pages, args
+            )
         finally:
             single.cleanup()
 
@@ -258,19 +272,21 @@ def main() -> None:
     if on_single is not None:
         print(
             f"\nthe same pages, {args.replicas} server processes, {args.clients} clients:\n\n"
-            "| store | articles/s | per server process | server CPU ms per article |\n"
-            "| --- | ---: | ---: | ---: |"
+            "| store | articles/s | per server process | CPU ms per article: servers "
+            "| Redis |\n| --- | ---: | ---: | ---: | ---: |"
         )
         for name, run in (("Redis Cluster", on_cluster), ("one redis-server", on_single)):
             rate = len(pages) / run.seconds
             print(
                 f"| {name} | {rate:,.0f} | {rate / args.replicas:,.0f} "
-                f"| {1000 * run.server_cpu / len(pages):.2f} |"
+                f"| {1000 * run.server_cpu / len(pages):.2f} "
+                f"| {1000 * run.redis_cpu / len(pages):.2f} |"
             )
         print(
             f"\nRedis Cluster against one redis-server: articles/s "
             f"{on_single.seconds / on_cluster.seconds:.2f}, server CPU per article "
-            f"{on_cluster.server_cpu / on_single.server_cpu:.2f}"
+            f"{on_cluster.server_cpu / on_single.server_cpu:.2f}, Redis CPU per article "
+            f"{on_cluster.redis_cpu / on_single.redis_cpu:.2f}"
         )
 
 
