@@ -43,21 +43,17 @@ def scrape_settled(url: str, timeout: float = 10.0) -> Samples:
     deadline = time.monotonic() + timeout
     while True:
         samples = scrape(url)
-        unsettled = {
-            method: (started, handled)
-            for method in {
-                dict(labels).get("grpc_method", "")
-                for name, labels in samples
-                if name == "grpc_server_started_total"
-            }
-            for started, handled in [
-                (
-                    value(samples, "grpc_server_started_total", grpc_method=method),
-                    value(samples, "grpc_server_handled_total", grpc_method=method),
-                )
-            ]
-            if handled < started
+        methods = {
+            dict(labels).get("grpc_method", "")
+            for name, labels in samples
+            if name == "grpc_server_started_total"
         }
+        unsettled = {}
+        for method in methods:
+            started = value(samples, "grpc_server_started_total", grpc_method=method)
+            handled = value(samples, "grpc_server_handled_total", grpc_method=method)
+            if handled < started:
+                unsettled[method] = (started, handled)
         if not unsettled:
             return samples
         if time.monotonic() > deadline:
