@@ -329,7 +329,7 @@ async def choose(
     cluster's longest member (among its first CONFIRM_MEMBERS) matched it or
     `confirms` it now, whether longer or shorter than the new article; a
     stored composite does so only for another edition of itself
-    (`editions`). A roundup that quotes a story's brief matches the brief but
+    (`vouches`). A roundup that quotes a story's brief matches the brief but
     not the full story, and so stays out; so does a live blog that holds a
     brief whole but not the longer versions of the brief's story. The
     clusters of one article that are part of the new article (`fragment`),
@@ -369,11 +369,7 @@ async def choose(
     # a stored composite matches each story it quotes, and consents to none
     # (a roundup that came first would otherwise take in the story's first
     # article, which arriving before it would have kept it out).
-    matched = {
-        m.candidate.key
-        for m in matches
-        if not m.candidate.record.composite or editions(policy, m.sim)
-    }
+    matched = {m.candidate.key for m in matches if vouches(policy, m.candidate.record, m.sim)}
     # A cluster's first members are read once per decision (on Redis
     # Cluster each read is a few round trips).
     members_of: dict[int, Sequence[Member[K]]] = {}
@@ -402,9 +398,9 @@ async def choose(
             return True
         record = await read_record(longest.key)
         sim = similarity(record)
-        if record.composite:
-            return editions(policy, sim)
-        return confirms(policy, sim, shingles, record.shingle_count)
+        if not vouches(policy, record, sim):
+            return False
+        return record.composite or confirms(policy, sim, shingles, record.shingle_count)
 
     async def confirmed(cluster: int) -> bool:
         here = in_cluster[cluster]
@@ -424,9 +420,7 @@ async def choose(
         cluster) through its member `member`, which matches it: the rule for
         a new article's partial match, applied to the link."""
         sim = compare_records(member.record, newcomer.record)
-        if newcomer.record.composite and not editions(policy, sim):
-            # A composite (a roundup, a live file) matches each story it
-            # quotes; it is one story only with another edition of itself.
+        if not vouches(policy, newcomer.record, sim):
             return False
         shorter, longer = newcomer.record.shingle_count, member.record.shingle_count
         if part_of(policy, sim, shorter, longer):
@@ -497,7 +491,7 @@ async def choose(
         # The members last: on Redis Cluster reading them is round trips.
         return (
             not match.sim.same_source
-            and (not record.composite or editions(policy, match.sim))
+            and vouches(policy, record, match.sim)
             and part_of(policy, match.sim, record.shingle_count, probe.shingle_count)
             and len(await members(cluster)) == 1
         )
@@ -555,6 +549,14 @@ async def choose(
                 merged += lone
             return ClusterChoice(cluster, tuple(merged), detach)
     return ClusterChoice(None, (), detach)
+
+
+def vouches(policy: MatchPolicy, record: ArticleRecord, sim: Similarity) -> bool:
+    """Whether a stored article's match (`sim`) may vouch for the article
+    it matched: any article's may, a composite's (a roundup, a digest, a
+    live file) only for another edition of itself (`editions`), since it
+    matches each story it quotes and is none of them."""
+    return not record.composite or editions(policy, sim)
 
 
 def editions(policy: MatchPolicy, sim: Similarity) -> bool:
