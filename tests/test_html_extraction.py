@@ -18,12 +18,15 @@ from pathlib import Path
 from types import TracebackType
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 from resiliparse.parse.html import HTMLTree
 from storydedup.cleaning.html import (
     MAX_HTML_CHARS,
     ExtractedPage,
     HtmlExtractionError,
     extract_article,
+    without_unsafe_chars,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extraction"
@@ -550,3 +553,18 @@ def test_a_failed_extraction_leaves_no_parse_tree_in_its_traceback(fast: bool) -
         held = frame.tb_frame.f_locals.values()
         assert not any(isinstance(value, HTMLTree) for value in held)
         frame = frame.tb_next
+
+
+# Every code point the parsers refuse or keep, ASCII and not, lone surrogates included.
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+@given(st.text(alphabet=st.characters(codec=None, categories=None)))
+@example("plain ASCII <p>text</p>\t\n\r")
+@example("caf\u00e9 \u201cquoted\u201d")
+@example("a\x00b\x1fc\x7fd")
+@example("\u00e9\ud800\u00e9")
+@example("\udfff")
+@example("\U0001f600\x0b")
+def test_unsafe_characters_go_and_nothing_else(text: str) -> None:
+    assert without_unsafe_chars(text) == _UNSAFE.sub("", text)
