@@ -526,3 +526,34 @@ async def test_a_story_holding_two_pages_of_one_source_that_print_its_lead_is_no
     captioned, tipped, _ = [await pipeline.ingest(*page) for page in pages]
     assert captioned != tipped
     assert len(set(await final_clusters(pipeline, [page[0] for page in pages]))) == 1
+
+
+async def test_a_version_that_starts_with_the_brief_links_the_briefs_cluster_to_its_own() -> None:
+    """Versions of one dispatch in shuffled order: the latest (a new top over
+    the story from its fifth paragraph) and a middle version (the new top
+    over four of the brief's six paragraphs, edited, then more) make one
+    cluster; the brief, which the latest carries too little of, makes
+    another with its copy and a page that prints it around a video block,
+    that page its longest member, which the middle version carries too
+    little of to confirm. Another outlet's copy of the middle version joins
+    the first cluster; it starts with the brief, and the middle version
+    there matches the brief's copy: the story is seen twice over in both,
+    and the two clusters become one."""
+    story = story_of(BANKING)
+    middle = write_thru([*story[:2], *story[4:]], 4, 8)
+    video = story_of(WEWORK)[:6]
+    pipeline = Pipeline()
+    pages = [
+        ("latest", republished([*NEW_TOP, *story[4:]], WEWORK), "venturebeat.com"),
+        ("middle", republished(middle, KOREAN), "entermedia.co.kr"),
+        ("brief", "\n\n".join(story[:6]), "reuters.com"),
+        ("brief-copy", republished(story[:6], WEWORK), "venturebeat.com"),
+        ("brief-video", "\n\n".join([*story[:3], *video, *story[3:6]]), "apnews.com"),
+    ]
+    clusters = [await pipeline.ingest(*page) for page in pages]
+    assert clusters[1] == clusters[0] and clusters[4] == clusters[3] == clusters[2]
+    assert clusters[2] != clusters[0]
+    copy = await pipeline.ingest("middle-copy", "\n\n".join(middle), "nytimes.com")
+    ids = [name for name, _, _ in pages] + ["middle-copy"]
+    assert len(set(await final_clusters(pipeline, ids))) == 1
+    assert copy in await final_clusters(pipeline, ids)

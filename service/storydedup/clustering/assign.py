@@ -469,6 +469,16 @@ async def choose(
             for a2, b2 in pairs[i + 1 :]
         ):
             return True
+        # Twice over with the new article as one of the links: it starts with
+        # a member of the other cluster (`leads`), and a member of the joined
+        # cluster matches another member there.
+        starts = [
+            b.candidate.key
+            for b in in_cluster[other][:LINK_MATCHES]
+            if leads(policy, b.sim, probe.shingle_count, b.candidate.record.shingle_count)
+        ]
+        if any(key != b.candidate.key for key in starts for _, b in pairs):
+            return True
         for a, b in pairs:
             # Either cluster may vouch for the other's member, but not a
             # lone article: it takes any article that matches it, a
@@ -549,6 +559,20 @@ async def choose(
                 merged += lone
             return ClusterChoice(cluster, tuple(merged), detach)
     return ClusterChoice(None, (), detach)
+
+
+def leads(policy: MatchPolicy, sim: Similarity, shingles: int, member_shingles: int) -> bool:
+    """Whether a matched member, not longer than the new article (`shingles`),
+    is mostly the new article's start: most of its sentences recur there, and
+    most of those among the new article's first (a brief under its
+    write-thru, its paragraphs edited, below a new top of at most LEAD_SLACK
+    sentences)."""
+    return (
+        member_shingles <= shingles
+        and sim.short_sentences >= policy.min_passage_sentences
+        and sim.carried >= policy.min_carried * sim.short_sentences
+        and sim.carried_lead >= policy.min_carried * sim.carried
+    )
 
 
 def vouches(policy: MatchPolicy, record: ArticleRecord, sim: Similarity) -> bool:
