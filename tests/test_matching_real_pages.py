@@ -528,17 +528,16 @@ async def test_a_story_holding_two_pages_of_one_source_that_print_its_lead_is_no
     assert len(set(await final_clusters(pipeline, [page[0] for page in pages]))) == 1
 
 
-async def test_a_version_that_starts_with_the_brief_links_the_briefs_cluster_to_its_own() -> None:
+async def versions_in_two_clusters() -> tuple[Pipeline, list[int], list[str]]:
     """Versions of one dispatch in shuffled order: the latest (a new top over
     the story from its fifth paragraph) and a middle version (the new top
     over four of the brief's six paragraphs, edited, then more) make one
     cluster; the brief, which the latest carries too little of, makes
     another with its copy and a page that prints it around a video block,
     that page its longest member, which the middle version carries too
-    little of to confirm. Another outlet's copy of the middle version joins
-    the first cluster; it starts with the brief, and the middle version
-    there matches the brief's copy: the story is seen twice over in both,
-    and the two clusters become one."""
+    little of to confirm. Then another outlet's copy of the middle version
+    arrives. Returns the pipeline, each page's cluster at ingest (the copy
+    last) and the pages' IDs."""
     story = story_of(BANKING)
     middle = write_thru([*story[:2], *story[4:]], 4, 8)
     video = story_of(WEWORK)[:6]
@@ -549,11 +548,25 @@ async def test_a_version_that_starts_with_the_brief_links_the_briefs_cluster_to_
         ("brief", "\n\n".join(story[:6]), "reuters.com"),
         ("brief-copy", republished(story[:6], WEWORK), "venturebeat.com"),
         ("brief-video", "\n\n".join([*story[:3], *video, *story[3:6]]), "apnews.com"),
+        ("middle-copy", "\n\n".join(middle), "nytimes.com"),
     ]
     clusters = [await pipeline.ingest(*page) for page in pages]
     assert clusters[1] == clusters[0] and clusters[4] == clusters[3] == clusters[2]
     assert clusters[2] != clusters[0]
-    copy = await pipeline.ingest("middle-copy", "\n\n".join(middle), "nytimes.com")
-    ids = [name for name, _, _ in pages] + ["middle-copy"]
+    return pipeline, clusters, [name for name, _, _ in pages]
+
+
+async def test_a_version_that_starts_with_the_brief_links_the_briefs_cluster_to_its_own() -> None:
+    """The copy of the middle version joins the middle version's cluster; it
+    starts with the brief, and the middle version there matches the brief's
+    copy: the story is seen twice over in both, and the two become one."""
+    pipeline, _, ids = await versions_in_two_clusters()
     assert len(set(await final_clusters(pipeline, ids))) == 1
-    assert copy in await final_clusters(pipeline, ids)
+
+
+async def test_clusters_linked_into_one_keep_the_id_of_the_bigger() -> None:
+    """The briefs' cluster (three pages) and the versions' (two) become one
+    under the briefs' cluster's ID, which more of the pages were given."""
+    pipeline, clusters, ids = await versions_in_two_clusters()
+    assert set(await final_clusters(pipeline, ids)) == {clusters[2]}
+    assert clusters[-1] == clusters[2]

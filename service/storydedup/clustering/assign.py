@@ -548,8 +548,6 @@ async def choose(
     for cluster in ranked:
         match = best[cluster]
         if match.sim.jaccard >= policy.merge_jaccard or await confirmed(cluster):
-            # The joined cluster keeps its ID: which of the others is older
-            # is not known from IDs on every store.
             merged = [
                 c for c in best if c != cluster and (c in fragments or await linked(cluster, c))
             ]
@@ -557,7 +555,13 @@ async def choose(
             lone = [c for c in others if await outgrown(c)]
             if lone and await longest_of([cluster, *merged]):
                 merged += lone
-            return ClusterChoice(cluster, tuple(merged), detach)
+            # The biggest keeps its ID (the joined one of equals), so that the
+            # IDs handed out stay valid for as many members as possible (which
+            # is older is not known from IDs on every store).
+            together = [cluster, *merged]
+            sizes = [len(await members(c)) for c in together]
+            keeper = together[sizes.index(max(sizes))]
+            return ClusterChoice(keeper, tuple(c for c in together if c != keeper), detach)
     return ClusterChoice(None, (), detach)
 
 
