@@ -555,9 +555,12 @@ async def choose(
             lone = [c for c in others if await outgrown(c)]
             if lone and await longest_of([cluster, *merged]):
                 merged += lone
+            if not merged:
+                return ClusterChoice(cluster, (), detach)
             # The biggest keeps its ID (the joined one of equals), so that the
             # IDs handed out stay valid for as many members as possible (which
-            # is older is not known from IDs on every store).
+            # is older is not known from IDs on every store). Only then are the
+            # members read: on Redis Cluster each read is a few round trips.
             together = [cluster, *merged]
             sizes = [len(await members(c)) for c in together]
             keeper = together[sizes.index(max(sizes))]
