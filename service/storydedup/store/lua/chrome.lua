@@ -29,7 +29,13 @@
 --          "learn", min_clusters, max_lines, ttl_ms, articles of the source
 --            learnt from, entries concatenated: 8-byte line key, 1-byte
 --            count, that many 6-byte cluster IDs the line was seen in
---            (ChromeModel.learn_shared says which lines are told), step
+--            (ChromeModel.learn_shared says which lines are told), step,
+--            the caller's version
+--            -> {articles of the source}, or, when the caller's version was
+--               current before the call and the call only added chrome
+--               lines, {articles, the version now, the line keys added}:
+--               the learner's next lookup then finds its view current
+--               instead of reading the whole chrome set again
 local lines, chrome = KEYS[1], KEYS[2]
 local op = ARGV[1]
 local n = tonumber(redis.call('HGET', lines, '#') or '0')
@@ -44,10 +50,13 @@ local function changes_of()
   return (struct.unpack('>I4', string.sub(value, 5, 8)))
 end
 
+-- Both parts bounded, so that the version stays an exact integer.
+local function version_of(changes, articles, step)
+  return (changes % 1048576) * 16777216 + math.floor(articles / step) % 16777216
+end
+
 if op == 'lookup' then
-  local changes = changes_of()
-  -- Both parts bounded, so that the version stays an exact integer.
-  local version = (changes % 1048576) * 16777216 + math.floor(n / tonumber(ARGV[4])) % 16777216
+  local version = version_of(changes_of(), n, tonumber(ARGV[4]))
   if version == tonumber(ARGV[3]) then return {version} end
   local out = {version}
   local keys = redis.call('SMEMBERS', chrome)
@@ -67,7 +76,11 @@ local min_clusters = tonumber(ARGV[2])
 local max_lines = tonumber(ARGV[3])
 local ttl = ARGV[4]
 local entries = ARGV[6]
-local slack = tonumber(ARGV[7]) - 1
+local step = tonumber(ARGV[7])
+local slack = step - 1
+local current = version_of(changes_of(), n, step) == tonumber(ARGV[8])
+local before = n
+local added = {}
 n = redis.call('HINCRBY', lines, '#', tonumber(ARGV[5]))
 redis.call('HSETNX', lines, '$', struct.pack('>I4>I4', NEVER, 0))
 local now = struct.pack('>I4', n)
@@ -111,6 +124,7 @@ for first = 1, #keys, SLICE do
   if #chromed > 0 then
     redis.call('SADD', chrome, unpack(chromed))
     changed = true
+    for _, key in ipairs(chromed) do added[#added + 1] = key end
   end
 end
 local held = redis.call('HLEN', lines) - COUNTERS
@@ -152,10 +166,16 @@ if held > max_lines + math.floor(max_lines / 4) then
     redis.call('SREM', chrome, unpack(slice))
   end
   changed = true
+  current = false
 end
 if changed then
   redis.call('HSET', lines, '$', struct.pack('>I4>I4', NEVER, (changes_of() + 1) % NEVER))
 end
 redis.call('PEXPIRE', lines, ttl)
 redis.call('PEXPIRE', chrome, ttl)
-return n
+-- A lookup's answer leaves out lines not seen for a while, by the step of
+-- the source's articles: past a step boundary it is read whole again.
+if not current or math.floor(before / step) ~= math.floor(n / step) then return {n} end
+local reply = {n, version_of(changes_of(), n, step)}
+for _, key in ipairs(added) do reply[#reply + 1] = key end
+return reply
