@@ -570,3 +570,40 @@ async def test_clusters_linked_into_one_keep_the_id_of_the_bigger() -> None:
     pipeline, clusters, ids = await versions_in_two_clusters()
     assert set(await final_clusters(pipeline, ids)) == {clusters[2]}
     assert clusters[-1] == clusters[2]
+
+
+@pytest.mark.parametrize("update_first", [True, False])
+async def test_an_outlets_update_of_its_story_under_its_headline_joins_it(
+    update_first: bool,
+) -> None:
+    """An outlet updates its own story and keeps the headline: a new top, the
+    first version's paragraphs carried over with verbs in the past tense and
+    two of them swapped, a paragraph dropped. Pages of one source are not
+    joined by the sentences they share, which may be its chrome, but under
+    one headline most of the shorter page's sentences recurring is an
+    update. Two editions of a newsletter under one title, in the same
+    chrome, stay apart: their items are not each other's."""
+    story = story_of(WEWORK)
+    first = republished(story[:10], BANKING)
+    update = republished([*NEW_TOP, *write_thru(story, 10, 0)[2:][:-1]], BANKING)
+    pipeline = Pipeline()
+    pages = [("first", first), ("update", update)]
+    if update_first:
+        pages.reverse()
+    for name, text in pages:
+        await pipeline.ingest(name, text, "wired.com", f"{WEWORK_HEADLINE} | WIRED")
+    joined, later = await final_clusters(pipeline, ["first", "update"])
+    assert joined == later
+
+    title = "The morning briefing: what you need to know today | WIRED"
+    wework, korean = story_of(WEWORK), story_of(KOREAN)
+    editions = [
+        [*wework[:2], "___", *korean[1:3], "___", *story_of(BANKING)[:2]],
+        [*wework[12:14], "___", *korean[4:6], "___", *story_of(BANKING)[6:8]],
+    ]
+    pipeline = Pipeline()
+    clusters = [
+        await pipeline.ingest(f"edition-{i}", republished(items, BANKING), "wired.com", title)
+        for i, items in enumerate(editions)
+    ]
+    assert clusters[0] != clusters[1]

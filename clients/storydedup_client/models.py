@@ -62,7 +62,7 @@ class Match:
     # Runs of paragraphs (first, last; counted from 0) of the article's
     # cleaned text whose sentences recur in the matching article.
     passages: tuple[tuple[int, int], ...] = ()
-    # The two are pages of different sources under one headline.
+    # The two are pages under one headline.
     same_headline: bool = False
 
 

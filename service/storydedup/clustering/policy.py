@@ -122,7 +122,7 @@ class Similarity:
     their_recurring: tuple[int, ...] = ()
     # Both are pages of one source (`similarities`).
     same_source: bool = False
-    # Pages of two sources under one headline (`similarities`).
+    # Pages under one headline (`similarities`).
     same_headline: bool = False
     # Pages of one source, each with a headline, under two (`similarities`).
     headlines_differ: bool = False
@@ -245,7 +245,9 @@ def similarities(probe: Probe, records: Sequence[ArticleRecord]) -> list[Similar
     compared between two pages of one source: they share its chrome
     (teasers, promos, the outlet's own prose around the story), whole
     sentences carried from page to page, which is no evidence that the
-    stories are one; such pairs are marked `same_source` (is_match)."""
+    stories are one; such pairs are marked `same_source` (is_match). Under
+    one headline they are: an outlet that updates its own story keeps the
+    headline, and two of its stories that share its chrome have two."""
     sims = [
         compare(
             probe.signature,
@@ -264,11 +266,18 @@ def similarities(probe: Probe, records: Sequence[ArticleRecord]) -> list[Similar
         # Most pairs are of two sources under two headlines: nothing to mark.
         if same_source[i]:
             sims[i] = dataclasses.replace(
-                sims[i], same_source=True, headlines_differ=both and not one_headline
+                sims[i],
+                same_source=True,
+                headlines_differ=both and not one_headline,
+                same_headline=one_headline,
             )
         elif one_headline:
             sims[i] = dataclasses.replace(sims[i], same_headline=True)
-    compared = [i for i, r in enumerate(records) if r.passages and not same_source[i]]
+    compared = [
+        i
+        for i, r in enumerate(records)
+        if r.passages and (not same_source[i] or sims[i].same_headline)
+    ]
     if not probe.passages or not compared:
         return sims
     own, own_segments = split_sketch(probe.passages)
@@ -383,6 +392,7 @@ def is_match(policy: MatchPolicy, sim: Similarity, shingles_a: int, shingles_b: 
             return sim.jaccard >= policy.min_same_source_jaccard
         return (
             sim.jaccard >= policy.min_same_source_jaccard
+            or (sim.same_headline and carries_passages(policy, sim))
             or starts_alike(policy, sim, shingles_a, shingles_b)
             or (
                 # A truncated copy longer than the prefix sketches reach:

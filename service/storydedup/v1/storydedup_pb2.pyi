@@ -290,10 +290,12 @@ class Match(_message.Message):
     near 1 when one article is a truncated copy of the other.
     """
     same_headline: _builtins.bool
-    """True when the two articles come from different sources under one
-    headline (the longest part of each title between site-name separators,
-    case and punctuation aside): an excerpt under a story's headline is
-    that story even when it is too small a part of it for the other rules.
+    """True when the two articles are under one headline (the longest part of
+    each title between site-name separators, case and punctuation aside):
+    an excerpt under a story's headline is that story even when it is too
+    small a part of it for the other rules, and two pages of one source are
+    compared by their sentences only under one headline (an outlet's update
+    of its own story).
     """
     @_builtins.property
     def passages(self) -> _containers.RepeatedCompositeFieldContainer[Global___PassageRange]:
