@@ -78,7 +78,8 @@ local ttl = ARGV[4]
 local entries = ARGV[6]
 local step = tonumber(ARGV[7])
 local slack = step - 1
-local current = version_of(changes_of(), n, step) == tonumber(ARGV[8])
+local changes = changes_of()
+local current = version_of(changes, n, step) == tonumber(ARGV[8])
 local before = n
 local added = {}
 n = redis.call('HINCRBY', lines, '#', tonumber(ARGV[5]))
@@ -169,13 +170,14 @@ if held > max_lines + math.floor(max_lines / 4) then
   current = false
 end
 if changed then
-  redis.call('HSET', lines, '$', struct.pack('>I4>I4', NEVER, (changes_of() + 1) % NEVER))
+  changes = (changes + 1) % NEVER
+  redis.call('HSET', lines, '$', struct.pack('>I4>I4', NEVER, changes))
 end
 redis.call('PEXPIRE', lines, ttl)
 redis.call('PEXPIRE', chrome, ttl)
 -- A lookup's answer leaves out lines not seen for a while, by the step of
 -- the source's articles: past a step boundary it is read whole again.
 if not current or math.floor(before / step) ~= math.floor(n / step) then return {n} end
-local reply = {n, version_of(changes_of(), n, step)}
+local reply = {n, version_of(changes, n, step)}
 for _, key in ipairs(added) do reply[#reply + 1] = key end
 return reply
