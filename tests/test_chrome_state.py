@@ -210,3 +210,45 @@ async def test_a_stable_sources_chrome_costs_redis_little(
     counter = await client.hget(single_redis_keys(namespace)("a.example")[0], "$")
     assert counter is not None and len(counter) == 8 and counter[:4] == b"\xff" * 4
     await client.aclose()
+
+
+@pytest.mark.parametrize("backend", ["redis", "cluster"])
+async def test_the_learners_view_is_what_a_fresh_lookup_reads(
+    request: pytest.FixtureRequest, backend: str, namespace: str
+) -> None:
+    # A learning call that only adds chrome hands the learner the lines it
+    # added, so that its next lookup need not read the whole set: that view
+    # must be the one a process that never learnt reads from Redis, page
+    # after page, through refresh steps (every 4 articles here), teasers
+    # that rotate out and are forgotten, and eviction.
+    def rules() -> ChromeModel:
+        return ChromeModel(min_clusters=3, max_lines=60, forget_after=256)
+
+    if backend == "redis":
+        server: RedisServer = request.getfixturevalue("redis_server")
+        client: Redis | RedisCluster = Redis.from_url(server.url)
+        keys = single_redis_keys(namespace)
+    else:
+        nodes: LocalRedisCluster = request.getfixturevalue("redis_cluster")
+        client = RedisCluster.from_url(nodes.url)
+        keys = cluster_keys(namespace)
+    assert rules().refresh_every == 4
+    learner = RedisChromeState(client, keys, DAY_MS, rules())
+    rng = random.Random(17)
+    menu = [rng.getrandbits(63) for _ in range(6)]
+    teasers = [rng.getrandbits(63) for _ in range(120)]
+    learnt = 0
+    for page in range(400):
+        window = teasers[page // 5 : page // 5 + 20]
+        lines = [*menu, *rng.sample(window, 8), *(rng.getrandbits(63) for _ in range(10))]
+        query = [("a.example", lines)]
+        await learner.lookup(query)
+        looked_up = learner.lines.known("a.example")
+        await learner.learn([("a.example", lines, page % 23)])
+        learnt += learner.lines.known("a.example") != looked_up
+        fresh = RedisChromeState(client, keys, DAY_MS, rules())
+        assert await learner.lookup(query) == await fresh.lookup(query), f"page {page}"
+        assert learner.lines.known("a.example") == fresh.lines.known("a.example"), f"page {page}"
+    # The learner's view changed with its own learning calls, not only on lookups.
+    assert learnt > 0
+    await client.aclose()
