@@ -22,9 +22,11 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from resiliparse.parse.html import HTMLTree
 from storydedup.cleaning.html import (
+    _HUGE_TAG,
     MAX_HTML_CHARS,
     ExtractedPage,
     HtmlExtractionError,
+    _may_hold_huge_tag,
     extract_article,
     without_unsafe_chars,
 )
@@ -568,3 +570,22 @@ _UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 @example("\U0001f600\x0b")
 def test_unsafe_characters_go_and_nothing_else(text: str) -> None:
     assert without_unsafe_chars(text) == _UNSAFE.sub("", text)
+
+
+# Pieces of a document, each repeated up to past the span of a huge tag: tags, a long script
+# or text between them, attributes, characters of two and three bytes in UTF-8.
+_PIECES = st.sampled_from(["<", ">", "<div ", "<svg:path d=", "a", " ", "\u00e9", "\u4e2d", "\n"])
+
+
+@given(st.lists(st.tuples(_PIECES, st.integers(1, 9000)), max_size=6))
+@example([("<a ", 1), ("a", 8000), (">", 1)])
+@example([("<div ", 1), ("a", 8000), (">", 1)])
+@example([("<div ", 1), ("\u4e2d", 8000), (">", 1)])
+@example([("<div ", 1), ("a", 7999), (">", 1)])
+@example([(">", 1), ("a", 9000), ("<", 1), ("<div ", 1), ("a", 50), (">", 1)])
+def test_the_huge_tag_check_misses_no_huge_tag(pieces: list[tuple[str, int]]) -> None:
+    # The parsers' guard against a tag of thousands of attributes runs its regular expression
+    # only where a cheap look at the bytes says a tag that long may be.
+    document = "".join(piece * count for piece, count in pieces)
+    if _HUGE_TAG.search(document):
+        assert _may_hold_huge_tag(document.encode("utf-8"))

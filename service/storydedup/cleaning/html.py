@@ -21,6 +21,7 @@ import traceback
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import numpy as np
 import trafilatura
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.encoding import bytes_to_str, detect_encoding
@@ -73,10 +74,10 @@ _WORD = re.compile(r"\w+")
 # C0 controls (tab, LF and CR stay) and lone surrogates: lxml rejects strings
 # with them and resiliparse refuses surrogates outright.
 _UNSAFE_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
-# Those below U+0080, each looked for with str's own search: a regular expression steps
-# through a page a character at a time, several times slower than these searches together.
-# Lone surrogates exist only in a text that is not ASCII, and fail its encoding.
-_UNSAFE_ASCII = tuple(chr(c) for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F))
+# Looked for in the text's UTF-8 bytes, where a byte below 0x80 is always that character:
+# deleting every other byte value leaves them, in one pass in C, where the regular expression
+# steps through a page a character at a time. Lone surrogates are what UTF-8 cannot encode.
+_SAFE_BYTES = b"\t\n\r" + bytes(range(0x20, 0x7F)) + bytes(range(0x80, 0x100))
 # The spaced separators sites put between headline and site name; a bare
 # colon or hyphen is part of many headlines ("Fact Check: ...", "4-door").
 _TITLE_SEPARATOR = re.compile(r"\s+(?:\||::|-|–|—|·|•|»|«|›|‹|~)\s+")
@@ -101,21 +102,42 @@ class HtmlExtractionError(ValueError):
 
 
 _HUGE_TAG = re.compile(r"<([A-Za-z][\w:.-]{0,63})\s[^<>]{8000,}>")
+# What such a tag spans at least, from its "<" to its ">": its name, a space, the attributes.
+_HUGE_TAG_SPAN = 8003
 
 
 def without_unsafe_chars(text: str) -> str:
     """`text` without C0 controls (tab, LF and CR stay), DEL and lone surrogates, which the
     parsers refuse; looked for before anything is copied, as nearly every page has none."""
-    if not any(c in text for c in _UNSAFE_ASCII):
-        if text.isascii():
-            return text
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            pass
-        else:
-            return text
+    data = _utf8(text)
+    if data is not None and not _has_unsafe_ascii(data):
+        return text
     return _UNSAFE_CHARS.sub("", text)
+
+
+def _utf8(text: str) -> bytes | None:
+    """`text` in UTF-8; None when it holds a lone surrogate."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+
+
+def _has_unsafe_ascii(data: bytes) -> bool:
+    """Whether UTF-8 `data` holds a C0 control other than tab, LF and CR, or DEL."""
+    return bool(data.translate(None, _SAFE_BYTES))
+
+
+def _may_hold_huge_tag(data: bytes) -> bool:
+    """Whether UTF-8 `data` has a "<" followed by a ">", with neither between them,
+    _HUGE_TAG_SPAN bytes after it or more, as a huge tag's are (a character is one byte or
+    more): on nearly every page none is (a long script or text lies between a ">" and a "<"),
+    and _HUGE_TAG, which reads every tag's attributes, need not run."""
+    codes = np.frombuffer(data, dtype=np.uint8)
+    marks = np.flatnonzero((codes == 0x3C) | (codes == 0x3E))
+    kinds = codes[marks]
+    spans = np.diff(marks)[(kinds[:-1] == 0x3C) & (kinds[1:] == 0x3E)]
+    return bool(len(spans)) and int(spans.max()) >= _HUGE_TAG_SPAN
 
 
 def extract_article(
@@ -139,13 +161,17 @@ def extract_article(
             f"HTML document too large: {len(html):,} {unit}, the limit is {MAX_HTML_CHARS:,}"
         )
     document = _decode(html) if isinstance(html, bytes) else html
-    document = without_unsafe_chars(document)
+    data = _utf8(document)
+    if data is None or _has_unsafe_ascii(data):
+        document = _UNSAFE_CHARS.sub("", document)
+        data = None
     if not document.strip():
         raise HtmlExtractionError("HTML document is empty")
     # Both parsers take time quadratic in the attributes of one element
     # (50,000 attributes: 89 s); no real tag comes near this length, so its
     # attributes go and the element stays.
-    document = _HUGE_TAG.sub(r"<\1>", document)
+    if data is None or _may_hold_huge_tag(data):
+        document = _HUGE_TAG.sub(r"<\1>", document)
 
     title, read = _read_tree(document, fast=fast, with_page_text=with_page_text)
     # trafilatura runs once the resiliparse tree is gone from every frame:
