@@ -7,10 +7,11 @@ source's chrome lines (tens, not the page's hundreds of lines), and nothing
 when its chrome set has not changed and fewer than refresh_every of its
 articles went by since the caller's last lookup; a learn call that only
 added chrome lines to the caller's current view returns them, so the
-learner does not read the whole set again on its next lookup. The state is bounded per
-source (max_lines and a quarter, oldest first), lines are forgotten when their source has
-not printed them for forget_after articles, and a source's keys expire when
-it has published nothing for ttl_ms (by default the retention window).
+learner does not read the whole set again on its next lookup. The state is
+bounded per source (max_lines and a quarter, oldest first), lines are
+forgotten when their source has not printed them for forget_after articles,
+and a source's keys expire when it has published nothing for ttl_ms (by
+default the retention window).
 """
 
 from __future__ import annotations
@@ -128,7 +129,8 @@ class RedisChromeState:
                 # A turn for other calls between articles: a batch's hundreds
                 # of lines each are tens of milliseconds of work.
                 await asyncio.sleep(0)
-        sources = list(told)
+        # The view each call is sent with: the additions a reply brings apply to it alone.
+        sent = {source: self._cache.version(source) for source in told}
         replies = await self._pipeline(
             [
                 (
@@ -148,15 +150,16 @@ class RedisChromeState:
                             for key, clusters in lines.items()
                         ),
                         self._local.refresh_every,
-                        self._cache.version(source),
+                        sent[source],
                     ],
                 )
                 for source, lines in told.items()
             ]
         )
         # Where this call only added chrome to a view that was current, the
-        # reply has the additions, and the next lookup finds the view current.
-        for source, reply in zip(sources, replies, strict=True):
-            if len(reply) > 1:
+        # reply has the additions, and the next lookup finds the view current;
+        # unless another call's reply replaced the view meanwhile.
+        for (source, version), reply in zip(sent.items(), replies, strict=True):
+            if len(reply) > 1 and self._cache.version(source) == version:
                 added = frozenset(int.from_bytes(k, "big") for k in reply[2:])
                 self._cache.replace(source, int(reply[1]), self._cache.known(source) | added)
