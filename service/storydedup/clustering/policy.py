@@ -318,8 +318,9 @@ def carries_passages(policy: MatchPolicy, sim: Similarity) -> bool:
 
 
 def excerpt_under_headline(policy: MatchPolicy, sim: Similarity) -> bool:
-    """An excerpt under the story's headline: two outlets' pages under one
-    headline, nearly all of the shorter one's sentences (at least one)
+    """An excerpt under the story's headline: two pages under one headline
+    (of two outlets, or of one, whose sentences are compared only then:
+    `similarities`), nearly all of the shorter one's sentences (at least one)
     recurring in the longer. A paragraph or two of a long story is too small
     a part of it for the passage rule, and a shared first sentence is no
     evidence on its own; under the headline the wire gave it, it is the
