@@ -26,6 +26,7 @@ from storydedup.clustering.policy import (
     match_records,
     mostly_each_other,
     part_of,
+    shorter_mostly_carried,
     similarities,
     snapshots_of_one_file,
     starts_alike,
@@ -576,8 +577,7 @@ def leads(policy: MatchPolicy, sim: Similarity, shingles: int, member_shingles: 
     sentences)."""
     return (
         member_shingles <= shingles
-        and sim.short_sentences >= policy.min_passage_sentences
-        and sim.carried >= policy.min_carried * sim.short_sentences
+        and shorter_mostly_carried(policy, sim)
         and sim.carried_lead >= policy.min_carried * sim.carried
     )
 

@@ -333,13 +333,21 @@ def excerpt_under_headline(policy: MatchPolicy, sim: Similarity) -> bool:
     )
 
 
+def shorter_mostly_carried(policy: MatchPolicy, sim: Similarity) -> bool:
+    """The shorter text has enough sentences to tell, and most of them recur
+    in the longer."""
+    return (
+        sim.short_sentences >= policy.min_passage_sentences
+        and sim.carried >= policy.min_carried * sim.short_sentences
+    )
+
+
 def mostly_each_other(policy: MatchPolicy, sim: Similarity) -> bool:
     """Most sentences of each text recur in the other: two versions of one
     dispatch (a write-thru that at most doubles it, an edited copy), not a
     story and a longer text that holds it among others."""
     return (
-        sim.short_sentences >= policy.min_passage_sentences
-        and sim.carried >= policy.min_carried * sim.short_sentences
+        shorter_mostly_carried(policy, sim)
         and sim.carried_back >= policy.min_carried * sim.long_sentences
     )
 
@@ -377,8 +385,7 @@ def snapshots_of_one_file(policy: MatchPolicy, sim: Similarity) -> bool:
         sim.short_entries >= FILE_ENTRIES
         and sim.long_entries >= FILE_ENTRIES
         and sim.entries_spanned >= 2
-        and sim.short_sentences >= policy.min_passage_sentences
-        and sim.carried >= policy.min_carried * sim.short_sentences
+        and shorter_mostly_carried(policy, sim)
     )
 
 
