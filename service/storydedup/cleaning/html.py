@@ -109,18 +109,19 @@ _HUGE_TAG_SPAN = 8003
 def without_unsafe_chars(text: str) -> str:
     """`text` without C0 controls (tab, LF and CR stay), DEL and lone surrogates, which the
     parsers refuse; looked for before anything is copied, as nearly every page has none."""
-    data = _utf8(text)
-    if data is not None and not _has_unsafe_ascii(data):
-        return text
-    return _UNSAFE_CHARS.sub("", text)
+    return _safe_with_bytes(text)[0]
 
 
-def _utf8(text: str) -> bytes | None:
-    """`text` in UTF-8; None when it holds a lone surrogate."""
+def _safe_with_bytes(text: str) -> tuple[str, bytes | None]:
+    """without_unsafe_chars(text), and its UTF-8 bytes when it is `text` itself
+    (None when something was removed)."""
     try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        return None
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return _UNSAFE_CHARS.sub("", text), None
+    if _has_unsafe_ascii(data):
+        return _UNSAFE_CHARS.sub("", text), None
+    return text, data
 
 
 def _has_unsafe_ascii(data: bytes) -> bool:
@@ -161,10 +162,7 @@ def extract_article(
             f"HTML document too large: {len(html):,} {unit}, the limit is {MAX_HTML_CHARS:,}"
         )
     document = _decode(html) if isinstance(html, bytes) else html
-    data = _utf8(document)
-    if data is None or _has_unsafe_ascii(data):
-        document = _UNSAFE_CHARS.sub("", document)
-        data = None
+    document, data = _safe_with_bytes(document)
     if not document.strip():
         raise HtmlExtractionError("HTML document is empty")
     # Both parsers take time quadratic in the attributes of one element
